@@ -1,0 +1,26 @@
+"""Starting Django from the command line, only for the commands that need the console."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+def start_django() -> None:
+    """Configure Django; a bad setting becomes a clear error naming the variable."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "egide.console.settings")
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:
+        raise click.ClickException(f"Configuration invalide : {error}") from None
+
+
+def migrate(verbosity: int = 0) -> None:
+    """Apply pending database migrations."""
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=verbosity)

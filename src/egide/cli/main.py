@@ -1,0 +1,26 @@
+"""The `egide` entry point: one click group, one sub-group per file."""
+
+from __future__ import annotations
+
+import click
+
+from egide import __version__
+
+from .audit import audit
+from .demo import demo
+from .serve import serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="egide")
+def cli() -> None:
+    """Égide : messagerie sécurisée de santé, sauvegarde HDS et conformité RGPD du cabinet."""
+
+
+cli.add_command(serve)
+cli.add_command(demo)
+cli.add_command(audit)
+
+
+def main() -> None:
+    cli(prog_name="egide")

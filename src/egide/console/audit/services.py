@@ -1,0 +1,230 @@
+"""Writing, verifying and exporting the audit trail. The one audit writer every app calls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .chain import entry_fields, hash_fields
+from .models import GENESIS_HASH, AuditChain, AuditEntry
+
+OPERATOR_CHAIN = "operator"
+_FORBIDDEN_DETAIL_KEYS = {"body", "content", "subject", "password", "passphrase", "code"}
+
+
+def chain_key(practice_id: int | None) -> str:
+    """The chain an event belongs to: its practice's, or the operator's."""
+    return f"practice:{practice_id}" if practice_id is not None else OPERATOR_CHAIN
+
+
+def record(
+    action: str,
+    *,
+    practice_id: int | None,
+    actor_id: int | None = None,
+    actor: str = "",
+    on_behalf_of: str = "",
+    object_type: str = "",
+    object_id: str | int = "",
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one event to its practice's chain and return the stored entry.
+
+    `details` holds identifiers and counts only; keys that usually carry content are refused so
+    that a careless caller cannot leak health data into the journal.
+    """
+    details = dict(details or {})
+    leaked = _FORBIDDEN_DETAIL_KEYS & set(details)
+    if leaked:
+        raise ValueError(f"audit details must not carry content: {sorted(leaked)}")
+    key = chain_key(practice_id)
+    with transaction.atomic():
+        # The chain row is the lock: appends to one chain are serialised, other chains proceed.
+        AuditChain.objects.get_or_create(key=key)
+        head = AuditChain.objects.select_for_update().get(key=key)
+        at = timezone.now()
+        fields = entry_fields(
+            chain=key,
+            seq=head.length + 1,
+            at=at,
+            practice_id=practice_id,
+            actor_id=actor_id,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            ip=ip,
+            details=details,
+            prev=head.head_hash,
+        )
+        digest = hash_fields(fields)
+        entry = AuditEntry.objects.create(
+            chain=key,
+            seq=fields["seq"],
+            at=at,
+            practice_id=practice_id,
+            actor_id=actor_id,
+            actor=actor,
+            on_behalf_of=on_behalf_of,
+            action=action,
+            object_type=object_type,
+            object_id=str(object_id),
+            ip=ip,
+            details=details,
+            prev_hash=head.head_hash,
+            entry_hash=digest,
+        )
+        AuditChain.objects.filter(pk=head.pk).update(length=fields["seq"], head_hash=digest)
+    return entry
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The peer address as seen by the server (proxies are configured at the edge)."""
+    value = request.META.get("REMOTE_ADDR")
+    return str(value) if value else None
+
+
+def record_request(
+    request: HttpRequest,
+    action: str,
+    *,
+    object_type: str = "",
+    object_id: str | int = "",
+    on_behalf_of: str = "",
+    details: dict[str, Any] | None = None,
+    practice_id: int | None = None,
+) -> AuditEntry:
+    """Record an event done by the request's user, in the user's practice unless given."""
+    user = request.user
+    authenticated = bool(getattr(user, "is_authenticated", False))
+    if practice_id is None and authenticated:
+        practice_id = getattr(user, "practice_id", None)
+    return record(
+        action,
+        practice_id=practice_id,
+        actor_id=getattr(user, "pk", None) if authenticated else None,
+        actor=str(getattr(user, "username", "")) if authenticated else "",
+        on_behalf_of=on_behalf_of,
+        object_type=object_type,
+        object_id=object_id,
+        ip=client_ip(request),
+        details=details,
+    )
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """The first defect found in one chain."""
+
+    chain: str
+    seq: int
+    entry_id: int | None
+    kind: str  # "altered" | "removed" | "reordered" | "truncated"
+    message: str
+
+
+def _fields_of(entry: AuditEntry) -> dict[str, Any]:
+    return entry_fields(
+        chain=entry.chain,
+        seq=entry.seq,
+        at=entry.at,
+        practice_id=entry.practice_id,
+        actor_id=entry.actor_id,
+        actor=entry.actor,
+        on_behalf_of=entry.on_behalf_of,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        ip=entry.ip,
+        details=entry.details,
+        prev=entry.prev_hash,
+    )
+
+
+def verify_chain(key: str) -> ChainProblem | None:
+    """Recompute one chain; return its first problem, or None when it is intact."""
+    entries = AuditEntry.objects.filter(chain=key).order_by("seq")
+    hashes = set(entries.values_list("entry_hash", flat=True))
+    prev = GENESIS_HASH
+    expected_seq = 1
+    for entry in entries.iterator():
+        if entry.seq != expected_seq:
+            return ChainProblem(
+                key,
+                expected_seq,
+                entry.id,
+                "removed",
+                f"entrée n°{expected_seq} absente "
+                f"(la suivante, id {entry.id}, porte le n°{entry.seq})",
+            )
+        if hash_fields(_fields_of(entry)) != entry.entry_hash:
+            return ChainProblem(
+                key,
+                entry.seq,
+                entry.id,
+                "altered",
+                f"entrée n°{entry.seq} (id {entry.id}) modifiée : "
+                "son contenu ne correspond plus à son empreinte",
+            )
+        if entry.prev_hash != prev:
+            kind = "reordered" if entry.prev_hash in hashes else "removed"
+            what = "déplacée" if kind == "reordered" else "précédée d'une entrée supprimée"
+            return ChainProblem(
+                key, entry.seq, entry.id, kind, f"entrée n°{entry.seq} (id {entry.id}) {what}"
+            )
+        prev = entry.entry_hash
+        expected_seq += 1
+    head = AuditChain.objects.filter(key=key).first()
+    if head is not None and (head.length != expected_seq - 1 or head.head_hash != prev):
+        return ChainProblem(
+            key,
+            expected_seq,
+            None,
+            "truncated",
+            f"la chaîne s'arrête au n°{expected_seq - 1} "
+            f"alors que sa tête annonce {head.length} entrées",
+        )
+    return None
+
+
+def chain_keys() -> list[str]:
+    """Every chain, whether it still has entries or only a head."""
+    keys = set(AuditChain.objects.values_list("key", flat=True))
+    keys.update(AuditEntry.objects.values_list("chain", flat=True).distinct())
+    return sorted(keys)
+
+
+def verify_all() -> Iterator[tuple[str, ChainProblem | None]]:
+    """Each chain with its first problem (None when intact)."""
+    for key in chain_keys():
+        yield key, verify_chain(key)
+
+
+def export_chain(practice_id: int) -> dict[str, Any]:
+    """The practice's journal with its chain head, verifiable by a third party."""
+    key = chain_key(practice_id)
+    head = AuditChain.objects.filter(key=key).first()
+    entries = [
+        {**_fields_of(entry), "hash": entry.entry_hash}
+        for entry in AuditEntry.objects.filter(chain=key).order_by("seq").iterator()
+    ]
+    return {
+        "format": "egide-audit-export",
+        "version": 1,
+        "chain": key,
+        "hash_algorithm": "sha256",
+        "genesis": GENESIS_HASH,
+        "head": {
+            "length": head.length if head else 0,
+            "hash": head.head_hash if head else GENESIS_HASH,
+        },
+        "entries": entries,
+        "exported_at": timezone.now().isoformat(),
+    }

@@ -1,0 +1,115 @@
+"""Typed readers that turn environment variables into settings values.
+
+Every reader fails loudly with `ImproperlyConfigured`, naming the variable, what was wrong and
+what to write instead, so a misconfigured process refuses to start rather than run unsafely.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def read_str(env: Mapping[str, str], name: str, default: str) -> str:
+    """The raw value of `name`, stripped, or `default` when unset."""
+    return env.get(name, default).strip()
+
+
+def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A boolean written as 1/0, true/false, yes/no or on/off."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: write 1 or 0 (true/false).")
+
+
+def read_int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    """An integer between `low` and `high` inclusive."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={value} is out of range: use {low}–{high}.")
+    return value
+
+
+def read_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    """A comma-separated list; empty items are ignored."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def read_directory(env: Mapping[str, str], name: str, default: Path) -> Path:
+    """A directory, created with owner-only permissions when missing."""
+    raw = env.get(name)
+    path = Path(raw).expanduser() if raw else default
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    if path.exists() and not path.is_dir():
+        raise ImproperlyConfigured(f"{name}={str(path)!r} exists but is not a directory.")
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as error:
+        raise ImproperlyConfigured(f"{name}: cannot create {path} ({error.strerror}).") from None
+    return path
+
+
+def read_secret_file(env: Mapping[str, str], name: str) -> str | None:
+    """The content of the file named by `name`, or None when the variable is unset.
+
+    Secrets live in files (mounted by the operator's secret store), never in the environment
+    itself, so they do not leak through `ps e`, crash reports or child processes.
+    """
+    raw = env.get(name)
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ImproperlyConfigured(f"{name}: cannot read {path} ({error.strerror}).") from None
+    if not value:
+        raise ImproperlyConfigured(f"{name}: the file {path} is empty.")
+    return value
+
+
+def ensure_secret_file(path: Path, nbytes: int = 50) -> str:
+    """The secret stored in `path`, generated with owner-only permissions on first use.
+
+    Used by the embedded default only: a single practice gets a stable key without any setup.
+    """
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(nbytes))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def read_database_url(env: Mapping[str, str], name: str, default: str) -> str:
+    """A database URL: sqlite:///PATH or postgres://USER@HOST:PORT/NAME."""
+    value = env.get(name, default).strip()
+    scheme = value.split(":", 1)[0]
+    if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: unsupported database. Use sqlite:///path/egide.sqlite3 or "
+            "postgresql://user@host:5432/name."
+        )
+    return value

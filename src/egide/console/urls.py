@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+
+from egide.console import views
+from egide.console.accounts import views as account_views
+from egide.console.audit import views as audit_views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("compte/", account_views.account, name="account"),
+    path("journal/", audit_views.journal, name="journal"),
+    path("operateur/cabinets/", views.operator_practices, name="operator_practices"),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+]
