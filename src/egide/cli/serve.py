@@ -35,10 +35,10 @@ def serve(host: str, port: int, threads: int) -> None:
     """Lance la console web et les tâches de fond (et, plus tard, l'écoute SMTP)."""
     start_django()
     migrate()
-    from waitress.server import create_server
     from django.conf import settings
     from huey.consumer import ConsumerStopped
     from huey.contrib.djhuey import HUEY
+    from waitress.server import create_server
 
     from egide.console.wsgi import application
 

@@ -1,0 +1,38 @@
+"""Errors of the cryptographic recipes.
+
+CryptoError
+ ├── DecryptionFailed      authentication failed: wrong key, or the bytes were altered
+ ├── WrongPassphrase       no key slot opens with the given passphrase
+ ├── InvalidKeyMaterial    a key or parameter has the wrong size, type or encoding
+ └── CmsError              a CMS/S-MIME structure is malformed or unsupported
+      ├── SignatureInvalid     a signature does not verify
+      └── CertificateRejected  a certificate does not chain, has expired or is not allowed
+"""
+
+
+class CryptoError(Exception):
+    """Base of every error raised by `egide.crypto`."""
+
+
+class DecryptionFailed(CryptoError):
+    """Authenticated decryption failed: wrong key, or the ciphertext or its context was altered."""
+
+
+class WrongPassphrase(CryptoError):
+    """The passphrase opens none of the key slots."""
+
+
+class InvalidKeyMaterial(CryptoError, ValueError):
+    """A key or cryptographic parameter is malformed."""
+
+
+class CmsError(CryptoError):
+    """A CMS (RFC 5652) structure is malformed or uses an unsupported algorithm."""
+
+
+class SignatureInvalid(CmsError):
+    """A CMS signature does not verify against the content and the signer's certificate."""
+
+
+class CertificateRejected(CmsError):
+    """A certificate does not chain to a trust anchor, has expired, or lacks a required usage."""
