@@ -213,7 +213,6 @@ USE_I18N = True
 TIME_ZONE = "Europe/Paris"
 USE_TZ = True
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = True  # serve straight from the package: no collectstatic step
 WHITENOISE_AUTOREFRESH = DEBUG
 

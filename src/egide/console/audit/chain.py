@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 HASH_VERSION = 1
+GENESIS_HASH = "0" * 64
+"""The `prev` of the first entry of every chain."""
 
 
 def canonical_at(at: datetime) -> str:

@@ -12,8 +12,7 @@ from typing import Any, ClassVar
 
 from django.db import models
 
-GENESIS_HASH = "0" * 64
-"""The `prev_hash` of the first entry of every chain."""
+from .chain import GENESIS_HASH
 
 
 class AppendOnlyError(RuntimeError):

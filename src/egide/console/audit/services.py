@@ -10,8 +10,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .chain import entry_fields, hash_fields
-from .models import GENESIS_HASH, AuditChain, AuditEntry
+from .chain import GENESIS_HASH, entry_fields, hash_fields
+from .models import AuditChain, AuditEntry
 
 OPERATOR_CHAIN = "operator"
 _FORBIDDEN_DETAIL_KEYS = {"body", "content", "subject", "password", "passphrase", "code"}
