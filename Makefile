@@ -41,3 +41,8 @@ test-db: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .test-data .mypy_cache .ruff_cache .pytest_cache
+
+## messages: refresh the English catalogue after changing French UI strings (needs gettext)
+messages: $(STAMP)
+	cd src/egide/console && EGIDE_DATA_DIR=$(CURDIR)/.test-data ../../../$(BIN)/django-admin makemessages -l en --ignore '*/migrations/*' --settings egide.console.settings
+	cd src/egide/console && ../../../$(BIN)/django-admin compilemessages --settings egide.console.settings

@@ -106,3 +106,13 @@ def test_the_session_expires_after_two_hours_without_activity(
     session.set_expiry(-1)
     session.save()
     assert client.get("/").status_code == 302
+
+
+def test_the_console_is_available_in_english(
+    client: Client, make_practice: Callable[..., Practice], make_member: Callable[..., User]
+) -> None:
+    member = make_member(make_practice("Cabinet des Lilas"), "dr.english")
+    client.force_login(member)
+    client.cookies["django_language"] = "en"
+    text = client.get("/").content.decode()
+    assert "Hello, Cabinet des Lilas" in text and "Backup" in text
