@@ -1,4 +1,4 @@
-"""The one settings module, driven by `EGIDE_*` environment variables (see docs/configuration.md).
+"""The one settings module, driven by `EGIDE_*` environment variables (table in README.md).
 
 Embedded default: SQLite and task queue in a local data directory. Operator: PostgreSQL through
 `EGIDE_DATABASE_URL`, Redis through `EGIDE_REDIS_URL`. Bad values stop the process with a message
