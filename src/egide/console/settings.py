@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "egide.console.audit",
     "egide.console.accounts",
+    "egide.console.backups",
     "egide.console",
 ]
 
@@ -179,6 +180,20 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
 SESSION_COOKIE_AGE = 2 * 60 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- Outgoing e-mail (alerts) ------------------------------------------------------------------
+# With no relay configured, alerts are written as files in the data directory: never lost, and
+# visible to whoever administers the practice's computer.
+EMAIL_HOST = config.read_str(_env, "EGIDE_EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_PORT = config.read_int(_env, "EGIDE_EMAIL_PORT", 587, low=1, high=65535)
+    EMAIL_USE_TLS = True
+    EMAIL_HOST_USER = config.read_str(_env, "EGIDE_EMAIL_USER", "")
+    EMAIL_HOST_PASSWORD = config.read_secret_file(_env, "EGIDE_EMAIL_PASSWORD_FILE") or ""
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "outbox")
+DEFAULT_FROM_EMAIL = config.read_str(_env, "EGIDE_EMAIL_FROM", "Égide <alertes@egide.invalid>")
 
 # --- Security headers ------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS

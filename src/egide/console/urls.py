@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("compte/", account_views.account, name="account"),
     path("journal/", audit_views.journal, name="journal"),
     path("operateur/cabinets/", views.operator_practices, name="operator_practices"),
+    path("", include("egide.console.backups.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

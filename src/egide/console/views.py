@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from egide import __version__
 from egide.console.accounts.models import Practice
 from egide.console.accounts.queries import current_user
+from egide.console.backups.queries import status_of as backup_status
 
 
 @login_required
@@ -19,7 +20,12 @@ def home(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if user.is_operator:
         return render(request, "console/operator_home.html", {"practices": Practice.objects.all()})
-    return render(request, "console/home.html", {"practice": user.practice})
+    practice = user.practice
+    return render(
+        request,
+        "console/home.html",
+        {"practice": practice, "backup_status": backup_status(practice) if practice else None},
+    )
 
 
 @login_required
