@@ -2,6 +2,7 @@
 
 CryptoError
  ├── DecryptionFailed      authentication failed: wrong key, or the bytes were altered
+ │    └── KeyNotFound         none of the keys given is the one the data names
  ├── WrongPassphrase       no key slot opens with the given passphrase
  ├── InvalidKeyMaterial    a key or parameter has the wrong size, type or encoding
  └── CmsError              a CMS/S-MIME structure is malformed or unsupported
@@ -16,6 +17,10 @@ class CryptoError(Exception):
 
 class DecryptionFailed(CryptoError):
     """Authenticated decryption failed: wrong key, or the ciphertext or its context was altered."""
+
+
+class KeyNotFound(DecryptionFailed):
+    """The data names a key (by its id) that is not among the keys given."""
 
 
 class WrongPassphrase(CryptoError):
