@@ -1,7 +1,20 @@
 """Errors of the messaging engine.
 
+Every message is in French and says what is wrong with the item, so that the console can show
+it as is next to an item kept « à traiter »; none carries a stack trace or document content.
+
 MessagingError
- └── InvalidIdentifier   an RPPS, ADELI, INS… value that breaks its format or check digit
+ ├── InvalidIdentifier        an RPPS, ADELI, INS… value that breaks its format or check digit
+ ├── UnreadableInput          a received item cannot be understood (it is kept, never dropped)
+ │    ├── UnsafeXml           a DTD, an entity, a parse bomb or an oversized XML document
+ │    ├── InvalidCda          well-formed XML that is not a usable CDA R2 document
+ │    ├── InvalidArchive      a ZIP that is truncated, corrupt, or not an IHE XDM package
+ │    │    └── UnsafeArchive  a zip bomb, a path leaving the archive, a nested archive
+ │    ├── InvalidHl7Message   an HL7 v2 message that cannot be parsed
+ │    └── MalformedMime       an e-mail whose MIME structure cannot be read
+ ├── MessageTooLarge          a message or attachment over the configured size limit
+ ├── SendingForbidden         a document's confidentiality codes forbid it for that recipient
+ └── RenditionFailed          the readable PDF copy of a CDA could not be produced
 """
 
 
@@ -11,3 +24,43 @@ class MessagingError(Exception):
 
 class InvalidIdentifier(MessagingError, ValueError):
     """A health identifier is malformed; the message says which rule it breaks."""
+
+
+class UnreadableInput(MessagingError):
+    """A received item cannot be understood; the message says why."""
+
+
+class UnsafeXml(UnreadableInput):
+    """XML refused before or while parsing: DTD, entity declarations, size beyond the limit."""
+
+
+class InvalidCda(UnreadableInput):
+    """The XML is not a CDA R2 ClinicalDocument we can read."""
+
+
+class InvalidArchive(UnreadableInput):
+    """The ZIP is damaged or is not an IHE XDM package."""
+
+
+class UnsafeArchive(InvalidArchive):
+    """The ZIP would expand too much, nests archives, or names paths outside itself."""
+
+
+class InvalidHl7Message(UnreadableInput):
+    """The HL7 v2 message cannot be parsed."""
+
+
+class MalformedMime(UnreadableInput):
+    """The e-mail's MIME structure cannot be read."""
+
+
+class MessageTooLarge(MessagingError):
+    """A message or attachment exceeds the configured limit."""
+
+
+class SendingForbidden(MessagingError):
+    """The document must not be sent to this recipient (MASQUE_PS, INVISIBLE_PATIENT…)."""
+
+
+class RenditionFailed(MessagingError):
+    """The PDF copy of a CDA document could not be produced."""
