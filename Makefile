@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 
 ## run: the console, the worker and the demo practice on SQLite in ./data
 run: $(STAMP)
-	EGIDE_DATA_DIR=$(CURDIR)/data EGIDE_HTTPS=0 $(BIN)/egide demo
-	EGIDE_DATA_DIR=$(CURDIR)/data EGIDE_HTTPS=0 $(BIN)/egide serve --host 127.0.0.1 --port 8000
+	EGIDE_DATA_DIR=$(CURDIR)/data EGIDE_KEY_DIR=$(CURDIR)/data-keys EGIDE_HTTPS=0 $(BIN)/egide demo
+	EGIDE_DATA_DIR=$(CURDIR)/data EGIDE_KEY_DIR=$(CURDIR)/data-keys EGIDE_HTTPS=0 $(BIN)/egide serve --host 127.0.0.1 --port 8000
 
 ## test: every check (lint, format, types, import contracts) and every test
 test: $(STAMP) system-deps checks pytest
@@ -31,13 +31,13 @@ checks: $(STAMP)
 
 export EGIDE_TEST_DATA := $(CURDIR)/.test-data
 pytest: $(STAMP)
-	rm -rf $(EGIDE_TEST_DATA) && mkdir -p $(EGIDE_TEST_DATA)
-	EGIDE_DATA_DIR=$(EGIDE_TEST_DATA) EGIDE_HTTPS=0 $(BIN)/pytest $(PYTEST_ARGS)
+	rm -rf $(EGIDE_TEST_DATA) $(EGIDE_TEST_DATA)-keys && mkdir -p $(EGIDE_TEST_DATA)
+	EGIDE_DATA_DIR=$(EGIDE_TEST_DATA) EGIDE_KEY_DIR=$(EGIDE_TEST_DATA)-keys EGIDE_HTTPS=0 $(BIN)/pytest $(PYTEST_ARGS)
 
 ## test-db: the database-backed tests again, on the database named by EGIDE_DATABASE_URL
 test-db: $(STAMP)
-	rm -rf $(EGIDE_TEST_DATA) && mkdir -p $(EGIDE_TEST_DATA)
-	EGIDE_DATA_DIR=$(EGIDE_TEST_DATA) EGIDE_HTTPS=0 $(BIN)/pytest -m django_db $(PYTEST_ARGS)
+	rm -rf $(EGIDE_TEST_DATA) $(EGIDE_TEST_DATA)-keys && mkdir -p $(EGIDE_TEST_DATA)
+	EGIDE_DATA_DIR=$(EGIDE_TEST_DATA) EGIDE_KEY_DIR=$(EGIDE_TEST_DATA)-keys EGIDE_HTTPS=0 $(BIN)/pytest -m django_db $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .test-data .mypy_cache .ruff_cache .pytest_cache

@@ -32,9 +32,12 @@ def demo() -> None:
     """Applique les migrations et crée le cabinet de démonstration « des Tilleuls » s'il manque."""
     start_django()
     migrate()
-    from egide.console.accounts.services import create_demo
+    from egide.console.accounts.models import Practice
+    from egide.console.accounts.services import DEMO_SLUG, create_demo
+    from egide.console.inbox.services import create_demo_mailboxes
 
     credentials = create_demo()
+    create_demo_mailboxes(Practice.objects.get(slug=DEMO_SLUG))
     if credentials is None:
         click.echo("Le cabinet de démonstration « tilleuls » existe déjà.")
         return

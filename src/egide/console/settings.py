@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "egide.console.audit",
     "egide.console.accounts",
     "egide.console.backups",
+    "egide.console.inbox",
     "egide.console",
 ]
 
@@ -180,6 +181,17 @@ MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
 SESSION_COOKIE_AGE = 2 * 60 * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# --- Messaging storage ----------------------------------------------------------------------
+# The master key that wraps every mailbox key lives outside the data directory, so that a copy of
+# the database and the mail store alone reveals nothing.
+KEY_DIR = config.read_directory(_env, "EGIDE_KEY_DIR", Path.home() / ".config/egide")
+EGIDE_MASTER_KEY_FILE = config.read_str(_env, "EGIDE_MASTER_KEY_FILE", str(KEY_DIR / "master.key"))
+EGIDE_MAIL_DIR = str(config.read_directory(_env, "EGIDE_MAIL_DIR", DATA_DIR / "mail"))
+EGIDE_MAX_MESSAGE_BYTES = (
+    config.read_int(_env, "EGIDE_MAX_MESSAGE_MB", 25, low=1, high=150) * 1024 * 1024
+)
+DATA_UPLOAD_MAX_MEMORY_SIZE = EGIDE_MAX_MESSAGE_BYTES
 
 # --- Outgoing e-mail (alerts) ------------------------------------------------------------------
 # With no relay configured, alerts are written as files in the data directory: never lost, and

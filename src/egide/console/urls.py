@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("journal/", audit_views.journal, name="journal"),
     path("operateur/cabinets/", views.operator_practices, name="operator_practices"),
     path("", include("egide.console.backups.urls")),
+    path("", include("egide.console.inbox.urls")),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -13,6 +13,7 @@ from egide import __version__
 from egide.console.accounts.models import Practice
 from egide.console.accounts.queries import current_user
 from egide.console.backups.queries import status_of as backup_status
+from egide.console.inbox.access import home_card as inbox_card
 
 
 @login_required
@@ -24,7 +25,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "console/home.html",
-        {"practice": practice, "backup_status": backup_status(practice) if practice else None},
+        {
+            "practice": practice,
+            "backup_status": backup_status(practice) if practice else None,
+            "inbox_card": inbox_card(user),
+        },
     )
 
 

@@ -1,0 +1,115 @@
+"""Mailboxes (BAL), delegations and stored messages.
+
+What stays in clear: routing (addresses, Message-ID, dates, sizes, folder, flags). Everything else —
+subject, body, attachments, other headers — is inside encrypted blobs (`egide.crypto.envelope`):
+the full message in the blob store, a small summary (subject, snippet, attachment names) in
+`Message.summary`. A copy of the database and of the blob store reveals no health data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from egide.console.accounts.models import Practice, User
+
+
+class MailboxKind(models.TextChoices):
+    PERSONAL = "PER", _("Personnelle")
+    ORGANISATIONAL = "ORG", _("Organisationnelle")
+    APPLICATIVE = "APP", _("Applicative")
+
+
+class ImmutableFieldError(ValueError):
+    """An MSSanté mailbox's address and type never change after creation."""
+
+
+class Mailbox(models.Model):
+    practice = models.ForeignKey(Practice, on_delete=models.PROTECT, related_name="mailboxes")
+    address = models.EmailField(_("adresse"), unique=True)
+    kind = models.CharField(_("type"), max_length=3, choices=MailboxKind.choices)
+    display_name = models.CharField(_("nom affiché"), max_length=200)
+    owner = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="personal_mailboxes"
+    )
+    rpps = models.CharField(max_length=11, blank=True)
+    unlisted = models.BooleanField(_("liste rouge"), default=False)
+    wrapped_key = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar = ["practice", "kind", "address"]
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="PER") | models.Q(owner__isnull=False),
+                name="personal_mailbox_has_owner",
+            )
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._frozen = (self.address, self.kind) if self.pk else None
+
+    def __str__(self) -> str:
+        return f"{self.display_name} <{self.address}>"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._frozen is not None and self._frozen != (self.address, self.kind):
+            raise ImmutableFieldError("l'adresse et le type d'une BAL ne changent jamais")
+        super().save(*args, **kwargs)
+        self._frozen = (self.address, self.kind)
+
+
+class Delegation(models.Model):
+    """A practitioner lets someone (usually the secretary) read, and maybe send, from a mailbox."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="delegations")
+    delegate = models.ForeignKey(User, on_delete=models.CASCADE, related_name="delegations")
+    can_send = models.BooleanField(_("peut envoyer"), default=False)
+    granted_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["mailbox", "delegate"], name="one_delegation_per_person"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delegate} → {self.mailbox}"
+
+
+class Folder(models.TextChoices):
+    INBOX = "inbox", _("Réception")
+    SENT = "sent", _("Envoyés")
+    TRASH = "trash", _("Corbeille")
+    QUARANTINE = "quarantine", _("À traiter")
+
+
+class Message(models.Model):
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="messages")
+    folder = models.CharField(max_length=16, choices=Folder.choices, default=Folder.INBOX)
+    message_id = models.CharField(max_length=250, blank=True, db_index=True)
+    in_reply_to = models.CharField(max_length=250, blank=True)
+    thread = models.CharField(max_length=250, blank=True, db_index=True)
+    sender = models.CharField(max_length=254)
+    recipients = models.JSONField(default=list)
+    received_at = models.DateTimeField(auto_now_add=True)
+    size = models.PositiveIntegerField()
+    unread = models.BooleanField(default=True)
+    flagged = models.BooleanField(default=False)
+    blob = models.CharField(max_length=120, unique=True)
+    summary = models.BinaryField()
+    attachment_count = models.PositiveSmallIntegerField(default=0)
+    problem = models.CharField(max_length=300, blank=True)
+    integrated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["-received_at"]
+        indexes: ClassVar = [models.Index(fields=["mailbox", "folder", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox.address} #{self.pk}"

@@ -1,0 +1,316 @@
+"""Use cases of the messaging inbox: mailboxes, delegation, delivery, sending, reading.
+
+Every read, send, download and delete of a message is audited (who, which message, on whose
+behalf), never its content.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from egide.console.accounts.models import Practice, User
+from egide.console.audit import services as audit
+from egide.crypto import envelope
+from egide.messaging import mime
+from egide.messaging.errors import MessagingError
+
+from . import storage
+from .access import acting_for, may_send
+from .models import Delegation, Folder, Mailbox, MailboxKind, Message
+
+SNIPPET_CHARS = 160
+
+
+class InboxError(Exception):
+    """A refused action; the message is shown to the person, in French."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    subject: str
+    snippet: str
+    attachments: list[str]
+
+    def encode(self) -> bytes:
+        return json.dumps(self.__dict__, ensure_ascii=False).encode()
+
+
+@transaction.atomic
+def create_mailbox(
+    practice: Practice,
+    *,
+    address: str,
+    kind: MailboxKind,
+    display_name: str,
+    owner: User | None = None,
+    unlisted: bool = False,
+    by: User | None = None,
+) -> Mailbox:
+    """Create a mailbox with its own key, wrapped by the operator's master key."""
+    address = address.strip().lower()
+    if Mailbox.objects.filter(address=address).exists():
+        raise InboxError(f"L'adresse {address} existe déjà.")
+    if kind == MailboxKind.PERSONAL and (owner is None or owner.practice_id != practice.pk):
+        raise InboxError("Une BAL personnelle appartient à un membre du cabinet.")
+    mailbox = Mailbox(
+        practice=practice,
+        address=address,
+        kind=kind,
+        display_name=display_name,
+        owner=owner,
+        rpps=owner.rpps if owner else "",
+        unlisted=unlisted,
+    )
+    mailbox.wrapped_key = storage.new_wrapped_mailbox_key(address)
+    mailbox.save()
+    audit.record(
+        "mailbox.created",
+        practice_id=practice.pk,
+        actor_id=by.pk if by else None,
+        actor=by.username if by else "system",
+        object_type="mailbox",
+        object_id=mailbox.pk,
+        details={"address": address, "kind": str(kind)},
+    )
+    return mailbox
+
+
+@transaction.atomic
+def delegate(mailbox: Mailbox, to: User, *, can_send: bool, by: User) -> Delegation:
+    if mailbox.kind != MailboxKind.PERSONAL or mailbox.owner_id != by.pk:
+        raise InboxError("Seul le titulaire d'une BAL personnelle peut la déléguer.")
+    if to.practice_id != mailbox.practice_id or to.pk == by.pk:
+        raise InboxError("La délégation se fait à un autre membre du cabinet.")
+    delegation, _ = Delegation.objects.update_or_create(
+        mailbox=mailbox, delegate=to, defaults={"can_send": can_send, "granted_by": by}
+    )
+    audit.record(
+        "mailbox.delegated",
+        practice_id=mailbox.practice_id,
+        actor_id=by.pk,
+        actor=by.username,
+        object_type="mailbox",
+        object_id=mailbox.pk,
+        details={"delegate": to.username, "can_send": can_send},
+    )
+    return delegation
+
+
+def _key(mailbox: Mailbox) -> envelope.MailboxKey:
+    return storage.mailbox_key(bytes(mailbox.wrapped_key), mailbox.address)
+
+
+def _summarise(parsed: mime.ReceivedMessage) -> Summary:
+    snippet = " ".join(parsed.body.split())[:SNIPPET_CHARS]
+    return Summary(parsed.subject, snippet, [a.filename for a in parsed.attachments])
+
+
+@transaction.atomic
+def store(
+    mailbox: Mailbox, raw: bytes, *, folder: Folder = Folder.INBOX, actor: str = "system"
+) -> Message:
+    """Keep a message, encrypted; one that cannot be parsed goes to «À traiter», never away."""
+    blob = f"{mailbox.pk}-{secrets.token_hex(16)}"
+    problem = ""
+    try:
+        parsed = mime.parse_message(raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+        summary = _summarise(parsed)
+        sender, recipients = parsed.sender, list(parsed.recipients)
+        message_id, in_reply_to = parsed.message_id or "", parsed.in_reply_to or ""
+        thread = (parsed.references[0] if parsed.references else in_reply_to) or message_id
+        attachments = len(parsed.attachments)
+    except MessagingError as error:
+        folder, problem = Folder.QUARANTINE, str(error)[:300]
+        summary = Summary("(message illisible)", "", [])
+        sender, recipients, message_id, in_reply_to, thread, attachments = "", [], "", "", "", 0
+    key = _key(mailbox)
+    storage.write_blob(
+        blob, envelope.seal_message(key, raw, mailbox_id=mailbox.address, message_id=blob)
+    )
+    message = Message.objects.create(
+        mailbox=mailbox,
+        folder=folder,
+        message_id=message_id[:250],
+        in_reply_to=in_reply_to[:250],
+        thread=thread[:250],
+        sender=sender[:254],
+        recipients=recipients,
+        size=len(raw),
+        blob=blob,
+        summary=envelope.seal_message(
+            key, summary.encode(), mailbox_id=mailbox.address, message_id=blob + "/summary"
+        ),
+        attachment_count=attachments,
+        problem=problem,
+        unread=folder != Folder.SENT,
+    )
+    audit.record(
+        "message.stored",
+        practice_id=mailbox.practice_id,
+        actor=actor,
+        object_type="message",
+        object_id=message.pk,
+        details={"mailbox": mailbox.address, "folder": str(folder)},
+    )
+    return message
+
+
+def summary_of(message: Message) -> Summary:
+    data = envelope.open_message(
+        _key(message.mailbox),
+        bytes(message.summary),
+        mailbox_id=message.mailbox.address,
+        message_id=message.blob + "/summary",
+    )
+    return Summary(**json.loads(data))
+
+
+def raw_of(message: Message) -> bytes:
+    return envelope.open_message(
+        _key(message.mailbox),
+        storage.read_blob(message.blob),
+        mailbox_id=message.mailbox.address,
+        message_id=message.blob,
+    )
+
+
+def read(user: User, message: Message, *, ip: str | None = None) -> mime.ReceivedMessage | None:
+    """Decrypt and parse a message for `user` (already authorised), audit it, mark it read."""
+    raw = raw_of(message)
+    audit.record(
+        "message.read",
+        practice_id=message.mailbox.practice_id,
+        actor_id=user.pk,
+        actor=user.username,
+        on_behalf_of=acting_for(user, message.mailbox),
+        object_type="message",
+        object_id=message.pk,
+        ip=ip,
+    )
+    if message.unread:
+        Message.objects.filter(pk=message.pk).update(unread=False)
+    try:
+        return mime.parse_message(raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+    except MessagingError:
+        return None
+
+
+def attachment(
+    user: User, message: Message, index: int, *, ip: str | None = None
+) -> mime.Attachment:
+    parsed = mime.parse_message(raw_of(message), max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+    if not 0 <= index < len(parsed.attachments):
+        raise InboxError("Cette pièce jointe n'existe pas.")
+    audit.record(
+        "message.attachment_downloaded",
+        practice_id=message.mailbox.practice_id,
+        actor_id=user.pk,
+        actor=user.username,
+        on_behalf_of=acting_for(user, message.mailbox),
+        object_type="message",
+        object_id=message.pk,
+        ip=ip,
+        details={"index": index},
+    )
+    return parsed.attachments[index]
+
+
+def trash(user: User, message: Message, *, ip: str | None = None) -> None:
+    Message.objects.filter(pk=message.pk).update(folder=Folder.TRASH)
+    audit.record(
+        "message.deleted",
+        practice_id=message.mailbox.practice_id,
+        actor_id=user.pk,
+        actor=user.username,
+        on_behalf_of=acting_for(user, message.mailbox),
+        object_type="message",
+        object_id=message.pk,
+        ip=ip,
+    )
+
+
+def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = None) -> Message:
+    """Compose and deliver to mailboxes hosted here; keep a copy in «Envoyés»."""
+    if not may_send(user, mailbox):
+        raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
+    hosted = {
+        m.address: m
+        for m in Mailbox.objects.filter(address__in=[r.lower() for r in draft.recipients])
+    }
+    outside = [r for r in draft.recipients if r.lower() not in hosted]
+    if outside:
+        raise InboxError(
+            "Destinataire(s) hors de la messagerie Égide : "
+            + ", ".join(outside)
+            + ". L'envoi vers les autres opérateurs MSSanté passe par la file SMTP."
+        )
+    try:
+        raw = mime.compose_message(
+            draft,
+            domain=mailbox.address.split("@", 1)[1],
+            max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES,
+        )
+    except MessagingError as error:
+        raise InboxError(str(error)) from None
+    with transaction.atomic():
+        sent = store(mailbox, raw, folder=Folder.SENT, actor=user.username)
+        for recipient in hosted.values():
+            store(recipient, raw, actor=f"delivery:{mailbox.address}")
+        audit.record(
+            "message.sent",
+            practice_id=mailbox.practice_id,
+            actor_id=user.pk,
+            actor=user.username,
+            on_behalf_of=acting_for(user, mailbox),
+            object_type="message",
+            object_id=sent.pk,
+            ip=ip,
+            details={"recipients": len(draft.recipients), "at": timezone.now().isoformat()},
+        )
+    return sent
+
+
+DEMO_DOMAIN = "tilleuls.egide.test"
+
+
+def create_demo_mailboxes(practice: Practice) -> list[Mailbox]:
+    """Personal mailboxes for the demo practitioners, the secretariat's, and one delegation."""
+    if Mailbox.objects.filter(practice=practice).exists():
+        return []
+    members = {user.username: user for user in User.objects.filter(practice=practice)}
+    created = []
+    for user in members.values():
+        if user.rpps:
+            local = f"{user.first_name}.{user.last_name}".lower()
+            created.append(
+                create_mailbox(
+                    practice,
+                    address=f"{local}@{DEMO_DOMAIN}",
+                    kind=MailboxKind.PERSONAL,
+                    display_name=f"Dr {user.first_name} {user.last_name}",
+                    owner=user,
+                )
+            )
+    created.append(
+        create_mailbox(
+            practice,
+            address=f"secretariat@{DEMO_DOMAIN}",
+            kind=MailboxKind.ORGANISATIONAL,
+            display_name=f"Secrétariat — {practice.name}",
+        )
+    )
+    doctor, secretary = members.get("dr.martin"), members.get("secretariat")
+    if doctor and secretary:
+        delegate(
+            created[0] if created[0].owner == doctor else Mailbox.objects.get(owner=doctor),
+            secretary,
+            can_send=True,
+            by=doctor,
+        )
+    return created
