@@ -9,6 +9,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("compte/", account_views.account, name="account"),
+    path("compte/jetons/nouveau", account_views.create_token, name="create_token"),
+    path("compte/jetons/<int:token_id>/revoquer", account_views.revoke_token, name="revoke_token"),
     path("journal/", audit_views.journal, name="journal"),
     path("operateur/cabinets/", views.operator_practices, name="operator_practices"),
     path("", include("egide.console.backups.urls")),

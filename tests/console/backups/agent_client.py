@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.test import Client
 
+from egide.console.accounts.tokens import hash_secret, split_token
 from egide.console.backups.reports import canonical, drill_signature
-from egide.console.backups.tokens import hash_secret, split_token
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
@@ -43,7 +43,7 @@ def backup_run(**overrides: Any) -> dict[str, Any]:
 
 
 def signed_drill(token: str, failures: int = 0) -> dict[str, Any]:
-    parts = split_token(token)
+    parts = split_token(token, "egide-agent")
     assert parts is not None
     result = {
         "version": 1,

@@ -6,10 +6,13 @@ import secrets
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
 
 from egide.console.audit import services as audit
 
-from .models import Practice, Role, User
+from . import tokens
+from .models import ApiToken, Practice, Role, User
 
 DEMO_SLUG = "tilleuls"
 
@@ -116,3 +119,74 @@ def create_demo() -> dict[str, str] | None:
             )
             credentials[person.username] = password
     return credentials
+
+
+API_TOKEN_PREFIX = "egide-api"  # noqa: S105 - a public label, not a secret
+
+
+@transaction.atomic
+def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
+    """An application password for `user`; the token is returned once and never stored."""
+    token, key_id, secret_hash = tokens.new_token(API_TOKEN_PREFIX)
+    api_token = ApiToken.objects.create(
+        user=user, name=name, key_id=key_id, secret_hash=secret_hash
+    )
+    audit.record(
+        "api_token.created",
+        practice_id=user.practice_id,
+        actor_id=user.pk,
+        actor=user.username,
+        object_type="api_token",
+        object_id=api_token.pk,
+        details={"name": name},
+    )
+    return api_token, token
+
+
+def revoke_api_token(api_token: ApiToken, *, by: User) -> None:
+    api_token.revoked_at = timezone.now()
+    api_token.save(update_fields=["revoked_at"])
+    audit.record(
+        "api_token.revoked",
+        practice_id=by.practice_id,
+        actor_id=by.pk,
+        actor=by.username,
+        object_type="api_token",
+        object_id=api_token.pk,
+    )
+
+
+def user_for_secret(key_id: str, secret: str, *, ip: str | None, channel: str) -> User | None:
+    """The active user owning this application password, or None (the refusal is audited)."""
+    api_token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
+    if (
+        api_token is not None
+        and api_token.revoked_at is None
+        and api_token.user.is_active
+        and tokens.secret_matches(secret, api_token.secret_hash)
+    ):
+        ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
+        return api_token.user
+    audit.record(
+        "api_token.refused",
+        practice_id=api_token.user.practice_id if api_token else None,
+        object_type="api_token",
+        object_id=api_token.pk if api_token else "",
+        ip=ip,
+        details={"channel": channel},
+    )
+    return None
+
+
+def user_for_request(request: HttpRequest) -> User | None:
+    """The user named by an `Authorization: Bearer egide-api.…` header, or None (audited)."""
+    parts = tokens.bearer(request, API_TOKEN_PREFIX)
+    if parts is None:
+        audit.record(
+            "api_token.refused",
+            practice_id=None,
+            ip=audit.client_ip(request),
+            details={"channel": "api", "reason": "malformed"},
+        )
+        return None
+    return user_for_secret(*parts, ip=audit.client_ip(request), channel="api")

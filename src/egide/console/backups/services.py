@@ -10,15 +10,16 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from egide.console.accounts import tokens
 from egide.console.accounts.models import Practice, Role, User
 from egide.console.audit import services as audit
 
-from . import tokens
 from .models import Agent, Alert, AlertKind, BackupReport, PostureReport, RestoreDrill
 from .reports import BackupRun, DrillResult, Finding
 
 log = logging.getLogger(__name__)
 
+AGENT_TOKEN_PREFIX = "egide-agent"  # noqa: S105 - a public label, not a secret
 LATE_AFTER = timedelta(hours=26)
 """A practice is «orange» when its last good backup is older than this (a daily run plus slack)."""
 CLOCK_TOLERANCE = timedelta(minutes=10)
@@ -28,7 +29,7 @@ ALERT_RECIPIENT_ROLES = (Role.PRACTITIONER, Role.COMPLIANCE_LEAD)
 @transaction.atomic
 def enrol_agent(practice: Practice, name: str, *, by: User) -> tuple[Agent, str]:
     """Create an agent and return it with its token, which is shown once and never stored."""
-    token, key_id, secret_hash = tokens.new_token()
+    token, key_id, secret_hash = tokens.new_token(AGENT_TOKEN_PREFIX)
     agent = Agent.objects.create(
         practice=practice, name=name, key_id=key_id, secret_hash=secret_hash
     )
@@ -60,9 +61,7 @@ def revoke_agent(agent: Agent, *, by: User) -> None:
 
 def authenticate_agent(request: HttpRequest) -> Agent | None:
     """The agent named by the request's bearer token; a bad token is audited and yields None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    parts = tokens.split_token(token) if scheme.lower() == "bearer" else None
+    parts = tokens.bearer(request, AGENT_TOKEN_PREFIX)
     agent = (
         Agent.objects.select_related("practice").filter(key_id=parts[0]).first() if parts else None
     )

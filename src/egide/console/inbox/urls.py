@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "inbox"
 urlpatterns = [
@@ -11,3 +11,14 @@ urlpatterns = [
     path("messagerie/message/<int:message_id>/piece/<int:index>", views.download, name="download"),
     path("messagerie/message/<int:message_id>/supprimer", views.delete, name="delete"),
 ]
+
+api_urlpatterns = [
+    path("api/v1/openapi.json", api.openapi, name="api_openapi"),
+    path("api/v1/mailboxes", api.mailboxes, name="api_mailboxes"),
+    path("api/v1/messages", api.messages, name="api_messages"),
+    path("api/v1/messages/<int:message_id>", api.message, name="api_message"),
+    path("api/v1/messages/<int:message_id>/raw", api.raw, name="api_raw"),
+    path("api/v1/messages/<int:message_id>/read", api.mark_read, name="api_read"),
+    path("api/v1/messages/<int:message_id>/integrated", api.acknowledge, name="api_integrated"),
+]
+urlpatterns += api_urlpatterns
