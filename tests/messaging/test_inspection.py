@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from egide.messaging.hl7v2 import parse_hl7
 from egide.messaging.inspection import detect_kind, inspect_bytes
+from egide.messaging.rendition import render_html_page
+from egide.messaging.xdm_reader import read_xdm
 
 from .conftest import CDA_FILES, DATA, HL7_FILES, XDM_FILES
 
@@ -90,3 +93,15 @@ def test_a_zip_bomb_is_reported_as_an_error() -> None:
         archive.writestr("IHE_XDM/SUBSET01/METADATA.XML", b"\0" * (10 * 1024 * 1024))
     result = inspect_bytes(buffer.getvalue())
     assert any("bombe" in e for e in result.errors)
+
+
+@pytest.mark.parametrize("path", [*HL7_FILES, *XDM_FILES], ids=lambda p: p.name[-60:])
+def test_every_cda_carried_by_a_message_or_package_renders(path: Path) -> None:
+    if path.suffix == ".zip":
+        documents = [d.cda for d in read_xdm(path.read_bytes()).documents]
+    else:
+        documents = [d.cda for d in parse_hl7(path.read_bytes()).documents]
+    for document in documents:
+        if document is not None:
+            page = render_html_page(document)
+            assert "<script" not in page.lower()

@@ -121,8 +121,10 @@ def _xcn(value: str) -> dict[str, str | None]:
 def _patient_from_id(patient_id: str | None) -> dict[str, Any] | None:
     if not patient_id:
         return None
-    extension, _, rest = patient_id.partition("^^^")
-    authority = rest.split("^")[0].split("&")
+    parts = patient_id.split("^")
+    # CX: id^check^scheme^&OID&ISO^type; some senders drop a caret, so look for the authority.
+    authority = next((p.split("&") for p in parts[1:] if "&" in p), [])
+    extension = parts[0]
     root = authority[1] if len(authority) > 1 else None
     return {"ids": [{"root": root, "extension": extension}], "family": None, "given": None,
             "birth_date": None, "sex": None}  # fmt: skip
