@@ -6,7 +6,7 @@ import pytest
 
 from egide.messaging.cda import Code, parse_cda
 from egide.messaging.confidentiality import RecipientKind, check_sending, recipient_kind
-from egide.messaging.errors import MalformedMime, MessageTooLarge, SendingForbidden
+from egide.messaging.errors import InvalidDraft, MalformedMime, MessageTooLarge, SendingForbidden
 from egide.messaging.health_message import HealthMail, compose_health_message
 from egide.messaging.inspection import inspect_bytes
 from egide.messaging.mime import Attachment, Draft, compose_message, parse_message, reply_threading
@@ -194,3 +194,16 @@ def test_cda_to_xdm_to_mime_round_trips() -> None:
     }
     assert inspection.documents[0].code == "85208-7"
     assert inspection.documents[0].uri == "DOC0001.XML"
+
+
+def test_a_header_with_a_line_break_cannot_forge_headers() -> None:
+    with pytest.raises(InvalidDraft, match="retour à la ligne"):
+        compose_message(_draft(subject="Bonjour\r\nBcc: espion@evil.test"), domain="a.test")
+
+
+def test_recipients_are_read_as_addresses() -> None:
+    data = compose_message(
+        _draft(recipients=("Dr A <a@x.mssante.fr>", "b@y.mssante.fr"), cc=("c@z.mssante.fr",)),
+        domain="a.test",
+    )
+    assert parse_message(data).recipients == ("a@x.mssante.fr", "b@y.mssante.fr", "c@z.mssante.fr")
