@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,30 @@ def test_truncated_and_oversized_xml_are_refused_clearly() -> None:
 
     with pytest.raises(UnsafeXml, match="limite"):
         parse_xml(b"<a>" + b"x" * 2000 + b"</a>", max_bytes=1000)
+
+
+def test_deeply_nested_narrative_is_flattened_not_a_crash() -> None:
+    body = "<content>" * 200 + "profond" + "</content>" * 200
+    out = render_narrative(parse_cda(_with_body(body)))
+    assert "profond" in out
+
+
+def test_nesting_beyond_libxml2s_limit_is_refused_clearly() -> None:
+    body = "<content>" * 300 + "x" + "</content>" * 300
+    with pytest.raises(UnsafeXml, match="XML invalide"):
+        parse_cda(_with_body(body))
+
+
+@pytest.mark.parametrize(
+    "name", ["CSE-CS8_2024.01.xml", "VSM_1.4_2022.01.xml", "eP-MED-DM_2024.01_PosoStruct.xml"]
+)
+def test_sample_level_three_documents_render_a_pdf(name: str) -> None:
+    assert render_pdf(parse_cda((DATA / "cda" / name).read_bytes())).startswith(b"%PDF-")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("EGIDE_SLOW_TESTS"), reason="≈ 1.5 s per document: set EGIDE_SLOW_TESTS=1"
+)
+@pytest.mark.parametrize("path", CDA_FILES, ids=lambda p: p.name)
+def test_every_ans_example_renders_a_pdf(path: Path) -> None:
+    assert render_pdf(parse_cda(path.read_bytes())).startswith(b"%PDF-")

@@ -12,6 +12,7 @@ MessagingError
  │    │    └── UnsafeArchive  a zip bomb, a path leaving the archive, a nested archive
  │    ├── InvalidHl7Message   an HL7 v2 message that cannot be parsed
  │    └── MalformedMime       an e-mail whose MIME structure cannot be read
+ ├── InvalidDraft             a message to send is malformed (line break in a header…)
  ├── MessageTooLarge          a message or attachment over the configured size limit
  ├── SendingForbidden         a document's confidentiality codes forbid it for that recipient
  └── RenditionFailed          the readable PDF copy of a CDA could not be produced
@@ -52,6 +53,10 @@ class InvalidHl7Message(UnreadableInput):
 
 class MalformedMime(UnreadableInput):
     """The e-mail's MIME structure cannot be read."""
+
+
+class InvalidDraft(MessagingError, ValueError):
+    """A message to compose cannot be written as RFC 5322 (e.g. a header with a line break)."""
 
 
 class MessageTooLarge(MessagingError):

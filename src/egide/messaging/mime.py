@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 
-from .errors import MalformedMime, MessageTooLarge
+from .errors import InvalidDraft, MalformedMime, MessageTooLarge
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -101,19 +101,27 @@ def compose_message(draft: Draft, *, domain: str, max_bytes: int = DEFAULT_MAX_B
                 f"Pièce jointe « {attachment.filename} »", len(attachment.data), max_bytes
             )
     message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = draft.sender
-    message["To"] = ", ".join(draft.recipients)
-    if draft.cc:
-        message["Cc"] = ", ".join(draft.cc)
-    message["Subject"] = draft.subject
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain=domain)
-    if draft.in_reply_to:
-        message["In-Reply-To"] = draft.in_reply_to
-    if draft.references:
-        message["References"] = " ".join(draft.references)
-    for name, value in draft.headers.items():
-        message[name] = value
+    headers = {
+        "From": draft.sender,
+        "To": ", ".join(draft.recipients),
+        "Cc": ", ".join(draft.cc),
+        "Subject": draft.subject,
+        "Date": format_datetime(datetime.now(UTC)),
+        "Message-ID": make_msgid(domain=domain),
+        "In-Reply-To": draft.in_reply_to or "",
+        "References": " ".join(draft.references),
+        **draft.headers,
+    }
+    for name, value in headers.items():
+        if not value:
+            continue
+        # A line break in a value would let it forge headers; `email` refuses it, we say why.
+        if "\r" in value or "\n" in value:
+            raise InvalidDraft(f"En-tête {name} : un retour à la ligne n'y est pas permis.")
+        try:
+            message[name] = value
+        except (ValueError, IndexError, email.errors.HeaderParseError):
+            raise InvalidDraft(f"En-tête {name} invalide : « {value[:80]} ».") from None
     message.set_content(draft.body, charset="utf-8")
     for attachment in draft.attachments:
         maintype, _, subtype = attachment.content_type.partition("/")
@@ -208,7 +216,8 @@ def parse_message(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Receive
             if (value := _header(message, key, warnings)) is not None
         }
         references = _header(message, "References", warnings)
-        recipients = [v for h in ("To", "Cc") if (v := _header(message, h, warnings)) is not None]
+        raw = [v for h in ("To", "Cc") if (v := _header(message, h, warnings)) is not None]
+        recipients = [address for _, address in getaddresses(raw) if address]
         return ReceivedMessage(
             message_id=_header(message, "Message-ID", warnings),
             subject=_header(message, "Subject", warnings) or "",

@@ -97,8 +97,16 @@ def _classes(element: etree._Element) -> str | None:
     return " ".join(names) or None
 
 
-def _convert(source: etree._Element, target: etree._Element) -> None:
+# Nesting deeper than this is flattened to its text: no narrative needs it, and recursion
+# must stay far from Python's limit whatever libxml2 accepts.
+_MAX_DEPTH = 48
+
+
+def _convert(source: etree._Element, target: etree._Element, depth: int = 0) -> None:
     """Append the safe HTML equivalent of `source`'s children to `target`."""
+    if depth > _MAX_DEPTH:
+        _append_text(target, " ".join("".join(source.itertext()).split()))
+        return
     _append_text(target, source.text)
     for child in source:
         name = _local(child)
@@ -109,12 +117,12 @@ def _convert(source: etree._Element, target: etree._Element) -> None:
         if produced is None:
             # Unknown or dropped element: keep its words, not its markup.
             holder = etree.Element("span")
-            _convert(child, holder)
+            _convert(child, holder, depth + 1)
             target.append(holder)
         else:
             target.append(produced)
             if name not in {"br", "col", "renderMultiMedia"}:
-                _convert(child, produced)
+                _convert(child, produced, depth + 1)
         _append_text(target, child.tail)
 
 
@@ -156,6 +164,8 @@ def _append_text(target: etree._Element, text: str | None) -> None:
 
 
 def _sections(parent: etree._Element, container: etree._Element, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        return
     for section in parent.findall("h:component/h:section", _NS):
         block = etree.SubElement(container, "section")
         title = section.find("h:title", _NS)

@@ -350,4 +350,6 @@ def metadata_xml(submission: SubmissionSet, entries: list[DocumentEntry]) -> byt
             id=f"as{next(counter):02d}",
         )
         _slot(association, "SubmissionSetStatus", "Original")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return etree.tostring(
+        root, xml_declaration=True, encoding="UTF-8", standalone=True, pretty_print=True
+    )
