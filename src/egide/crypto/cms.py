@@ -23,6 +23,7 @@ from __future__ import annotations
 from .envelopeddata import ContentCipher, Decrypted, decrypt, encrypt
 from .signeddata import RsaPadding, VerifiedSignature, sign, verify_signed
 from .smime import (
+    MAX_LAYERS,
     OpenedMessage,
     canonical,
     encrypted_part,
@@ -32,6 +33,7 @@ from .smime import (
 )
 
 __all__ = [
+    "MAX_LAYERS",
     "ContentCipher",
     "Decrypted",
     "OpenedMessage",
