@@ -51,7 +51,9 @@ def samples(pki: Pki) -> dict[str, bytes]:
         "gcm_rsa": cms.encrypt(content, [pki.rsa.certificate]),
         "gcm_ec": cms.encrypt(content, [pki.ec.certificate]),
         "cbc": cms.encrypt(content, [pki.ec.certificate], cipher="aes256-cbc"),
-        "smime": cms.sign_and_encrypt(content, pki.rsa, [pki.ec.certificate]),
+        "smime": cms.sign_and_encrypt(
+            content, pki.rsa, [pki.ec.certificate], anchors=[pki.ca.certificate]
+        ),
     }
 
 

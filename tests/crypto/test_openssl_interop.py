@@ -220,7 +220,10 @@ def test_openssl_opens_our_signed_then_encrypted_smime(
     files: Files, pki: Pki, sender: str, recipient: str
 ) -> None:
     part = cms.sign_and_encrypt(
-        CONTENT, getattr(pki, sender), [getattr(pki, recipient).certificate]
+        CONTENT,
+        getattr(pki, sender),
+        [getattr(pki, recipient).certificate],
+        anchors=[pki.ca.certificate],
     )
     assert b"smime-type=authEnveloped-data" in part
     signed = openssl("-decrypt", "-inkey", files.key(recipient), stdin=part)

@@ -25,7 +25,13 @@ from . import contentinfo
 from .envelopeddata import ContentCipher, decrypt, encrypt
 from .errors import CmsError
 from .signeddata import RsaPadding, VerifiedSignature, sign, verify_signed
-from .x509 import Certificate, CertificateRevocationList, Identity
+from .x509 import (
+    Certificate,
+    CertificateRevocationList,
+    Identity,
+    Usage,
+    verify_certificate,
+)
 
 #: How many S/MIME layers `open_smime` peels at most (sign-then-encrypt is two).
 MAX_LAYERS = 4
@@ -76,16 +82,30 @@ def sign_and_encrypt(
     signer: Identity,
     recipients: Sequence[Certificate],
     *,
+    anchors: Sequence[Certificate],
+    intermediates: Sequence[Certificate] = (),
+    crls: Sequence[CertificateRevocationList] = (),
     cipher: ContentCipher = "aes256-gcm",
     rsa_padding: RsaPadding = "pkcs1v15",
 ) -> bytes:
     """Sign `entity` (a MIME entity: Content-* headers, blank line, body), then encrypt it.
 
+    Every recipient's certificate, and the signer's, is first checked against `anchors` (and
+    `crls`): a message is never encrypted to a key the operator's CA did not certify.
     Include the sender's own certificate in `recipients` to read the message back later.
     """
-    return encrypted_part(
-        signed_part(entity, signer, rsa_padding=rsa_padding), recipients, cipher=cipher
-    )
+    checks: list[tuple[Certificate, Usage]] = [(signer.certificate, "signing")]
+    checks += [(certificate, "encryption") for certificate in recipients]
+    for certificate, usage in checks:
+        verify_certificate(
+            certificate,
+            anchors=anchors,
+            intermediates=intermediates,
+            crls=crls,
+            usage=usage,
+        )
+    signed = signed_part(entity, signer, rsa_padding=rsa_padding)
+    return encrypted_part(signed, recipients, cipher=cipher)
 
 
 def open_smime(
