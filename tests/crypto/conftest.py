@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import settings
 
 from egide.crypto import x509
+
+# A long fuzzing run on demand (`--hypothesis-profile=crypto-fuzz-long`); never the default.
+settings.register_profile("crypto-fuzz-long", max_examples=20_000, deadline=None)
 
 
 @dataclass(frozen=True)

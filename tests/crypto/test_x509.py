@@ -93,8 +93,25 @@ def test_it_rejects_when_the_crl_has_expired(pki: Pki) -> None:
 
 
 def test_it_rejects_a_ca_certificate_used_as_a_mailbox(pki: Pki) -> None:
-    with pytest.raises(CertificateRejected):
-        x509.verify_certificate(pki.other_ca.certificate, anchors=[pki.ca.certificate])
+    key = x509.generate_private_key("p256")
+    now = datetime.datetime.now(UTC)
+    sub_ca = (
+        cx509.CertificateBuilder()
+        .subject_name(cx509.Name.from_rfc4514_string("CN=Sub CA"))
+        .issuer_name(pki.ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(cx509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(cx509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            cx509.SubjectAlternativeName([cx509.RFC822Name("ca@tilleuls.egide.test")]),
+            critical=False,
+        )
+        .sign(pki.ca.private_key, hashes.SHA256())
+    )
+    with pytest.raises(CertificateRejected, match="CA certificate"):
+        x509.verify_certificate(sub_ca, anchors=[pki.ca.certificate])
 
 
 def test_it_refuses_to_verify_without_anchors(pki: Pki) -> None:

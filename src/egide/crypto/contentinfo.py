@@ -1,8 +1,9 @@
 """Reading and writing the CMS ContentInfo wrapper (RFC 5652 §3) with asn1crypto.
 
-Everything received goes through `load`: DER only (strict: no trailing bytes), parsed completely
-up front, so that a malformed structure raises CmsError here and never an arbitrary exception
-deeper in the code. Why asn1crypto: docs/decisions/0001-cms-asn1.md.
+Everything received goes through `load`: DER only (no trailing bytes, no BER or indefinite
+lengths: what OpenSSL writes unless told to stream), parsed completely up front, so that a
+malformed structure raises CmsError here and never an arbitrary exception deeper in the code.
+Why asn1crypto: docs/decisions/0001-cms-asn1.md.
 """
 
 from __future__ import annotations
@@ -36,11 +37,25 @@ def load(der: bytes, *expected: str) -> tuple[str, Any]:
         content = info["content"]
         # Force a complete parse now: asn1crypto is lazy and would otherwise fail later.
         _ = content.native
+        # asn1crypto reads BER leniently (long-form lengths, empty integers…). Re-encoding and
+        # comparing makes the input's encoding unique, so no byte can change unnoticed.
+        if info.dump(force=True) != der:
+            raise CmsError(
+                "the CMS object is not DER-encoded (BER or streamed output is not accepted)"
+            )
     except CmsError:
         raise
     except PARSE_ERRORS as exc:
         raise CmsError(f"malformed CMS structure: {exc}") from None
     return content_type, content
+
+
+def content_type(der: bytes) -> str:
+    """The asn1crypto name (or dotted OID) of a ContentInfo's type, without parsing the rest."""
+    try:
+        return str(cms.ContentInfo.load(der, strict=True)["content_type"].native)
+    except PARSE_ERRORS as exc:
+        raise CmsError(f"malformed CMS structure: {exc}") from None
 
 
 def dump(content_type: str, content: Any) -> bytes:

@@ -170,6 +170,7 @@ def unwrap_content_key(recipient_infos: Sequence[Any], recipient: Identity) -> b
     """
     own = _issuer_and_serial(recipient.certificate).dump()
     for info in recipient_infos:
+        _check_version(info)
         if info.name == "ktri" and _names(info.chosen["rid"], recipient.certificate, own):
             return _unwrap_transport(info.chosen, recipient)
         if info.name == "kari":
@@ -177,6 +178,17 @@ def unwrap_content_key(recipient_infos: Sequence[Any], recipient: Identity) -> b
                 if _names(encrypted["rid"], recipient.certificate, own):
                     return _unwrap_agreement(info.chosen, encrypted, recipient)
     raise KeyNotFound("the message is not addressed to this certificate")
+
+
+def _check_version(info: Any) -> None:
+    # RFC 5652 §6.2: ktri is v0 with issuer-and-serial, v2 with a key identifier; kari is v3.
+    version = info.chosen["version"].native if info.name in ("ktri", "kari") else None
+    if info.name == "ktri":
+        by_serial = info.chosen["rid"].name == "issuer_and_serial_number"
+        if version != ("v0" if by_serial else "v2"):
+            raise CmsError(f"KeyTransRecipientInfo version {version} is inconsistent")
+    elif info.name == "kari" and version != "v3":
+        raise CmsError(f"KeyAgreeRecipientInfo version {version} is inconsistent")
 
 
 def _unwrap_transport(ktri: Any, recipient: Identity) -> bytes:

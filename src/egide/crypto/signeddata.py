@@ -19,7 +19,7 @@ from typing import Any, Literal
 from asn1crypto import algos, cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509 as cx509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -166,8 +166,8 @@ def verify_signed(
         return _verify(signed_data, anchors, intermediates, crls, detached_content, at)
     except CryptoError:
         raise
-    except contentinfo.PARSE_ERRORS as exc:
-        raise CmsError(f"malformed SignedData: {exc}") from None
+    except (*contentinfo.PARSE_ERRORS, UnsupportedAlgorithm, cx509.InvalidVersion) as exc:
+        raise CmsError(f"malformed or unsupported SignedData: {exc}") from None
 
 
 def _verify(
@@ -178,8 +178,6 @@ def _verify(
     detached_content: bytes | None,
     at: datetime.datetime | None,
 ) -> VerifiedSignature:
-    if signed_data["version"].native not in ("v1", "v3"):
-        raise CmsError(f"unsupported SignedData version {signed_data['version'].native}")
     encap = signed_data["encap_content_info"]
     if encap["content_type"].native != "data":
         raise CmsError("only signed data of type id-data is supported")
@@ -187,14 +185,23 @@ def _verify(
     if (embedded is None) == (detached_content is None):
         raise CmsError("give the content exactly once: embedded or detached")
     content = bytes(embedded if embedded is not None else detached_content or b"")
-    certificates = [
-        cx509.load_der_x509_certificate(choice.chosen.dump())
-        for choice in signed_data["certificates"]
-        if choice.name == "certificate"
-    ]
+    certificates = []
+    for choice in signed_data["certificates"]:
+        if choice.name != "certificate":
+            continue
+        # DER leaves no freedom in a BIT STRING's unused-bits count; cryptography tolerates a
+        # non-zero one, which would let the same certificate travel under several encodings.
+        if choice.chosen["signature_value"].contents[:1] != b"\x00":
+            raise CmsError("an embedded certificate is not DER-encoded")
+        certificates.append(cx509.load_der_x509_certificate(choice.chosen.dump()))
     signer_infos = list(signed_data["signer_infos"])
     if not signer_infos:
         raise SignatureInvalid("the SignedData has no signer")
+    # RFC 5652 §5.1 for id-data content without attribute certificates: v3 when a signer is
+    # named by key identifier (SignerInfo v3), else v1.
+    expected_version = "v3" if any(i["version"].native == "v3" for i in signer_infos) else "v1"
+    if signed_data["version"].native != expected_version:
+        raise CmsError(f"SignedData version {signed_data['version'].native} is inconsistent")
     declared = {algorithm["algorithm"].native for algorithm in signed_data["digest_algorithms"]}
     result: VerifiedSignature | None = None
     for signer_info in signer_infos:

@@ -331,6 +331,12 @@ def _check_revocation(
 
 def _check_usage(certificate: Certificate, usage: Usage | None) -> None:
     try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is not None and constraints.value.ca:
+        raise CertificateRejected("a CA certificate cannot be a mailbox certificate")
+    try:
         key_usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         key_usage = None
