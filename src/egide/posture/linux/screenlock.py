@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 
 from ..check import Verdict, failed, not_checked, passed
 from ..errors import CommandNotFound, OutputNotUnderstood
@@ -35,10 +36,10 @@ def gsetting(probe: Probe, schema: str, key: str) -> str:
 
 def seconds(value: str) -> int:
     """gsettings prints unsigned integers as `uint32 300`."""
-    try:
-        return int(value.split()[-1])
-    except (ValueError, IndexError) as error:
-        raise OutputNotUnderstood(f"gsettings a répondu « {value[:40]} »") from error
+    match = re.fullmatch(r"(?:uint32 )?(\d+)", value)
+    if match is None:
+        raise OutputNotUnderstood(f"gsettings a répondu « {value[:40]} »")
+    return int(match.group(1))
 
 
 def gnome_lock(probe: Probe) -> tuple[int | None, dict[str, int | bool]]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from ..errors import CommandNotFound, OutputNotUnderstood
 from ..probe import Probe
 
+DPKG_LINE = re.compile(r"([a-z0-9][a-z0-9+.:-]*)\t([a-zA-Z]{2}[ RH]?)")
 SYSTEMD_STATES = frozenset(
     {"active", "inactive", "failed", "activating", "deactivating", "reloading", "unknown"}
 )
@@ -70,6 +72,21 @@ def running_processes(probe: Probe) -> set[str] | None:
     return names
 
 
+def dpkg_installed(stdout: str, stderr: str) -> set[str]:
+    """Installed names from `dpkg-query -W`; any line of another shape is not understood."""
+    found = set()
+    for line in stdout.splitlines():
+        match = DPKG_LINE.fullmatch(line.rstrip())
+        if match is None:
+            raise OutputNotUnderstood(f"dpkg-query a répondu « {line[:60]} »")
+        if match.group(2).startswith("ii"):
+            found.add(match.group(1).split(":")[0])
+    for line in stderr.splitlines():
+        if line.strip() and "no packages found matching" not in line:
+            raise OutputNotUnderstood(f"dpkg-query : « {line[:60]} »")
+    return found
+
+
 def installed_packages(probe: Probe, candidates: tuple[str, ...]) -> set[str] | None:
     """Which of the candidate packages are installed (dpkg or rpm), or None if neither answers."""
     try:
@@ -79,12 +96,7 @@ def installed_packages(probe: Probe, candidates: tuple[str, ...]) -> set[str] | 
     except CommandNotFound:
         pass
     else:
-        found = set()
-        for line in result.stdout.splitlines():
-            name, _, status = line.partition("\t")
-            if status.startswith("ii"):
-                found.add(name.split(":")[0])
-        return found
+        return dpkg_installed(result.stdout, result.stderr)
     try:
         result = probe.run("rpm", "-q", "--qf", "%{NAME}\\n", *candidates)
     except CommandNotFound:

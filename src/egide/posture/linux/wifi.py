@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..check import Verdict, not_applicable
+from ..check import Verdict, not_applicable, not_checked
 from ..errors import OutputNotUnderstood
 from ..probe import Probe
 from ..wifi import judge_wifi
@@ -12,18 +12,22 @@ from ..wifi import judge_wifi
 UNESCAPED_COLON = re.compile(r"(?<!\\):")
 
 
-def wireless_interfaces(probe: Probe) -> list[str]:
+def wireless_interfaces(probe: Probe) -> list[str] | None:
+    """Wireless network interfaces, or None when the interface list cannot be read."""
     try:
         return sorted(
             p.name for p in probe.path("/sys/class/net").iterdir() if (p / "wireless").exists()
         )
     except OSError:
-        return []
+        return None
 
 
 def wifi_security(probe: Probe) -> Verdict:
     """The Wi-Fi network in use is protected by WPA2 or WPA3."""
-    if not wireless_interfaces(probe):
+    interfaces = wireless_interfaces(probe)
+    if interfaces is None:
+        return not_checked(None, "Impossible de lister les interfaces réseau (/sys/class/net).")
+    if not interfaces:
         return not_applicable(None, "Pas de carte Wi-Fi : le poste est relié par câble.")
     result = probe.run(
         "nmcli", "-t", "-f", "ACTIVE,SSID,SECURITY", "device", "wifi", "list", "--rescan", "no"

@@ -7,7 +7,7 @@ import plistlib
 import re
 
 from ..check import Verdict, failed, not_applicable, not_checked, passed
-from ..errors import CommandNotFound, OutputNotUnderstood
+from ..errors import OutputNotUnderstood
 from ..probe import Probe
 from ..wifi import judge_wifi
 
@@ -147,6 +147,8 @@ def lockout_policy(probe: Probe) -> Verdict:
 
 def remote_access(probe: Probe) -> Verdict:
     """No remote-access tool or Screen Sharing is reachable without the user."""
+    if not probe.path("/Applications").is_dir():
+        return not_checked(None, "Dossier /Applications introuvable : inventaire impossible.")
     installed = [
         name
         for name, (app, _) in REMOTE_APPS.items()
@@ -157,10 +159,9 @@ def remote_access(probe: Probe) -> Verdict:
         for name, (_, daemon) in REMOTE_APPS.items()
         if probe.path(f"/Library/LaunchDaemons/{daemon}").exists()
     ]
-    try:
-        disabled = probe.run("launchctl", "print-disabled", "system").stdout
-    except CommandNotFound:
-        disabled = ""
+    disabled = probe.run("launchctl", "print-disabled", "system").stdout
+    if "disabled services" not in disabled:
+        raise OutputNotUnderstood("launchctl print-disabled : réponse inconnue")
     if re.search(r'"com\.apple\.screensharing" => (enabled|false)', disabled):
         unattended.append("Partage d'écran")
     observed = {"installed": installed, "unattended_services": unattended}
