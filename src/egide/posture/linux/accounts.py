@@ -9,6 +9,7 @@ from ..errors import OutputNotUnderstood
 from ..probe import Probe
 
 ADMIN_GROUPS = ("sudo", "wheel", "admin")
+GROUP_NAME = re.compile(r"[A-Za-z0-9_][\w.@$-]*")
 PASSWORD_STACKS = ("/etc/pam.d/common-password", "/etc/pam.d/system-auth", "/etc/pam.d/passwd")
 AUTH_STACKS = ("/etc/pam.d/common-auth", "/etc/pam.d/system-auth", "/etc/pam.d/login")
 # Minimum lengths the PAM modules apply when not told otherwise (their manual pages).
@@ -37,6 +38,9 @@ def administrators(probe: Probe) -> Verdict:
     if not ids.ok:
         return not_checked(None, f"Le compte « {probe.user} » est inconnu de ce poste.")
     user_groups = ids.stdout.split()
+    # Every account has at least its primary group: an empty or odd answer proves nothing.
+    if not user_groups or not all(GROUP_NAME.fullmatch(g) for g in user_groups):
+        raise OutputNotUnderstood(f"id -Gn a répondu « {ids.stdout.strip()[:60]} »")
     observed = {
         "daily_user": probe.user,
         "daily_user_groups": user_groups,

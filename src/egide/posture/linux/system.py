@@ -72,18 +72,30 @@ def running_processes(probe: Probe) -> set[str] | None:
     return names
 
 
-def dpkg_installed(stdout: str, stderr: str) -> set[str]:
-    """Installed names from `dpkg-query -W`; any line of another shape is not understood."""
+def dpkg_installed(stdout: str, stderr: str, candidates: tuple[str, ...]) -> set[str]:
+    """Installed names from `dpkg-query -W`.
+
+    dpkg names every candidate, either on standard output (with its status) or in a "no packages
+    found" line: a candidate it does not mention means the answer is not what we think it is.
+    """
     found = set()
+    mentioned = set()
     for line in stdout.splitlines():
         match = DPKG_LINE.fullmatch(line.rstrip())
         if match is None:
             raise OutputNotUnderstood(f"dpkg-query a répondu « {line[:60]} »")
+        name = match.group(1).split(":")[0]
+        mentioned.add(name)
         if match.group(2).startswith("ii"):
-            found.add(match.group(1).split(":")[0])
+            found.add(name)
     for line in stderr.splitlines():
-        if line.strip() and "no packages found matching" not in line:
+        missing = re.fullmatch(r"dpkg-query: no packages found matching (\S+)", line.strip())
+        if missing is None and line.strip():
             raise OutputNotUnderstood(f"dpkg-query : « {line[:60]} »")
+        if missing is not None:
+            mentioned.add(missing.group(1))
+    if not set(candidates) <= mentioned:
+        raise OutputNotUnderstood("dpkg-query n'a pas répondu pour chaque paquet")
     return found
 
 
@@ -96,9 +108,17 @@ def installed_packages(probe: Probe, candidates: tuple[str, ...]) -> set[str] | 
     except CommandNotFound:
         pass
     else:
-        return dpkg_installed(result.stdout, result.stderr)
+        return dpkg_installed(result.stdout, result.stderr, candidates)
     try:
         result = probe.run("rpm", "-q", "--qf", "%{NAME}\\n", *candidates)
     except CommandNotFound:
         return None
-    return {line.strip() for line in result.stdout.splitlines() if line.strip() in candidates}
+    found = set()
+    for line in result.stdout.splitlines():
+        if line.strip() in candidates:
+            found.add(line.strip())
+        elif not re.fullmatch(r"package \S+ is not installed", line.strip()):
+            raise OutputNotUnderstood(f"rpm a répondu « {line[:60]} »")
+    if len(result.stdout.splitlines()) < len(candidates):
+        raise OutputNotUnderstood("rpm n'a pas répondu pour chaque paquet")
+    return found

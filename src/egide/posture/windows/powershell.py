@@ -76,6 +76,20 @@ SCRIPTS: dict[str, str] = {
 }
 
 
+# Keys every object of a snippet's answer must carry (their values may be null): an answer
+# without them comes from something else and must not be read as "nothing found".
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "security_center": ("displayName", "productState"),
+    "defender": ("AMServiceEnabled", "RealTimeProtectionEnabled", "AntivirusSignatureAge"),
+    "os_version": ("CurrentBuild", "EditionID"),
+    "pending_updates": ("Title", "Categories"),
+    "bitlocker": ("MountPoint", "VolumeType", "ProtectionStatus"),
+    "firewall_profiles": ("Name", "Enabled"),
+    "screen_lock": ("InactivityTimeoutSecs", "ScreenSaveActive", "ScreenSaverIsSecure"),
+    "remote_tools": ("Installed", "Services", "RdpDenied"),
+}
+
+
 def argv(name: str) -> tuple[str, ...]:
     """The command line that runs one of the snippets (also the key of recorded outputs)."""
     # The last statement is the array to print; what comes before it only prepares values.
@@ -107,6 +121,7 @@ def run_json(probe: Probe, name: str, timeout: float | None = None) -> list[dict
     except ValueError as error:
         raise OutputNotUnderstood(f"PowerShell ({name}) n'a pas rendu de JSON") from error
     items = data if isinstance(data, list) else [data]
-    if not all(isinstance(item, dict) for item in items):
+    required = REQUIRED_KEYS[name]
+    if not all(isinstance(item, dict) and all(k in item for k in required) for item in items):
         raise OutputNotUnderstood(f"PowerShell ({name}) : objets inattendus")
     return items
