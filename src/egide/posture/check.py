@@ -8,8 +8,7 @@ why — never a pass.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from .errors import CommandDenied, CommandNotFound, CommandTimedOut, OutputNotUnderstood
 from .probe import Probe
@@ -24,15 +23,14 @@ class Verdict:
     observed: Observed
     explanation: str
     remediation: str = ""
-    details: dict[str, Any] = field(default_factory=dict)
 
 
-def passed(observed: Observed, explanation: str, **details: Any) -> Verdict:
-    return Verdict(Status.PASS, observed, explanation, "", details)
+def passed(observed: Observed, explanation: str) -> Verdict:
+    return Verdict(Status.PASS, observed, explanation)
 
 
-def failed(observed: Observed, explanation: str, remediation: str, **details: Any) -> Verdict:
-    return Verdict(Status.FAIL, observed, explanation, remediation, details)
+def failed(observed: Observed, explanation: str, remediation: str) -> Verdict:
+    return Verdict(Status.FAIL, observed, explanation, remediation)
 
 
 def not_applicable(observed: Observed, explanation: str) -> Verdict:
@@ -100,5 +98,4 @@ def run_check(check: Check, probe: Probe) -> CheckResult:
         observed=verdict.observed,
         explanation=verdict.explanation,
         remediation=verdict.remediation,
-        details=verdict.details,
     )

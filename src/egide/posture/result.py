@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -42,7 +41,6 @@ class CheckResult:
     observed: Observed
     explanation: str
     remediation: str = ""
-    details: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serialisable mapping of the result."""
@@ -53,5 +51,4 @@ class CheckResult:
             "observed": self.observed,
             "explanation": self.explanation,
             "remediation": self.remediation,
-            "details": dict(self.details),
         }
