@@ -29,7 +29,7 @@ def ufw_state(probe: Probe) -> bool | None:
     if conf is None:
         return None
     match = re.search(r"^\s*ENABLED\s*=\s*(\w+)", conf, re.MULTILINE)
-    return bool(match) and match is not None and match.group(1).lower() == "yes"
+    return match is not None and match.group(1).lower() == "yes"
 
 
 def firewalld_state(probe: Probe) -> bool | None:
