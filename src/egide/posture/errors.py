@@ -6,7 +6,8 @@ PostureError
  │    ├── CommandTimedOut       the program did not answer within its time limit
  │    └── CommandDenied         the program refused to run without more privileges
  ├── OutputNotUnderstood     the answer has an unexpected format or language
- └── ReportDeliveryFailed    the console did not accept a posture report
+ ├── ReportDeliveryFailed    the console did not accept a posture report
+ └── MalformedReport         a received posture report does not follow format v1
 
 Checks never let these escape: they turn them into a result whose status is `not_checked` or
 `error` and whose explanation carries the reason, so that a missing tool or a foreign-language
@@ -47,3 +48,7 @@ class OutputNotUnderstood(PostureError):
 
 class ReportDeliveryFailed(PostureError):
     """The console refused a posture report or could not be reached."""
+
+
+class MalformedReport(PostureError, ValueError):
+    """A posture report received by the console does not follow the documented format."""
