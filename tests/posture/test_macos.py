@@ -91,9 +91,47 @@ def test_it_reads_filevault(tmp_path: Path, fixture: str, expected: Status) -> N
     assert result_of("macos", "system_disk_encryption", probe).status is expected
 
 
-def test_it_never_claims_removable_drives_are_checked_on_macos(tmp_path: Path) -> None:
-    probe = probe_with({}, tmp_path)
-    assert result_of("macos", "removable_disk_encryption", probe).status is Status.NOT_CHECKED
+EXTERNAL = ("diskutil", "list", "external", "physical", "-plist")
+APFS_LIST = ("diskutil", "apfs", "list", "-plist")
+
+
+def test_an_ntfs_usb_key_fails_and_an_encrypted_apfs_disk_passes(tmp_path: Path) -> None:
+    both = probe_with(
+        {
+            EXTERNAL: mac("diskutil_list_external_usb_exfat_and_apfs.plist"),
+            APFS_LIST: mac("diskutil_apfs_list_external_encrypted.plist"),
+        },
+        tmp_path,
+    )
+    result = result_of("macos", "removable_disk_encryption", both)
+    assert result.status is Status.FAIL
+    assert result.observed["unencrypted"] == ["disk6s1 (CLE-SECRETARIAT)"]
+    assert result.observed["encrypted"] == ["disk4s2 (Apple_APFS)"]
+
+
+@pytest.mark.parametrize(
+    ("apfs", "expected"),
+    [
+        ("diskutil_apfs_list_external_encrypted.plist", Status.PASS),
+        ("diskutil_apfs_list_external_plain.plist", Status.FAIL),
+    ],
+)
+def test_an_apfs_external_disk_is_judged_by_its_volumes(
+    tmp_path: Path, apfs: str, expected: Status
+) -> None:
+    listing = mac("diskutil_list_external_usb_exfat_and_apfs.plist").stdout
+    # Keep only the APFS disk (disk4): cut the NTFS key out of the listing.
+    start = listing.index("<dict>\n\t\t\t<key>Content</key>\n\t\t\t<string>FDisk")
+    end = listing.index("</dict>\n\t</array>\n\t<key>VolumesFromDisks")
+    only_apfs = listing[:start] + listing[end + len("</dict>\n") :]
+    probe = probe_with({EXTERNAL: Recording(stdout=only_apfs), APFS_LIST: mac(apfs)}, tmp_path)
+    assert result_of("macos", "removable_disk_encryption", probe).status is expected
+
+
+def test_no_external_disk_is_not_applicable(tmp_path: Path) -> None:
+    probe = probe_with({EXTERNAL: mac("diskutil_list_external_none.plist")}, tmp_path)
+    status = result_of("macos", "removable_disk_encryption", probe).status
+    assert status is Status.NOT_APPLICABLE
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
-"""The macOS check functions by check name (removable drives are not checked on macOS yet)."""
+"""The macOS check functions by check name."""
 
 from __future__ import annotations
 
 from ..check import CheckFunction
-from . import security, session
+from . import removable, security, session
 
 FUNCTIONS: dict[str, CheckFunction] = {
     "antivirus_present": security.antivirus_present,
@@ -12,6 +12,7 @@ FUNCTIONS: dict[str, CheckFunction] = {
     "os_supported": security.os_supported,
     "security_updates": security.security_updates,
     "system_disk_encryption": security.system_disk_encryption,
+    "removable_disk_encryption": removable.removable_disk_encryption,
     "screen_lock": session.screen_lock,
     "firewall": security.firewall,
     "administrators": session.administrators,
