@@ -6,6 +6,7 @@ import click
 
 from egide import __version__
 
+from .agent import agent
 from .audit import audit
 from .demo import demo
 from .mail import mail
@@ -22,6 +23,7 @@ cli.add_command(serve)
 cli.add_command(demo)
 cli.add_command(audit)
 cli.add_command(mail)
+cli.add_command(agent)
 
 
 def main() -> None:

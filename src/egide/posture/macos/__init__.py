@@ -1,0 +1,1 @@
+"""macOS checks: XProtect/Gatekeeper, softwareupdate, FileVault, screen lock, firewall."""
