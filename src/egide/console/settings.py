@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "egide.console.audit",
     "egide.console.accounts",
+    "egide.console.compliance",
     "egide.console",
 ]
 
