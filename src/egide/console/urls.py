@@ -10,6 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", views.healthz, name="healthz"),
     path("compte/", account_views.account, name="account"),
     path("journal/", audit_views.journal, name="journal"),
+    path("conformite/", include("egide.console.compliance.urls")),
     path("operateur/cabinets/", views.operator_practices, name="operator_practices"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),

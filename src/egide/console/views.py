@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from egide import __version__
 from egide.console.accounts.models import Practice
 from egide.console.accounts.queries import current_user
+from egide.console.compliance.queries import home_card
 
 
 @login_required
@@ -19,7 +20,10 @@ def home(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     if user.is_operator:
         return render(request, "console/operator_home.html", {"practices": Practice.objects.all()})
-    return render(request, "console/home.html", {"practice": user.practice})
+    card = home_card(user.practice) if user.practice is not None else {"ready": False}
+    return render(
+        request, "console/home.html", {"practice": user.practice, "compliance_card": card}
+    )
 
 
 @login_required
