@@ -189,3 +189,30 @@ def test_a_certified_host_list_with_a_bad_date_is_refused_with_its_line() -> Non
         text.rsplit("Autre", 1)[0], timezone.localdate(), "ANS"
     )
     assert host_list.hosts.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frameworks")
+def test_reminders_are_raised_once_and_closed_when_the_gap_is_gone(
+    practice: Practice, member: User
+) -> None:
+    from egide.console.compliance.reminders import raise_reminders, snapshot_if_due
+    from egide.console.compliance.tasks import remind_nightly
+
+    found = breach.open_breach(
+        practice,
+        member,
+        scenario="rancongiciel",
+        summary="Écran de rançon",
+        aware_at=timezone.now() - timedelta(hours=1),
+    )
+    (reminder,) = raise_reminders(practice)
+    assert reminder.ref == "RCM-TRA-4"
+    assert raise_reminders(practice) == []
+    breach.set_risk(found, member, "aucun", "Postes restaurés, aucune donnée lue.")
+    raise_reminders(practice)
+    reminder.refresh_from_db()
+    assert reminder.done_at is not None
+    assert snapshot_if_due(practice) is not None
+    assert snapshot_if_due(practice) is None
+    assert remind_nightly.call_local() == 0
