@@ -8,6 +8,7 @@ from egide import __version__
 
 from .agent import agent
 from .audit import audit
+from .compliance import compliance
 from .demo import demo
 from .mail import mail
 from .serve import serve
@@ -24,6 +25,7 @@ cli.add_command(demo)
 cli.add_command(audit)
 cli.add_command(mail)
 cli.add_command(agent)
+cli.add_command(compliance)
 
 
 def main() -> None:

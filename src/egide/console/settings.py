@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "egide.console.accounts",
     "egide.console.backups",
     "egide.console.inbox",
+    "egide.console.compliance",
     "egide.console",
 ]
 

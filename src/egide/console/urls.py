@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("compte/jetons/nouveau", account_views.create_token, name="create_token"),
     path("compte/jetons/<int:token_id>/revoquer", account_views.revoke_token, name="revoke_token"),
     path("journal/", audit_views.journal, name="journal"),
+    path("conformite/", include("egide.console.compliance.urls")),
     path("operateur/cabinets/", views.operator_practices, name="operator_practices"),
     path("", include("egide.console.backups.urls")),
     path("", include("egide.console.inbox.urls")),

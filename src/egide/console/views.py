@@ -13,6 +13,7 @@ from egide import __version__
 from egide.console.accounts.models import Practice
 from egide.console.accounts.queries import current_user
 from egide.console.backups.queries import status_of as backup_status
+from egide.console.compliance.queries import home_card as compliance_card
 from egide.console.inbox.access import home_card as inbox_card
 
 
@@ -29,6 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "practice": practice,
             "backup_status": backup_status(practice) if practice else None,
             "inbox_card": inbox_card(user),
+            "compliance_card": compliance_card(practice) if practice else {"ready": False},
         },
     )
 
