@@ -29,6 +29,14 @@ def _fresh_cache() -> None:
 
 
 @pytest.fixture
+def frameworks(db: None) -> None:
+    """The CNIL référentiel loaded from the real framework files, as `egide demo` does."""
+    from egide.console.compliance import services
+
+    services.load_frameworks()
+
+
+@pytest.fixture
 def make_practice(db: None) -> Callable[..., Practice]:
     counter = iter(range(1, 1000))
 

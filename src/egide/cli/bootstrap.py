@@ -20,7 +20,10 @@ def start_django() -> None:
 
 
 def migrate(verbosity: int = 0) -> None:
-    """Apply pending database migrations."""
+    """Apply pending database migrations and load the compliance frameworks shipped with Égide."""
     from django.core.management import call_command
 
+    from egide.console.compliance.services import load_frameworks
+
     call_command("migrate", interactive=False, verbosity=verbosity)
+    load_frameworks()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -20,13 +22,17 @@ from .agent_client import backup_run, now_iso, post, signed_drill
 
 pytestmark = pytest.mark.django_db
 
+GOLDEN_POSTURE = (
+    Path(__file__).parents[2]
+    / "data/posture/report_v1_windows_laptop_bitlocker_off_stale_antivirus.json"
+)
 BACKUP = "/api/agent/backup-report"
 DRILL = "/api/agent/drill"
 POSTURE = "/api/agent/posture"
 
 
 @pytest.fixture
-def practice(make_practice: Callable[..., Practice]) -> Practice:
+def practice(make_practice: Callable[..., Practice], frameworks: None) -> Practice:
     return make_practice("Cabinet des Tilleuls", "tilleuls")
 
 
@@ -185,22 +191,12 @@ def test_a_posture_report_is_stored_and_shown(
     client: Client, enrolled: tuple[Agent, str], doctor: User
 ) -> None:
     _, token = enrolled
-    findings = {
-        "findings": [
-            {
-                "check": "firewall",
-                "measure_id": "RCM-POS-3",
-                "status": "fail",
-                "observed": "ufw inactive",
-                "explanation": "Le pare-feu est désactivé.",
-            },
-        ]
-    }
-    assert post(client, POSTURE, token, findings).status_code == 201
+    report = json.loads(GOLDEN_POSTURE.read_text(encoding="utf-8"))
+    assert post(client, POSTURE, token, report).status_code == 201
     assert post(client, POSTURE, token, {"findings": [{"status": "great"}]}).status_code == 400
     client.force_login(doctor)
     page = client.get("/postes/").content.decode()
-    assert "RCM-POS-3" in page and "Le pare-feu est désactivé." in page
+    assert "RCM-MOB-1" in page and "BitLocker" in page
 
 
 def test_the_operator_fleet_lists_the_riskiest_practice_first(

@@ -10,6 +10,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from egide.console.audit import services as audit
+from egide.posture.errors import MalformedReport
+from egide.posture.report import read_report
 
 from . import reports, services
 from .models import Agent
@@ -66,7 +68,11 @@ def _drill(agent: Agent, data: dict[str, object]) -> dict[str, object]:
 
 
 def _posture(agent: Agent, data: dict[str, object]) -> dict[str, object]:
-    report = services.receive_posture(agent, reports.parse_posture(data))
+    try:
+        received = read_report(data)
+    except MalformedReport as error:
+        raise reports.ReportRejected(str(error)) from None
+    report = services.receive_posture(agent, received)
     return {"id": report.pk}
 
 

@@ -15,7 +15,6 @@ from typing import Any
 
 MAX_REPORT_BYTES = 256 * 1024
 _STATUSES = {"success", "warning", "failure"}
-_FINDING_STATUSES = {"pass", "fail", "not_applicable", "error", "not_checked"}
 
 
 class ReportRejected(ValueError):
@@ -184,36 +183,3 @@ def parse_drill(data: dict[str, Any], signing_key: str) -> DrillResult:
         failures=_count(result, "failures"),
         result_hash=digest,
     )
-
-
-@dataclass(frozen=True)
-class Finding:
-    check: str
-    measure_id: str
-    status: str
-    observed: str
-    explanation: str
-
-
-def parse_posture(data: dict[str, Any]) -> list[Finding]:
-    """The `findings` of `egide agent check --json`; other top-level fields are host details."""
-    findings = data.get("findings")
-    if not isinstance(findings, list) or not findings:
-        raise ReportRejected("« findings » : liste non vide attendue")
-    parsed = []
-    for index, item in enumerate(findings):
-        if not isinstance(item, dict):
-            raise ReportRejected(f"findings[{index}] : objet attendu")
-        status = item.get("status")
-        if status not in _FINDING_STATUSES:
-            raise ReportRejected(f"findings[{index}].status : valeur inconnue {status!r}")
-        parsed.append(
-            Finding(
-                check=_text(item, "check", 80),
-                measure_id=_text(item, "measure_id", 40),
-                status=str(status),
-                observed=str(item.get("observed", ""))[:500],
-                explanation=_text(item, "explanation", 2000, ""),
-            )
-        )
-    return parsed

@@ -13,9 +13,11 @@ from django.utils import timezone
 from egide.console.accounts import tokens
 from egide.console.accounts.models import Practice, Role, User
 from egide.console.audit import services as audit
+from egide.posture.report import ReceivedReport
 
+from . import evidence
 from .models import Agent, Alert, AlertKind, BackupReport, PostureReport, RestoreDrill
-from .reports import BackupRun, DrillResult, Finding
+from .reports import BackupRun, DrillResult
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,7 @@ def receive_backup_run(agent: Agent, run: BackupRun) -> BackupReport:
         )
     else:
         _resolve(practice, agent, AlertKind.FAILED, AlertKind.LATE)
+    evidence.backup_reported(report)
     audit.record(
         "backup.reported",
         practice_id=practice.pk,
@@ -218,6 +221,7 @@ def receive_drill(agent: Agent, drill: DrillResult) -> RestoreDrill:
             f"({drill.failures} fichier(s) non conformes sur {drill.files_checked}).",
             agent,
         )
+    evidence.drill_reported(record)
     audit.record(
         "backup.drill_reported",
         practice_id=agent.practice_id,
@@ -230,20 +234,29 @@ def receive_drill(agent: Agent, drill: DrillResult) -> RestoreDrill:
 
 
 @transaction.atomic
-def receive_posture(agent: Agent, findings: list[Finding]) -> PostureReport:
+def receive_posture(agent: Agent, received: ReceivedReport) -> PostureReport:
+    """Keep the computer's latest findings and turn them into compliance evidence (7 days)."""
     report = PostureReport.objects.create(
         practice=agent.practice,
         agent=agent,
-        findings=[finding.__dict__ for finding in findings],
+        findings=[result.as_dict() for result in received.findings],
+    )
+    Agent.objects.filter(pk=agent.pk).update(
+        hostname=received.hostname[:200],
+        os=f"{received.os_name} {received.os_version}".strip()[:200],
     )
     _touch(agent)
+    measures = evidence.posture_reported(agent, received)
     audit.record(
         "posture.reported",
         practice_id=agent.practice_id,
         actor=f"agent:{agent.pk}",
         object_type="posture_report",
         object_id=report.pk,
-        details={"failed": sum(f.status == "fail" for f in findings)},
+        details={
+            "failed": sum(r.status == "fail" for r in received.findings),
+            "measures": measures,
+        },
     )
     return report
 
