@@ -88,6 +88,18 @@ def test_openssl_decrypts_what_we_encrypt(
     assert plaintext == CONTENT
 
 
+def test_openssl_decrypts_a_message_for_several_recipients_of_both_key_types(
+    files: Files, pki: Pki
+) -> None:
+    der = cms.encrypt(CONTENT, [pki.rsa.certificate, pki.ec.certificate])
+    for name in ("rsa", "ec"):
+        plaintext = openssl(
+            "-decrypt", "-inform", "DER", "-inkey", files.key(name), "-recip", files.cert(name),
+            stdin=der,
+        )  # fmt: skip
+        assert plaintext == CONTENT
+
+
 def test_openssl_refuses_our_gcm_message_when_altered(files: Files, pki: Pki) -> None:
     der = bytearray(cms.encrypt(CONTENT, [pki.rsa.certificate]))
     der[-20] ^= 0x01  # the GCM tag
