@@ -68,9 +68,16 @@ def _pkcs7_part(der: bytes, smime_type: str) -> bytes:
     )
 
 
-def signed_part(entity: bytes, signer: Identity, *, rsa_padding: RsaPadding = "pkcs1v15") -> bytes:
+def signed_part(
+    entity: bytes,
+    signer: Identity,
+    *,
+    rsa_padding: RsaPadding = "pkcs1v15",
+    chain: Sequence[Certificate] = (),
+) -> bytes:
     """An opaque `application/pkcs7-mime; smime-type=signed-data` part signing `entity`."""
-    return _pkcs7_part(sign(canonical(entity), signer, rsa_padding=rsa_padding), "signed-data")
+    der = sign(canonical(entity), signer, rsa_padding=rsa_padding, chain=chain)
+    return _pkcs7_part(der, "signed-data")
 
 
 def encrypted_part(
@@ -95,7 +102,8 @@ def sign_and_encrypt(
     """Sign `entity` (a MIME entity: Content-* headers, blank line, body), then encrypt it.
 
     Every recipient's certificate, and the signer's, is first checked against `anchors` (and
-    `crls`): a message is never encrypted to a key the operator's CA did not certify.
+    `crls`): a message is never encrypted to a key the operator's CA did not certify. The
+    `intermediates` are also embedded in the signature for the recipient's path building.
     Include the sender's own certificate in `recipients` to read the message back later.
     """
     checks: list[tuple[Certificate, Usage]] = [(signer.certificate, "signing")]
@@ -108,7 +116,7 @@ def sign_and_encrypt(
             crls=crls,
             usage=usage,
         )
-    signed = signed_part(entity, signer, rsa_padding=rsa_padding)
+    signed = signed_part(entity, signer, rsa_padding=rsa_padding, chain=intermediates)
     return encrypted_part(signed, recipients, cipher=cipher)
 
 
