@@ -88,6 +88,18 @@ def test_openssl_decrypts_what_we_encrypt(
     assert plaintext == CONTENT
 
 
+def test_openssl_decrypts_a_message_for_several_recipients_of_both_key_types(
+    files: Files, pki: Pki
+) -> None:
+    der = cms.encrypt(CONTENT, [pki.rsa.certificate, pki.ec.certificate])
+    for name in ("rsa", "ec"):
+        plaintext = openssl(
+            "-decrypt", "-inform", "DER", "-inkey", files.key(name), "-recip", files.cert(name),
+            stdin=der,
+        )  # fmt: skip
+        assert plaintext == CONTENT
+
+
 def test_openssl_refuses_our_gcm_message_when_altered(files: Files, pki: Pki) -> None:
     der = bytearray(cms.encrypt(CONTENT, [pki.rsa.certificate]))
     der[-20] ^= 0x01  # the GCM tag
@@ -251,3 +263,24 @@ def test_we_open_openssl_signed_then_encrypted_smime(
     assert opened.encrypted and opened.authenticated_encryption
     assert opened.signature is not None
     assert opened.signature.signer == getattr(pki, sender).certificate
+
+
+def test_a_chain_through_a_subordinate_ca_verifies_both_ways(files: Files) -> None:
+    root = x509.create_ca("Root", key_type="rsa3072")
+    issuing = x509.create_ca("Issuing CA", issuer=root)
+    leaf = x509.issue_mailbox_certificate(issuing, "dr.sub@tilleuls.egide.test")
+    files.path("root.crt").write_bytes(x509.certificate_pem(root.certificate))
+    files.path("issuing.crt").write_bytes(x509.certificate_pem(issuing.certificate))
+    files.path("leaf.crt").write_bytes(x509.certificate_pem(leaf.certificate))
+    files.path("leaf.key").write_bytes(x509.private_key_pem(leaf.private_key))
+
+    ours = cms.sign(CONTENT, leaf, chain=[issuing.certificate])
+    assert openssl("-verify", "-inform", "DER", "-CAfile", files.cert("root"), stdin=ours)
+    assert cms.verify_signed(ours, anchors=[root.certificate]).chain[-1] == root.certificate
+
+    theirs = openssl(
+        "-sign", "-binary", "-nodetach", "-outform", "DER", "-in", str(files.path("content.txt")),
+        "-signer", files.cert("leaf"), "-inkey", files.key("leaf"),
+        "-certfile", files.cert("issuing"),
+    )  # fmt: skip
+    assert cms.verify_signed(theirs, anchors=[root.certificate]).signer == leaf.certificate

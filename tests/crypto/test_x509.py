@@ -162,3 +162,24 @@ def test_it_rejects_a_certificate_without_email_protection(pki: Pki) -> None:
     )
     with pytest.raises(CertificateRejected, match="e-mail"):
         x509.verify_certificate(server, anchors=[pki.ca.certificate])
+
+
+def test_a_subordinate_ca_chain_verifies_from_the_root() -> None:
+    root = x509.create_ca("Root")
+    issuing = x509.create_ca("Issuing CA", issuer=root)
+    leaf = x509.issue_mailbox_certificate(issuing, "dr.sub@tilleuls.egide.test", key_type="p256")
+    chain = x509.verify_certificate(
+        leaf.certificate, anchors=[root.certificate], intermediates=[issuing.certificate]
+    )
+    assert chain == [leaf.certificate, issuing.certificate, root.certificate]
+    with pytest.raises(CertificateRejected):
+        x509.verify_certificate(leaf.certificate, anchors=[root.certificate])
+    # Revoking the issuing CA at the root revokes everything under it.
+    crl = x509.issue_crl(root, [issuing.certificate])
+    with pytest.raises(CertificateRejected, match="revoked"):
+        x509.verify_certificate(
+            leaf.certificate,
+            anchors=[root.certificate],
+            intermediates=[issuing.certificate],
+            crls=[crl],
+        )

@@ -1,8 +1,9 @@
 """CMS SignedData (RFC 5652 §5): sign with RSA (PKCS#1 v1.5 or PSS) or ECDSA over SHA-256.
 
 What we write: version 1, one signer identified by issuer and serial number, signed attributes
-(content type, signing time, message digest), the signer's certificate (never the CA's: the
-verifier has its own trust anchors), the content encapsulated unless `detached`.
+(content type, signing time, message digest), the signer's certificate and any intermediate CAs
+given (never the root: the verifier has its own trust anchors), the content encapsulated unless
+`detached`.
 
 What we accept: the same shapes from other software (OpenSSL, mail clients), SHA-256/384/512,
 every signer must verify, and each signer's certificate must chain to the caller's anchors.
@@ -103,9 +104,14 @@ def sign(
     *,
     detached: bool = False,
     rsa_padding: RsaPadding = "pkcs1v15",
+    chain: Sequence[Certificate] = (),
     now: datetime.datetime | None = None,
 ) -> bytes:
-    """A DER ContentInfo(SignedData) of `content` signed by `signer`."""
+    """A DER ContentInfo(SignedData) of `content` signed by `signer`.
+
+    `chain`: intermediate CA certificates to embed after the signer's, so that a verifier who
+    only holds the root can build the path (never the root itself).
+    """
     when = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)
     signed_attrs = _signed_attributes(content, when)
     # The signature covers the attributes encoded as a SET (tag 0x31), not as the [0] they
@@ -139,7 +145,10 @@ def sign(
             "version": "v1",
             "digest_algorithms": [{"algorithm": "sha256"}],
             "encap_content_info": encap,
-            "certificates": [certificate],
+            "certificates": [
+                certificate,
+                *(asn1_x509.Certificate.load(certificate_der(extra)) for extra in chain),
+            ],
             "signer_infos": [signer_info],
         }
     )

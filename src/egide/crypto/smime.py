@@ -13,10 +13,10 @@ Message-ID) around the outer part and checks that From is among the signer's add
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime
 import email
 import email.policy
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
@@ -32,6 +32,8 @@ from .x509 import (
     Usage,
     verify_certificate,
 )
+
+_BASE64_LINE = 76  # RFC 2045 §6.8
 
 #: How many S/MIME layers `open_smime` peels at most (sign-then-encrypt is two).
 MAX_LAYERS = 4
@@ -49,11 +51,13 @@ class OpenedMessage:
 
 def canonical(entity: bytes) -> bytes:
     """Line ends as CRLF (RFC 8551 §3.1.1), which is what is signed and what OpenSSL checks."""
-    return re.sub(rb"\r?\n", b"\r\n", entity)
+    return entity.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def _pkcs7_part(der: bytes, smime_type: str) -> bytes:
-    body = base64.encodebytes(der).replace(b"\n", b"\r\n")
+    encoded = base64.b64encode(der)
+    lines = [encoded[i : i + _BASE64_LINE] for i in range(0, len(encoded), _BASE64_LINE)]
+    body = b"\r\n".join(lines) + b"\r\n"
     return (
         b"Content-Type: application/pkcs7-mime; smime-type="
         + smime_type.encode()
@@ -64,9 +68,16 @@ def _pkcs7_part(der: bytes, smime_type: str) -> bytes:
     )
 
 
-def signed_part(entity: bytes, signer: Identity, *, rsa_padding: RsaPadding = "pkcs1v15") -> bytes:
+def signed_part(
+    entity: bytes,
+    signer: Identity,
+    *,
+    rsa_padding: RsaPadding = "pkcs1v15",
+    chain: Sequence[Certificate] = (),
+) -> bytes:
     """An opaque `application/pkcs7-mime; smime-type=signed-data` part signing `entity`."""
-    return _pkcs7_part(sign(canonical(entity), signer, rsa_padding=rsa_padding), "signed-data")
+    der = sign(canonical(entity), signer, rsa_padding=rsa_padding, chain=chain)
+    return _pkcs7_part(der, "signed-data")
 
 
 def encrypted_part(
@@ -91,7 +102,8 @@ def sign_and_encrypt(
     """Sign `entity` (a MIME entity: Content-* headers, blank line, body), then encrypt it.
 
     Every recipient's certificate, and the signer's, is first checked against `anchors` (and
-    `crls`): a message is never encrypted to a key the operator's CA did not certify.
+    `crls`): a message is never encrypted to a key the operator's CA did not certify. The
+    `intermediates` are also embedded in the signature for the recipient's path building.
     Include the sender's own certificate in `recipients` to read the message back later.
     """
     checks: list[tuple[Certificate, Usage]] = [(signer.certificate, "signing")]
@@ -104,7 +116,7 @@ def sign_and_encrypt(
             crls=crls,
             usage=usage,
         )
-    signed = signed_part(entity, signer, rsa_padding=rsa_padding)
+    signed = signed_part(entity, signer, rsa_padding=rsa_padding, chain=intermediates)
     return encrypted_part(signed, recipients, cipher=cipher)
 
 
@@ -128,10 +140,10 @@ def open_smime(
     encrypted = False
     authenticated = True
     for _ in range(MAX_LAYERS):
-        message = email.message_from_bytes(entity, policy=email.policy.compat32)
-        content_type = message.get_content_type()
+        headers, body = _split(entity)
+        content_type = headers.get_content_type()
         if content_type in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
-            der = _decoded_payload(message)
+            der = _decoded(headers, body)
             # The smime-type parameter is advisory (often missing or wrong): the OID decides.
             if contentinfo.content_type(der) == "signed_data":
                 verified = verify_signed(
@@ -145,7 +157,7 @@ def open_smime(
                 authenticated = authenticated and decrypted.authenticated
                 entity = decrypted.content
         elif content_type == "multipart/signed":
-            content, der = _detached_parts(entity, message)
+            content, der = _detached_parts(headers, body)
             verified = verify_signed(
                 der,
                 anchors=anchors,
@@ -161,35 +173,57 @@ def open_smime(
     raise CmsError(f"more than {MAX_LAYERS} S/MIME layers")
 
 
-def _decoded_payload(message: Message) -> bytes:
-    payload = message.get_payload(decode=True)
-    if not isinstance(payload, bytes) or not payload:
-        raise CmsError("empty or undecodable S/MIME part")
+def _split(raw: bytes) -> tuple[Message, bytes]:
+    """Headers parsed by the email package; body kept as raw bytes.
+
+    The email package's parser reads line by line in Python, far too slow for a 25 MB part, and
+    only the headers are needed from it. Base64 decoding ignores line ends, so the body is not
+    rewritten; multipart/signed canonicalises its own.
+    """
+    ends = [(raw.find(sep), sep) for sep in (b"\r\n\r\n", b"\n\n")]
+    found = [(index, sep) for index, sep in ends if index >= 0]
+    if raw.startswith((b"\r\n", b"\n")):
+        return Message(), raw[2:] if raw.startswith(b"\r\n") else raw[1:]
+    if not found:
+        return email.message_from_bytes(raw, policy=email.policy.compat32), b""
+    index, sep = min(found)
+    head = raw[: index + len(sep) // 2]
+    return email.message_from_bytes(head, policy=email.policy.compat32), raw[index + len(sep) :]
+
+
+def _decoded(headers: Message, body: bytes) -> bytes:
+    encoding = str(headers.get("Content-Transfer-Encoding", "7bit")).strip().lower()
+    if encoding == "base64":
+        try:
+            payload = binascii.a2b_base64(body)
+        except binascii.Error:
+            raise CmsError("the S/MIME part is not valid base64") from None
+    elif encoding in ("7bit", "8bit", "binary"):
+        payload = body
+    else:
+        raise CmsError(f"unsupported transfer encoding {encoding!r} for an S/MIME part")
+    if not payload:
+        raise CmsError("empty S/MIME part")
     return payload
 
 
-def _detached_parts(raw: bytes, message: Message) -> tuple[bytes, bytes]:
+def _detached_parts(headers: Message, body: bytes) -> tuple[bytes, bytes]:
     """The signed first part exactly as transmitted, and the decoded signature part."""
-    boundary = message.get_boundary()
+    boundary = headers.get_boundary()
     if not boundary:
         raise CmsError("multipart/signed without a boundary")
-    text = canonical(raw)
     delimiter = b"\r\n--" + boundary.encode("ascii", "replace")
-    # The body starts after the first empty line; a delimiter may open the body directly.
-    body_start = text.find(b"\r\n\r\n")
-    if body_start < 0:
-        raise CmsError("multipart/signed without a body")
-    body = b"\r\n" + text[body_start + 4 :]
-    pieces = body.split(delimiter)
+    # A delimiter may open the body directly: give it the CRLF it would follow.
+    pieces = (b"\r\n" + canonical(body)).split(delimiter)
     if len(pieces) < 4:
         raise CmsError("multipart/signed must hold a content part and a signature part")
     # pieces[0] is the preamble; each part starts with the rest of its delimiter line.
     content = pieces[1].split(b"\r\n", 1)[-1] if b"\r\n" in pieces[1] else b""
     signature_part = pieces[2].split(b"\r\n", 1)[-1] if b"\r\n" in pieces[2] else b""
-    signature_message = email.message_from_bytes(signature_part, policy=email.policy.compat32)
-    if signature_message.get_content_type() not in (
+    signature_headers, signature_body = _split(signature_part)
+    if signature_headers.get_content_type() not in (
         "application/pkcs7-signature",
         "application/x-pkcs7-signature",
     ):
         raise CmsError("the second part of multipart/signed is not a PKCS#7 signature")
-    return content, _decoded_payload(signature_message)
+    return content, _decoded(signature_headers, signature_body)

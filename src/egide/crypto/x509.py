@@ -74,27 +74,43 @@ def create_ca(
     key_type: KeyType = "p256",
     valid_for: datetime.timedelta = datetime.timedelta(days=3650),
     not_before: datetime.datetime | None = None,
+    issuer: Identity | None = None,
 ) -> Identity:
-    """A self-signed root CA allowed to issue mailbox certificates and CRLs."""
+    """A CA allowed to issue mailbox certificates and CRLs.
+
+    Self-signed (a root, the trust anchor) unless `issuer` is given: then a subordinate CA that
+    issues only end-entity certificates (path length 0), as IGC-Santé's issuing CAs are.
+    """
     key = generate_private_key(key_type)
     start = not_before or _utcnow() - datetime.timedelta(minutes=5)
     name = _name(common_name, organisation)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    signer_key: PrivateKey = key if issuer is None else issuer.private_key
+    issuer_name = name if issuer is None else issuer.certificate.subject
+    issuer_ski = (
+        ski
+        if issuer is None
+        else issuer.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    )
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
-        .issuer_name(name)
+        .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(start + valid_for)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.BasicConstraints(ca=True, path_length=None if issuer is None else 0),
+            critical=True,
+        )
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+            critical=False,
         )
-        .sign(key, hashes.SHA256())
+        .sign(signer_key, hashes.SHA256())
     )
     return Identity(certificate, key)
 
