@@ -226,3 +226,13 @@ def test_it_reports_over_https_trusting_the_given_authority(
         )
         assert accepted.exit_code == 0, accepted.output
         assert len(console.received) == 1
+
+
+def test_it_warns_when_the_token_file_is_readable_by_others(
+    console: Console, token_file: Path
+) -> None:
+    token_file.chmod(0o644)
+    result = run(*FAST, "--report", console.url, "--token-file", str(token_file))
+    assert result.exit_code == 0
+    assert "lisible par d'autres comptes" in result.output
+    assert len(console.received) == 1

@@ -344,3 +344,10 @@ def test_it_reads_the_security_of_the_active_wifi(
     assert result.status is expected
     if fixture == "nmcli_wpa2.txt":
         assert result.observed["ssid"] == "Cabinet:Dupont"
+
+
+def test_a_malformed_pam_line_is_not_understood(tmp_path: Path) -> None:
+    write(tmp_path, "/etc/pam.d/common-password", "password\t[success=1\tpam_unix.so\n")
+    result = result_of("linux", "password_policy", probe_with({}, tmp_path))
+    assert result.status is Status.NOT_CHECKED
+    assert "mal formée" in result.explanation

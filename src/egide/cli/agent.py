@@ -119,6 +119,12 @@ def check(
         token = token_file.read_text(encoding="utf-8").strip()
         if not token:
             raise click.ClickException(f"Le fichier de jeton {token_file} est vide.")
+        if sys.platform != "win32" and token_file.stat().st_mode & 0o077:
+            click.echo(
+                f"Attention : {token_file} est lisible par d'autres comptes "
+                f"(« chmod 600 {token_file} »).",
+                err=True,
+            )
     host = current_host()
     if host.system not in {"linux", "windows", "macos"}:
         raise click.ClickException(f"Système « {host.system} » non pris en charge.")

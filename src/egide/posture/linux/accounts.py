@@ -78,7 +78,9 @@ def pam_lines(probe: Probe, stacks: tuple[str, ...], kind: str) -> tuple[str, li
             if len(words) >= 3 and words[0].lstrip("-") == kind:
                 # Controls like "[success=1 default=ignore]" are one word for PAM, several here.
                 if words[1].startswith("["):
-                    end = next(i for i, w in enumerate(words) if w.endswith("]"))
+                    end = next((i for i, w in enumerate(words) if w.endswith("]")), None)
+                    if end is None:
+                        raise OutputNotUnderstood(f"{stack} : ligne PAM mal formée")
                     words = [words[0], " ".join(words[1 : end + 1]), *words[end + 1 :]]
                 lines.append(words)
         return stack, lines
