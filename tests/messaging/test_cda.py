@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 from pathlib import Path
@@ -176,7 +177,7 @@ def test_deeply_nested_narrative_is_flattened_not_a_crash() -> None:
 
 
 def test_nesting_beyond_libxml2s_limit_is_refused_clearly() -> None:
-    body = "<content>" * 300 + "x" + "</content>" * 300
+    body = "<content>" * 2100 + "x" + "</content>" * 2100
     with pytest.raises(UnsafeXml, match="XML invalide"):
         parse_cda(_with_body(body))
 
@@ -194,3 +195,13 @@ def test_sample_level_three_documents_render_a_pdf(name: str) -> None:
 @pytest.mark.parametrize("path", CDA_FILES, ids=lambda p: p.name)
 def test_every_ans_example_renders_a_pdf(path: Path) -> None:
     assert render_pdf(parse_cda(path.read_bytes())).startswith(b"%PDF-")
+
+
+def test_a_level_one_document_with_a_large_scanned_pdf_is_read() -> None:
+    source = LEVEL1_CDA.read_bytes()
+    start = source.index(b'representation="B64"')
+    start = source.index(b">", start) + 1
+    end = source.index(b"</text>", start)
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40_000  # 10 MB, base64 13.6 MB in one text node
+    data = source[:start] + base64.b64encode(pdf) + source[end:]
+    assert embedded_file(parse_cda(data)) == pdf

@@ -105,3 +105,31 @@ def test_every_cda_carried_by_a_message_or_package_renders(path: Path) -> None:
         if document is not None:
             page = render_html_page(document)
             assert "<script" not in page.lower()
+
+
+def test_an_ins_with_a_wrong_key_is_flagged_for_checking() -> None:
+    # Some ANS examples carry an INS whose key does not match: read, but flagged.
+    result = inspect_bytes((DATA / "cda" / "CSE-CS8_2024.01.xml").read_bytes())
+    assert result.understood
+    assert any("223042545611404" in w and "clé" in w for w in result.warnings)
+
+
+def test_x_mss_headers_are_checked_against_what_was_received() -> None:
+    from egide.messaging.mime import Attachment, Draft, compose_message
+    from egide.messaging.xdm import build_xdm
+
+    xdm = build_xdm(
+        [(DATA / "cda" / "TLM-CR_2022.01.xml").read_bytes()], source_id="1.2", sender="x"
+    )
+    draft = Draft(
+        sender="a@x.mssante.fr",
+        recipients=("b@y.mssante.fr",),
+        subject="XDM/1.0/DDM+test",
+        body="",
+        attachments=(Attachment("IHE_XDM.ZIP", "application/zip", xdm.data),),
+        headers={"X-MSS-CODECDA": "11502-2"},
+    )
+    result = inspect_bytes(compose_message(draft, domain="x.mssante.fr"))
+    assert result.understood
+    assert any("X-MSS-CODECDA" in w and "85208-7" in w for w in result.warnings)
+    assert any("X-MSS-NIL" in w for w in result.warnings)

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .cda import CdaDocument, Code, InstanceId, Patient, parse_cda
-from .errors import MessageTooLarge, UnreadableInput
+from .errors import InvalidIdentifier, MessageTooLarge, UnreadableInput
 from .hl7v2 import parse_hl7
+from .identifiers import INS_OIDS, validate_ins
 from .mime import DEFAULT_MAX_BYTES, parse_message
 from .xdm_metadata import DocumentEntry
 from .xdm_reader import XdmPackage, read_xdm
@@ -211,6 +212,8 @@ def _inspect_eml(data: bytes, result: Inspection, max_bytes: int) -> None:
         "headers": message.headers,
         "attachments": [a.filename for a in message.attachments],
     }
+    if "X-MSS-NIL" not in message.headers:
+        result.warnings.append("En-tête X-MSS-NIL absent (obligatoire sur tout message MSSanté).")
     for attachment in message.attachments:
         kind = detect_kind(attachment.data)
         label = f"Pièce jointe « {attachment.filename} »"
@@ -223,6 +226,7 @@ def _inspect_eml(data: bytes, result: Inspection, max_bytes: int) -> None:
                 _inspect_cda(attachment.data, result)
         except UnreadableInput as error:
             result.errors.append(f"{label} : {error}")
+    _check_mss_headers(message.headers, result)
 
 
 def inspect_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Inspection:
@@ -244,4 +248,26 @@ def inspect_bytes(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Inspect
             )
     except (UnreadableInput, MessageTooLarge) as error:
         result.errors.append(str(error))
+    _check_ins(result)
     return result
+
+
+def _check_ins(result: Inspection) -> None:
+    """Warn about an INS whose key is wrong: the identity must not be trusted for filing."""
+    for ident in (result.patient or {}).get("ids", []):
+        if ident["root"] in INS_OIDS and ident["extension"]:
+            try:
+                validate_ins(ident["extension"], ident["root"])
+            except InvalidIdentifier as error:
+                result.warnings.append(f"{error} Identité à vérifier avant tout rapprochement.")
+
+
+def _check_mss_headers(headers: dict[str, str], result: Inspection) -> None:
+    """Compare the X-MSS-CODECDA header with the documents actually received (ECO.2.4.1)."""
+    announced = headers.get("X-MSS-CODECDA")
+    received = sorted(d.code for d in result.documents if d.code)
+    if announced is not None and sorted(c.strip() for c in announced.split(",")) != received:
+        result.warnings.append(
+            f"X-MSS-CODECDA annonce « {announced} » mais les documents reçus sont "
+            f"« {', '.join(received) or 'aucun'} »."
+        )

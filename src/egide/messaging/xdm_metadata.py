@@ -199,48 +199,58 @@ def _name(parent: etree._Element, text: str | None) -> None:
         _rim(_rim(parent, "Name"), "LocalizedString", value=text)
 
 
-def _classify(parent: etree._Element, owner: str, scheme: str, code: Code, ident: str) -> None:
-    node = _rim(
-        parent,
-        "Classification",
-        classificationScheme=SCHEME[scheme],
-        classifiedObject=owner,
-        nodeRepresentation=code.code,
-        id=ident,
-    )
-    _slot(node, "codingScheme", code.code_system)
-    _name(node, code.display_name or code.code)
+_LABELS = {
+    "patientId": "XDSDocumentEntry.patientId",
+    "uniqueId": "XDSDocumentEntry.uniqueId",
+    "ss.uniqueId": "XDSSubmissionSet.uniqueId",
+    "ss.sourceId": "XDSSubmissionSet.sourceId",
+    "ss.patientId": "XDSSubmissionSet.patientId",
+}
+SUBMISSION_SET_ID = "SubmissionSet01"
 
 
-def _external(
-    parent: etree._Element, owner: str, scheme: str, value: str, ident: str, label: str
-) -> None:
-    node = _rim(
-        parent,
-        "ExternalIdentifier",
-        registryObject=owner,
-        identificationScheme=SCHEME[scheme],
-        value=value,
-        id=ident,
-    )
-    _name(node, label)
+class _Writer:
+    """Appends ebRS objects, numbering Classification (`clNN`), ExternalIdentifier (`eiNN`)
+    and Association (`asNN`) ids in document order, as the IHE examples do."""
 
+    def __init__(self, objects: etree._Element) -> None:
+        self.objects = objects
+        self.count = 0
 
-def metadata_xml(submission: SubmissionSet, entries: list[DocumentEntry]) -> bytes:
-    """METADATA.XML: an lcm:SubmitObjectsRequest with one DocumentEntry per file."""
-    nsmap = {"lcm": LCM_NS, "rim": RIM_NS, "rs": RS_NS}
-    root = etree.Element(f"{{{LCM_NS}}}SubmitObjectsRequest", nsmap=nsmap)
-    objects = _rim(root, "RegistryObjectList")
-    counter = iter(range(1, 10_000))
-    for entry in entries:
+    def ident(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count:02d}"
+
+    def classify(self, parent: etree._Element, owner: str, scheme: str, code: Code) -> None:
+        node = _rim(
+            parent, "Classification", classificationScheme=SCHEME[scheme],
+            classifiedObject=owner, nodeRepresentation=code.code, id=self.ident("cl"),
+        )  # fmt: skip
+        _slot(node, "codingScheme", code.code_system)
+        _name(node, code.display_name or code.code)
+
+    def author(self, parent: etree._Element, owner: str, scheme: str, person: str) -> None:
+        node = _rim(
+            parent, "Classification", classificationScheme=SCHEME[scheme],
+            classifiedObject=owner, nodeRepresentation="", id=self.ident("cl"),
+        )  # fmt: skip
+        _slot(node, "authorPerson", person)
+
+    def external(self, parent: etree._Element, owner: str, scheme: str, value: str | None) -> None:
+        if not value:
+            return
+        node = _rim(
+            parent, "ExternalIdentifier", registryObject=owner,
+            identificationScheme=SCHEME[scheme], value=value, id=self.ident("ei"),
+        )  # fmt: skip
+        _name(node, _LABELS[scheme])
+
+    def entry(self, entry: DocumentEntry) -> None:
         eid = entry.entry_id
         obj = _rim(
-            objects,
-            "ExtrinsicObject",
-            id=eid,
-            mimeType=entry.mime_type or "text/xml",
+            self.objects, "ExtrinsicObject", id=eid, mimeType=entry.mime_type or "text/xml",
             objectType=DOCUMENT_ENTRY_TYPE,
-        )
+        )  # fmt: skip
         _slot(obj, "creationTime", entry.creation_time)
         _slot(obj, "languageCode", entry.language)
         _slot(obj, "sourcePatientId", entry.patient_id)
@@ -250,106 +260,54 @@ def metadata_xml(submission: SubmissionSet, entries: list[DocumentEntry]) -> byt
         _slot(obj, "URI", entry.uri)
         _name(obj, entry.title)
         for person in entry.author_persons:
-            author = _rim(
-                obj,
-                "Classification",
-                classificationScheme=SCHEME["author"],
-                classifiedObject=eid,
-                nodeRepresentation="",
-                id=f"cl{next(counter):02d}",
-            )
-            _slot(author, "authorPerson", person)
+            self.author(obj, eid, "author", person)
         for scheme, code in (
             ("classCode", entry.class_code),
             ("typeCode", entry.type_code),
             ("formatCode", entry.format_code),
             ("healthcareFacilityTypeCode", entry.facility_type),
             ("practiceSettingCode", entry.practice_setting),
+            *(("confidentialityCode", c) for c in entry.confidentiality),
         ):
             if code is not None:
-                _classify(obj, eid, scheme, code, f"cl{next(counter):02d}")
-        for code in entry.confidentiality:
-            _classify(obj, eid, "confidentialityCode", code, f"cl{next(counter):02d}")
-        if entry.patient_id:
-            _external(
-                obj,
-                eid,
-                "patientId",
-                entry.patient_id,
-                f"ei{next(counter):02d}",
-                "XDSDocumentEntry.patientId",
-            )
-        if entry.unique_id:
-            _external(
-                obj,
-                eid,
-                "uniqueId",
-                entry.unique_id,
-                f"ei{next(counter):02d}",
-                "XDSDocumentEntry.uniqueId",
-            )
-    package = _rim(objects, "RegistryPackage", id="SubmissionSet01")
-    _slot(package, "submissionTime", submission.submission_time)
-    _name(package, submission.title)
-    for person in submission.author_persons:
-        author = _rim(
-            package,
-            "Classification",
-            classificationScheme=SCHEME["ss.author"],
-            classifiedObject="SubmissionSet01",
-            nodeRepresentation="",
-            id=f"cl{next(counter):02d}",
-        )
-        _slot(author, "authorPerson", person)
-    _classify(
-        package,
-        "SubmissionSet01",
-        "ss.contentTypeCode",
-        submission.content_type,
-        f"cl{next(counter):02d}",
-    )
-    _external(
-        package,
-        "SubmissionSet01",
-        "ss.uniqueId",
-        submission.unique_id,
-        f"ei{next(counter):02d}",
-        "XDSSubmissionSet.uniqueId",
-    )
-    _external(
-        package,
-        "SubmissionSet01",
-        "ss.sourceId",
-        submission.source_id,
-        f"ei{next(counter):02d}",
-        "XDSSubmissionSet.sourceId",
-    )
-    if submission.patient_id:
-        _external(
-            package,
-            "SubmissionSet01",
-            "ss.patientId",
-            submission.patient_id,
-            f"ei{next(counter):02d}",
-            "XDSSubmissionSet.patientId",
-        )
-    _rim(
-        objects,
-        "Classification",
-        classifiedObject="SubmissionSet01",
-        classificationNode=SUBMISSION_SET_NODE,
-        id=f"cl{next(counter):02d}",
-    )
-    for entry in entries:
+                self.classify(obj, eid, scheme, code)
+        self.external(obj, eid, "patientId", entry.patient_id)
+        self.external(obj, eid, "uniqueId", entry.unique_id)
+
+    def submission(self, submission: SubmissionSet) -> None:
+        owner = SUBMISSION_SET_ID
+        package = _rim(self.objects, "RegistryPackage", id=owner)
+        _slot(package, "submissionTime", submission.submission_time)
+        _name(package, submission.title)
+        for person in submission.author_persons:
+            self.author(package, owner, "ss.author", person)
+        self.classify(package, owner, "ss.contentTypeCode", submission.content_type)
+        self.external(package, owner, "ss.uniqueId", submission.unique_id)
+        self.external(package, owner, "ss.sourceId", submission.source_id)
+        self.external(package, owner, "ss.patientId", submission.patient_id)
+        _rim(
+            self.objects, "Classification", classifiedObject=owner,
+            classificationNode=SUBMISSION_SET_NODE, id=self.ident("cl"),
+        )  # fmt: skip
+
+    def membership(self, entry: DocumentEntry) -> None:
         association = _rim(
-            objects,
-            "Association",
-            associationType=HAS_MEMBER,
-            sourceObject="SubmissionSet01",
-            targetObject=entry.entry_id,
-            id=f"as{next(counter):02d}",
-        )
+            self.objects, "Association", associationType=HAS_MEMBER,
+            sourceObject=SUBMISSION_SET_ID, targetObject=entry.entry_id, id=self.ident("as"),
+        )  # fmt: skip
         _slot(association, "SubmissionSetStatus", "Original")
+
+
+def metadata_xml(submission: SubmissionSet, entries: list[DocumentEntry]) -> bytes:
+    """METADATA.XML: an lcm:SubmitObjectsRequest with one DocumentEntry per file."""
+    nsmap = {"lcm": LCM_NS, "rim": RIM_NS, "rs": RS_NS}
+    root = etree.Element(f"{{{LCM_NS}}}SubmitObjectsRequest", nsmap=nsmap)
+    writer = _Writer(_rim(root, "RegistryObjectList"))
+    for entry in entries:
+        writer.entry(entry)
+    writer.submission(submission)
+    for entry in entries:
+        writer.membership(entry)
     return etree.tostring(
         root, xml_declaration=True, encoding="UTF-8", standalone=True, pretty_print=True
     )

@@ -1,10 +1,15 @@
 """The one way the messaging engine parses XML received from outside: hardened lxml.
 
 Received CDA documents and XDM metadata are hostile until proven otherwise. libxml2 is asked
-never to load a DTD, never to expand an entity, never to touch the network and to keep its
-built-in depth and text-size limits (`huge_tree=False`); on top of that any document type
-declaration is refused outright, because a health document has no business carrying one
-(XXE, « billion laughs »), and the input size is capped before parsing starts.
+never to load a DTD, never to expand an entity and never to touch the network; on top of that
+any document type declaration is refused outright, because a health document has no business
+carrying one (XXE, « billion laughs »), and the input size is capped before parsing starts.
+
+`huge_tree` is on: without it libxml2 refuses any text node over 10 MB, i.e. a level-1 CDA whose
+embedded PDF exceeds about 7.5 MB (a scanned report). What that limit protects against is
+covered otherwise: no DTD means no entity amplification, the input is capped at MAX_XML_BYTES,
+and nesting stays bounded by libxml2 (2048 levels) while our only recursive walk (the narrative
+renderer) flattens anything deeper than a few dozen levels.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ def _parser(recover: bool) -> etree.XMLParser:
         load_dtd=False,
         dtd_validation=False,
         no_network=True,
-        huge_tree=False,
+        huge_tree=True,
         recover=recover,
         remove_comments=True,
         remove_pis=True,
@@ -50,7 +55,7 @@ _DOCTYPE_REFUSAL = (
 _DECLARATION_MARKERS = tuple(
     marker.encode(encoding)
     for marker in ("<!DOCTYPE", "<!ENTITY")
-    for encoding in ("ascii", "utf-16-le", "utf-16-be")
+    for encoding in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 )
 
 
