@@ -69,7 +69,7 @@ def assessment_start(request: HttpRequest) -> HttpResponse:
     profile = Profile.objects.filter(practice=practice).first() or Profile(practice=practice)
     form = ProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.save_profile(practice, current_user(request), form.save(commit=False))
         try:
             services.start_assessment(practice, current_user(request))
         except ComplianceError as error:
