@@ -22,7 +22,7 @@ def make_member(db: None) -> Callable[..., User]:
     def make(practice: Practice, username: str, role: Role = Role.PRACTITIONER) -> User:
         user = User.objects.create_user(
             username=username,
-            password="correct horse battery staple",
+            password=None,  # unusable: tests sign in with force_login, no slow hashing
             practice=practice,
             role=role,
             first_name="Camille",

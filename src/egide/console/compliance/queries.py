@@ -168,6 +168,19 @@ def score_history(practice: Practice, limit: int = 24) -> list[ScoreSnapshot]:
     return list(ScoreSnapshot.objects.filter(practice=practice).order_by("-taken_at")[:limit])[::-1]
 
 
+_PRIORITY = {Status.NON_COMPLIANT: 0, Status.PARTIAL: 1, Status.UNVERIFIED: 2}
+
+
+def to_plan(views: list[MeasureView]) -> list[MeasureView]:
+    """Applicable measures not (or no longer) met and without a due date: non conforme first."""
+    waiting = [
+        view
+        for view in views
+        if view.applicable and view.status in _PRIORITY and view.due_date is None
+    ]
+    return sorted(waiting, key=lambda view: _PRIORITY[view.status])  # stable: keeps file order
+
+
 def home_card(practice: Practice) -> dict[str, Any]:
     """What the home page's «Conformité» card shows: score, due this month, top three actions."""
     from .findings import findings_for
@@ -181,10 +194,21 @@ def home_card(practice: Practice) -> dict[str, Any]:
     month_end = date(today.year + today.month // 12, today.month % 12 + 1, 1)
     due = [item for item in found if item.deadline_date < month_end]
     started = MeasureState.objects.filter(practice=practice).exists()
+    actions: list[dict[str, Any]] = [
+        {"ref": item.ref, "message": item.message, "overdue": item.overdue} for item in found
+    ]
+    actions += [
+        {
+            "ref": view.ref,
+            "message": f"{view.title} ({view.status_label.lower()})",
+            "overdue": False,
+        }
+        for view in to_plan(views)
+    ]
     return {
         "ready": True,
         "started": started,
         "overall": overall,
         "due_this_month": len(due),
-        "top_actions": found[:3],
+        "top_actions": actions[:3],
     }

@@ -32,6 +32,7 @@ from .models import (
     Framework,
     Measure,
     MeasureState,
+    Profile,
     ScoreSnapshot,
     Status,
 )
@@ -291,6 +292,22 @@ def store_document(
 
 
 # --- Assessment and living status ----------------------------------------------------------
+
+
+def save_profile(practice: Practice, user: User, profile: Profile) -> Profile:
+    """Save what the practice has (staff, laptop, website…): it decides which measures apply."""
+    profile.practice = practice
+    profile.save()
+    record(
+        "compliance.profile_saved",
+        practice_id=practice.pk,
+        actor_id=user.pk,
+        actor=user.username,
+        object_type="profile",
+        object_id=profile.pk,
+        details={condition: profile.has(condition) for condition in Profile.CONDITIONS},
+    )
+    return profile
 
 
 def start_assessment(practice: Practice, user: User) -> Assessment:

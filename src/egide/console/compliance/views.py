@@ -21,7 +21,14 @@ from .errors import ComplianceError
 from .findings import findings_for
 from .forms import AnswerForm, AttestationForm, DocumentForm, MeasureStateForm, ProfileForm
 from .models import Assessment, Measure, Profile
-from .queries import current_framework, measure_views, profile_of, score_history, scores_of
+from .queries import (
+    current_framework,
+    measure_views,
+    profile_of,
+    score_history,
+    scores_of,
+    to_plan,
+)
 
 
 @login_required
@@ -46,6 +53,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             ),
             "history": chart.history_line(history) if len(history) > 1 else "",
             "findings": findings_for(practice, views),
+            "to_plan": to_plan(views)[:10],
             "open_assessment": Assessment.objects.filter(
                 practice=practice, completed_at__isnull=True
             ).first(),
@@ -61,7 +69,7 @@ def assessment_start(request: HttpRequest) -> HttpResponse:
     profile = Profile.objects.filter(practice=practice).first() or Profile(practice=practice)
     form = ProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.save_profile(practice, current_user(request), form.save(commit=False))
         try:
             services.start_assessment(practice, current_user(request))
         except ComplianceError as error:
