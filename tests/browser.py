@@ -54,3 +54,5 @@ def sign_in(page: Page, base_url: str, username: str, password: str, code: str) 
     page.click("button[type=submit]")
     page.fill("input[name=code]", code)
     page.click("button[type=submit]")
+    # Wait until the console itself answers: navigating earlier would cancel the sign-in.
+    page.wait_for_selector("form.logout")

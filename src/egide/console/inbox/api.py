@@ -169,7 +169,7 @@ def message(request: HttpRequest, user: User, message_id: int) -> HttpResponse:
 def raw(request: HttpRequest, user: User, message_id: int) -> HttpResponse:
     found = message_for(user, message_id)
     services.read(user, found, ip=audit.client_ip(request))
-    return HttpResponse(services.raw_of(found), content_type="message/rfc822")
+    return HttpResponse(services.plain_of(found), content_type="message/rfc822")
 
 
 @token_required

@@ -37,6 +37,8 @@ class Mailbox(models.Model):
     rpps = models.CharField(max_length=11, blank=True)
     unlisted = models.BooleanField(_("liste rouge"), default=False)
     wrapped_key = models.BinaryField()
+    certificate = models.TextField(blank=True)
+    sealed_identity_key = models.BinaryField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -105,6 +107,7 @@ class Message(models.Model):
     summary = models.BinaryField()
     attachment_count = models.PositiveSmallIntegerField(default=0)
     problem = models.CharField(max_length=300, blank=True)
+    signed_by = models.EmailField(blank=True)
     integrated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

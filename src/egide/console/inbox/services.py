@@ -19,10 +19,12 @@ from egide.console.audit import services as audit
 from egide.crypto import envelope
 from egide.messaging import mime
 from egide.messaging.errors import MessagingError
+from egide.messaging.health_message import HealthMail, compose_health_message
 
-from . import storage
+from . import identities, storage
 from .access import acting_for, may_send
 from .models import Delegation, Folder, Mailbox, MailboxKind, Message
+from .protection import ProtectionError, open_protected, protect
 
 SNIPPET_CHARS = 160
 
@@ -68,6 +70,7 @@ def create_mailbox(
         unlisted=unlisted,
     )
     mailbox.wrapped_key = storage.new_wrapped_mailbox_key(address)
+    mailbox.certificate, mailbox.sealed_identity_key = identities.issue(address, _key(mailbox))
     mailbox.save()
     audit.record(
         "mailbox.created",
@@ -118,18 +121,21 @@ def store(
     """Keep a message, encrypted; one that cannot be parsed goes to «À traiter», never away."""
     blob = f"{mailbox.pk}-{secrets.token_hex(16)}"
     problem = ""
+    signed_by = ""
+    key = _key(mailbox)
     try:
-        parsed = mime.parse_message(raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+        opened = open_protected(raw, mailbox, key)
+        signed_by = opened.signer or ""
+        parsed = mime.parse_message(opened.raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
         summary = _summarise(parsed)
         sender, recipients = parsed.sender, list(parsed.recipients)
         message_id, in_reply_to = parsed.message_id or "", parsed.in_reply_to or ""
         thread = (parsed.references[0] if parsed.references else in_reply_to) or message_id
         attachments = len(parsed.attachments)
-    except MessagingError as error:
+    except (MessagingError, ProtectionError) as error:
         folder, problem = Folder.QUARANTINE, str(error)[:300]
         summary = Summary("(message illisible)", "", [])
         sender, recipients, message_id, in_reply_to, thread, attachments = "", [], "", "", "", 0
-    key = _key(mailbox)
     storage.write_blob(
         blob, envelope.seal_message(key, raw, mailbox_id=mailbox.address, message_id=blob)
     )
@@ -149,6 +155,7 @@ def store(
         attachment_count=attachments,
         problem=problem,
         unread=folder != Folder.SENT,
+        signed_by=signed_by,
     )
     audit.record(
         "message.stored",
@@ -172,6 +179,7 @@ def summary_of(message: Message) -> Summary:
 
 
 def raw_of(message: Message) -> bytes:
+    """The message exactly as received (S/MIME-protected when it came from a hosted mailbox)."""
     return envelope.open_message(
         _key(message.mailbox),
         storage.read_blob(message.blob),
@@ -180,9 +188,17 @@ def raw_of(message: Message) -> bytes:
     )
 
 
+def plain_of(message: Message) -> bytes:
+    """The readable message: S/MIME layers removed and the signature verified."""
+    return open_protected(raw_of(message), message.mailbox, _key(message.mailbox)).raw
+
+
+def _parse(message: Message) -> mime.ReceivedMessage:
+    return mime.parse_message(plain_of(message), max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+
+
 def read(user: User, message: Message, *, ip: str | None = None) -> mime.ReceivedMessage | None:
     """Decrypt and parse a message for `user` (already authorised), audit it, mark it read."""
-    raw = raw_of(message)
     audit.record(
         "message.read",
         practice_id=message.mailbox.practice_id,
@@ -196,15 +212,15 @@ def read(user: User, message: Message, *, ip: str | None = None) -> mime.Receive
     if message.unread:
         Message.objects.filter(pk=message.pk).update(unread=False)
     try:
-        return mime.parse_message(raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
-    except MessagingError:
+        return _parse(message)
+    except (MessagingError, ProtectionError):
         return None
 
 
 def attachment(
     user: User, message: Message, index: int, *, ip: str | None = None
 ) -> mime.Attachment:
-    parsed = mime.parse_message(raw_of(message), max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+    parsed = _parse(message)
     if not 0 <= index < len(parsed.attachments):
         raise InboxError("Cette pièce jointe n'existe pas.")
     audit.record(
@@ -235,32 +251,28 @@ def trash(user: User, message: Message, *, ip: str | None = None) -> None:
     )
 
 
-def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = None) -> Message:
-    """Compose and deliver to mailboxes hosted here; keep a copy in «Envoyés»."""
-    if not may_send(user, mailbox):
-        raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
+def _hosted_recipients(recipients: tuple[str, ...]) -> list[Mailbox]:
     hosted = {
-        m.address: m
-        for m in Mailbox.objects.filter(address__in=[r.lower() for r in draft.recipients])
+        m.address: m for m in Mailbox.objects.filter(address__in=[r.lower() for r in recipients])
     }
-    outside = [r for r in draft.recipients if r.lower() not in hosted]
+    outside = [r for r in recipients if r.lower() not in hosted]
     if outside:
         raise InboxError(
             "Destinataire(s) hors de la messagerie Égide : "
             + ", ".join(outside)
             + ". L'envoi vers les autres opérateurs MSSanté passe par la file SMTP."
         )
-    try:
-        raw = mime.compose_message(
-            draft,
-            domain=mailbox.address.split("@", 1)[1],
-            max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES,
-        )
-    except MessagingError as error:
-        raise InboxError(str(error)) from None
+    return list(hosted.values())
+
+
+def _deliver(
+    user: User, mailbox: Mailbox, raw: bytes, recipients: list[Mailbox], ip: str | None
+) -> Message:
+    """Protect end to end, keep the «Envoyés» copy, deliver to each hosted recipient."""
+    raw = protect(raw, mailbox, _key(mailbox), recipients)
     with transaction.atomic():
         sent = store(mailbox, raw, folder=Folder.SENT, actor=user.username)
-        for recipient in hosted.values():
+        for recipient in recipients:
             store(recipient, raw, actor=f"delivery:{mailbox.address}")
         audit.record(
             "message.sent",
@@ -271,9 +283,47 @@ def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = No
             object_type="message",
             object_id=sent.pk,
             ip=ip,
-            details={"recipients": len(draft.recipients), "at": timezone.now().isoformat()},
+            details={"recipients": len(recipients), "at": timezone.now().isoformat()},
         )
     return sent
+
+
+def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = None) -> Message:
+    """Compose and deliver to mailboxes hosted here; keep a copy in «Envoyés»."""
+    if not may_send(user, mailbox):
+        raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
+    recipients = _hosted_recipients(draft.recipients)
+    try:
+        raw = mime.compose_message(
+            draft,
+            domain=mailbox.address.split("@", 1)[1],
+            max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES,
+        )
+    except MessagingError as error:
+        raise InboxError(str(error)) from None
+    return _deliver(user, mailbox, raw, recipients, ip)
+
+
+def send_health_documents(
+    user: User, mailbox: Mailbox, mail: HealthMail, *, ip: str | None = None
+) -> Message:
+    """Send CDA documents as an IHE_XDM.ZIP with PDF copies, MSSanté subject and headers.
+
+    The confidentiality codes of every document are checked against every recipient first:
+    a forbidden pair (MASQUE_PS, INVISIBLE_PATIENT…) blocks the whole send with the reason.
+    """
+    if not may_send(user, mailbox):
+        raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
+    recipients = _hosted_recipients(mail.recipients)
+    try:
+        raw = compose_health_message(
+            mail,
+            domain=mailbox.address.split("@", 1)[1],
+            max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES,
+        )
+    except MessagingError as error:
+        raise InboxError(str(error)) from None
+    return _deliver(user, mailbox, raw, recipients, ip)
 
 
 DEMO_DOMAIN = "tilleuls.egide.test"
