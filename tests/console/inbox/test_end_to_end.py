@@ -115,3 +115,27 @@ def test_a_message_signed_by_someone_else_than_its_sender_is_refused(
     assert forged != original
     kept = services.store(physio_box, forged)
     assert kept.folder == Folder.QUARANTINE and "expéditeur" in kept.problem
+
+
+def test_the_reader_sees_the_patient_panel_and_the_readable_document(
+    pair: tuple[User, Mailbox, User, Mailbox], client: object
+) -> None:
+    from django.test import Client
+
+    doctor, doctor_box, physio, physio_box = pair
+    mail = HealthMail(
+        sender=doctor_box.address,
+        recipients=(physio_box.address,),
+        body="CR ci-joint.",
+        cda_files=((CDA / EXAMPLES[0]).read_bytes(),),
+        nil="EGIDE-TEST",
+        source_id="1.2.250.1.999.1",
+    )
+    services.send_health_documents(doctor, doctor_box, mail)
+    received = Message.objects.get(mailbox=physio_box, folder=Folder.INBOX)
+    browser = Client()
+    browser.force_login(physio)
+    page = browser.get(f"/messagerie/message/{received.pk}/").content.decode()
+    assert "Signé par dr.martin@tilleuls.egide.test" in page
+    assert 'class="facts patient"' in page and "INS-NIR" in page
+    assert 'class="narrative"' in page and "<script" not in page.split('class="narrative"')[1]

@@ -215,3 +215,29 @@ def test_composing_in_the_browser_form_sends_the_message(
         {"mailbox": mailbox.pk, "to": "pas une adresse", "subject": "x", "body": "y"},
     )
     assert "Adresse invalide" in bad.content.decode()
+
+
+def test_a_cda_uploaded_in_the_form_leaves_as_an_xdm_package(
+    cabinet: dict[str, object], client: Client
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    doctor, physio_box, mailbox = cabinet["doctor"], cabinet["physio_box"], cabinet["mailbox"]
+    assert isinstance(doctor, User) and isinstance(physio_box, Mailbox)
+    assert isinstance(mailbox, Mailbox)
+    cda = Path(__file__).parents[2] / "data/messaging/cda/BIO-CR-BIO_2024.01_TSH_2.xml"
+    client.force_login(doctor)
+    response = client.post(
+        "/messagerie/nouveau",
+        {
+            "mailbox": mailbox.pk,
+            "to": physio_box.address,
+            "subject": "",
+            "body": "Compte rendu de biologie.",
+            "cda": SimpleUploadedFile("tsh.xml", cda.read_bytes(), "text/xml"),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    received = Message.objects.get(mailbox=physio_box)
+    assert services.summary_of(received).subject.startswith("XDM/1.0/DDM+")
+    assert "IHE_XDM.ZIP" in services.summary_of(received).attachments

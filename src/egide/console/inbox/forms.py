@@ -10,14 +10,33 @@ class ComposeForm(forms.Form):
         help_text=_("Une ou plusieurs adresses MSSanté, séparées par des virgules."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "list": "annuaire"}),
     )
-    subject = forms.CharField(label=_("Objet"), max_length=250)
+    subject = forms.CharField(
+        label=_("Objet"),
+        max_length=250,
+        required=False,
+        help_text=_("Avec un document de santé, le libellé de l'objet (facultatif)."),
+    )
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 12}))
     attachment = forms.FileField(label=_("Pièce jointe"), required=False)
+    cda = forms.FileField(
+        label=_("Document de santé (CDA R2, XML)"),
+        required=False,
+        help_text=_(
+            "Il part dans un paquet IHE_XDM.ZIP avec sa copie PDF ; l'objet est alors fixé "
+            "selon les règles MSSanté."
+        ),
+    )
     in_reply_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: object, mailboxes: list[tuple[int, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["mailbox"].choices = mailboxes  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if not data.get("subject") and not data.get("cda"):
+            self.add_error("subject", _("Indiquez l'objet du message."))
+        return data
 
     def clean_to(self) -> list[str]:
         addresses = [a.strip() for a in self.cleaned_data["to"].replace(";", ",").split(",")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -13,9 +14,11 @@ from django.views.decorators.http import require_POST
 from egide.console.accounts.queries import current_user
 from egide.console.audit.services import client_ip
 from egide.messaging import mime
+from egide.messaging.health_message import HealthMail
 
 from . import services
 from .access import mailbox_for, mailboxes_for, may_send, message_for
+from .documents import find_documents
 from .forms import ComposeForm
 from .models import Folder, Message
 
@@ -80,6 +83,7 @@ def read(request: HttpRequest, message_id: int) -> HttpResponse:
         if message.thread
         else Message.objects.none()
     )
+    found = find_documents(parsed) if parsed is not None else None
     return render(
         request,
         "inbox/message.html",
@@ -89,6 +93,7 @@ def read(request: HttpRequest, message_id: int) -> HttpResponse:
             "message": message,
             "parsed": parsed,
             "thread": [(m, services.summary_of(m)) for m in thread],
+            "documents": found,
         },
     )
 
@@ -135,15 +140,29 @@ def compose(request: HttpRequest) -> HttpResponse:
                     upload.name, upload.content_type or "application/octet-stream", upload.read()
                 ),
             )
-        draft = mime.Draft(
-            sender=mailbox.address,
-            recipients=tuple(form.cleaned_data["to"]),
-            subject=form.cleaned_data["subject"],
-            body=form.cleaned_data["body"],
-            attachments=attachments,
-        )
+        recipients = tuple(form.cleaned_data["to"])
+        cda = form.cleaned_data.get("cda")
         try:
-            services.send(user, mailbox, draft, ip=client_ip(request))
+            if cda is not None:
+                mail = HealthMail(
+                    sender=mailbox.address,
+                    recipients=recipients,
+                    body=form.cleaned_data["body"],
+                    cda_files=(cda.read(),),
+                    nil=settings.EGIDE_MSS_NIL,
+                    source_id=settings.EGIDE_MSS_SOURCE_OID,
+                    label=form.cleaned_data["subject"] or None,
+                )
+                services.send_health_documents(user, mailbox, mail, ip=client_ip(request))
+            else:
+                draft = mime.Draft(
+                    sender=mailbox.address,
+                    recipients=recipients,
+                    subject=form.cleaned_data["subject"],
+                    body=form.cleaned_data["body"],
+                    attachments=attachments,
+                )
+                services.send(user, mailbox, draft, ip=client_ip(request))
         except services.InboxError as error:
             form.add_error(None, str(error))
         else:
