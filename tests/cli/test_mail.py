@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from egide.cli.main import cli
@@ -53,3 +54,19 @@ def test_inspect_refuses_a_file_far_over_the_size_limit(tmp_path: Path) -> None:
     code, data = _inspect(big, "--max-bytes", "1000")
     assert code == 1
     assert "trop volumineux" in " ".join(data["errors"])  # type: ignore[arg-type]
+
+
+FIXTURES = sorted(
+    [
+        *(DATA / "cda").glob("*.xml"),
+        *(DATA / "hl7v2").iterdir(),
+        *(DATA / "xdm-direct").glob("*.zip"),
+    ]
+)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name[-50:])
+def test_every_cda_hl7_and_xdm_fixture_inspects_with_exit_zero(path: Path) -> None:
+    code, data = _inspect(path)
+    assert code == 0, data["errors"]
+    assert data["kind"] in {"cda", "hl7v2", "xdm"}

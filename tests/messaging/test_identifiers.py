@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from egide.messaging.errors import InvalidIdentifier
 from egide.messaging.identifiers import (
@@ -109,3 +111,33 @@ def test_a_corsican_ins_is_keyed_with_the_department_substituted() -> None:
 def test_a_wrong_ins_is_refused_with_the_reason(value: str, oid: str | None, reason: str) -> None:
     with pytest.raises(InvalidIdentifier, match=reason):
         validate_ins(value, oid)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(alphabet="0123456789AB ", max_size=20), st.sampled_from([None, INS_TEST_OID, "1.2"]))
+def test_any_ins_input_is_accepted_or_refused_with_a_reason(value: str, oid: str | None) -> None:
+    try:
+        assert len(validate_ins(value, oid)) == 15
+    except InvalidIdentifier as error:
+        assert str(error).startswith("INS")
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.from_regex(r"[12][0-9]{4}(2A|2B|[0-9]{2})[0-9]{6}", fullmatch=True))
+def test_a_computed_ins_key_always_validates(matricule: str) -> None:
+    assert validate_ins(matricule + ins_key(matricule)) == matricule + ins_key(matricule)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(max_size=16))
+def test_any_professional_or_structure_id_is_accepted_or_refused_with_a_reason(value: str) -> None:
+    for check in (
+        parse_national_professional_id,
+        validate_structure_id,
+        validate_rpps,
+        validate_adeli,
+    ):
+        try:
+            check(value)
+        except InvalidIdentifier as error:
+            assert str(error)

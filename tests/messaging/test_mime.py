@@ -207,3 +207,11 @@ def test_recipients_are_read_as_addresses() -> None:
         domain="a.test",
     )
     assert parse_message(data).recipients == ("a@x.mssante.fr", "b@y.mssante.fr", "c@z.mssante.fr")
+
+
+def test_a_personal_mailbox_is_labelled_title_first_name_name_entity() -> None:
+    from egide.messaging.mssante import sender_label
+
+    assert sender_label("Dr", "Charles", "Boileau", "Cabinet des Tilleuls") == (
+        "Dr_Charles_BOILEAU_Cabinet des Tilleuls"
+    )

@@ -17,7 +17,7 @@ from egide.messaging.xdm import build_xdm
 from egide.messaging.xdm_metadata import CONFIDENTIALITY_MSS_SYSTEM, RIM_NS, SCHEME
 from egide.messaging.xdm_reader import read_xdm
 
-from .conftest import DATA, LEVEL1_CDA, LEVEL3_CDA, XDM_FILES
+from .conftest import CDA_FILES, DATA, LEVEL1_CDA, LEVEL3_CDA, XDM_FILES
 
 
 def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -216,3 +216,15 @@ def test_a_duplicated_member_is_refused() -> None:
         archive.writestr("A.TXT", b"2")
     with pytest.raises(UnsafeArchive, match="deux fois"):
         read_archive(buffer.getvalue())
+
+
+@pytest.mark.parametrize("path", CDA_FILES, ids=lambda p: p.name)
+def test_every_ans_example_round_trips_through_an_xdm_package(path: Path) -> None:
+    data = path.read_bytes()
+    built = build_xdm([data], source_id="1.2.250.1.999.1", sender="Dr Test")
+    package = read_xdm(built.data)
+    assert package.errors == [] and package.warnings == []
+    (document,) = package.documents
+    assert document.content == data
+    assert document.entry == built.entries[0]
+    assert document.cda is not None and document.cda.code == built.documents[0].code

@@ -9,6 +9,7 @@
   a valid INS in the header counts as qualified.
 - `X-MSS-NIL` (ECO.2.4.3): the product reference from the software's declaration, on every mail.
 - PDF copy name (ECO.2.1.6): `<date de l'acte>_<type document>_<NOM>_<prénom>.pdf`.
+- Sender label (ECO.2.2.7): `<Titre>_<Prénom>_<NOM>_<Entité>` for a personal mailbox.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "has_qualified_ins",
     "mss_headers",
     "pdf_copy_name",
+    "sender_label",
     "strip_subject_prefix",
     "xdm_subject",
 ]
@@ -102,3 +104,9 @@ def pdf_copy_name(document: CdaDocument) -> str:
         )
         + ".pdf"
     )
+
+
+def sender_label(title: str, given: str, family: str, entity: str) -> str:
+    """The display name of a personal mailbox: `<Titre>_<Prénom>_<NOM>_<Entité>`."""
+    parts = [title.strip(), given.strip(), family.strip().upper(), entity.strip()]
+    return "_".join(" ".join(p.split()) for p in parts if p)

@@ -223,7 +223,7 @@ def _check(entry: DocumentEntry, member: ArchiveMember, package: XdmPackage) -> 
 
 
 def _cda(member: ArchiveMember, package: XdmPackage) -> CdaDocument | None:
-    if not member.content.lstrip().startswith(b"<"):
+    if not member.content.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return None
     try:
         parsed = parse_xml(member.content, what=member.path)
