@@ -228,7 +228,7 @@ def render_pdf(document: dict[str, Any]) -> bytes:
                     for key, value in document["scores"]["by_theme"].items()
                 ],
             ),
-            "history": chart.history_line(history) if history else "",
+            "history": chart.history_line(history) if len(history) > 1 else "",
         },
     )
     return bytes(HTML(string=html).write_pdf())

@@ -9,7 +9,7 @@ import csv
 import hashlib
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ from .models import (
     ART28_CLAUSES,
     CertifiedHost,
     CertifiedHostList,
+    EvidenceKind,
     ProcessingActivity,
     Processor,
     RegisterVersion,
 )
 from .queries import measure_views, profile_of
+from .services import record_evidence
 
 PREFILL = Path(__file__).resolve().parent / "registers" / "activities.yaml"
 
@@ -253,6 +255,7 @@ def save_processor(
     processor.practice = practice
     processor.clauses = {key: bool(value) for key, value in clauses.items() if key in known}
     processor.save()
+    _clauses_evidence(practice)
     _audit(
         practice,
         user,
@@ -263,6 +266,24 @@ def save_processor(
         hds_expires_on=processor.hds_expires_on.isoformat() if processor.hds_expires_on else None,
     )
     return processor
+
+
+def _clauses_evidence(practice: Practice) -> None:
+    """RCM-STT-1 from the processors register: every processor touching health data covered?"""
+    concerned = list(Processor.objects.filter(practice=practice, handles_health_data=True))
+    if not concerned:
+        return
+    complete = sum(1 for processor in concerned if not processor.missing_clauses)
+    result = "pass" if complete == len(concerned) else "partial" if complete else "fail"
+    record_evidence(
+        practice,
+        "RCM-STT-1",
+        result,
+        {"processors": len(concerned), "complete": complete},
+        "registre des sous-traitants",
+        timezone.now() + timedelta(days=365),
+        kind=EvidenceKind.PLATFORM,
+    )
 
 
 def load_certified_hosts(text: str, snapshot_date: date, source: str) -> CertifiedHostList:

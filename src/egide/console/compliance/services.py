@@ -141,12 +141,14 @@ def record_evidence(
     valid_until: datetime,
     *,
     observed_at: datetime | None = None,
+    kind: EvidenceKind = EvidenceKind.AUTOMATIC,
 ) -> Evidence:
     """Record one automatic observation about a measure (the pillars' single entry point).
 
     `status` is pass / partial / fail / not_applicable; `observed` holds small facts (counts,
     versions, ages), never health data; `valid_until` is when the observation stops proving
     anything: after it the measure decays to «non vérifié» until a fresh report arrives.
+    The compliance desk's own workflows (register, processors) use `kind=PLATFORM`.
     """
     measure_or_refuse(measure_id)
     try:
@@ -161,7 +163,7 @@ def record_evidence(
     evidence = Evidence.objects.create(
         practice=practice,
         ref=measure_id,
-        kind=EvidenceKind.AUTOMATIC,
+        kind=kind,
         result=result,
         observed=dict(observed),
         source=source.strip()[:120],
@@ -174,7 +176,7 @@ def record_evidence(
         actor=source[:120],
         object_type="measure",
         object_id=measure_id,
-        details={"result": result.value, "evidence_id": evidence.pk},
+        details={"result": result.value, "evidence_id": evidence.pk, "kind": kind.value},
     )
     return evidence
 
