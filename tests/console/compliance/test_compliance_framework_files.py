@@ -195,3 +195,14 @@ def test_changed_bytes_under_the_same_version_are_refused(tmp_path: Path) -> Non
     directory = _write(tmp_path, "referentiel-cabinets-2020.yaml", text)
     with pytest.raises(FrameworkFileError, match="changez le numéro de version"):
         services.load_frameworks(directory)
+
+
+def test_the_register_prefill_refers_only_to_measures_of_the_framework() -> None:
+    from egide.console.compliance.register import prefill_data
+
+    ids = {measure.id for measure in _shipped().measures}
+    for activity in prefill_data()["activities"]:
+        assert set(activity["measures"]) <= ids, activity["code"]
+        for key in ("purposes", "data_subjects", "data_categories", "recipients"):
+            assert all(isinstance(item, str) for item in activity[key]), (activity["code"], key)
+        assert all(set(item) == {"data", "duration"} for item in activity["retention"])

@@ -8,6 +8,7 @@ the workstation agent, external checks) report what they observed.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,7 @@ def record_evidence(
     The compliance desk's own workflows (register, processors) use `kind=PLATFORM`.
     """
     measure_or_refuse(measure_id)
+    _check_observed(observed)
     try:
         result = EvidenceResult(status)
     except ValueError:
@@ -179,6 +181,23 @@ def record_evidence(
         details={"result": result.value, "evidence_id": evidence.pk, "kind": kind.value},
     )
     return evidence
+
+
+# Observations are facts about machines and processes (ages, counts, versions), never content.
+_OBSERVED_FORBIDDEN = {"body", "content", "subject", "patient", "password", "passphrase", "text"}
+_OBSERVED_MAX_BYTES = 4096
+
+
+def _check_observed(observed: dict[str, Any]) -> None:
+    try:
+        size = len(json.dumps(observed, ensure_ascii=False).encode("utf-8"))
+    except (TypeError, ValueError):
+        raise InvalidInput("Les observations doivent être des valeurs simples (JSON).") from None
+    if size > _OBSERVED_MAX_BYTES:
+        raise InvalidInput("Observations trop volumineuses : gardez des compteurs et des dates.")
+    leaked = _OBSERVED_FORBIDDEN & {str(key).lower() for key in observed}
+    if leaked:
+        raise InvalidInput(f"Observations refusées : clé(s) de contenu {sorted(leaked)}.")
 
 
 def _end_of_day(day: date) -> datetime:
