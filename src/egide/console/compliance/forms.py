@@ -137,6 +137,9 @@ class DocumentForm(forms.Form):
 
 
 class ProcessorForm(forms.ModelForm[Processor]):
+    # wider than the column: people type SIRENs with spaces, clean_siren strips them
+    siren = forms.CharField(label=_("SIREN"), max_length=20, required=False)
+
     class Meta:
         model = Processor
         fields = (
