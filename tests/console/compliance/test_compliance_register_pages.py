@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -15,7 +15,7 @@ from egide.console.compliance.models import Breach, Processor, RightsRequest
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frameworks")]
 
 
-def _local(moment: timezone.datetime) -> str:
+def _local(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
 
 
