@@ -8,6 +8,8 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from egide.console.accounts.models import Practice, User
@@ -208,6 +210,9 @@ def test_reminders_are_raised_once_and_closed_when_the_gap_is_gone(
     )
     (reminder,) = raise_reminders(practice)
     assert reminder.ref == "RCM-TRA-4"
+    client = Client()
+    client.force_login(member)
+    assert 'id="rappels"' in client.get(reverse("compliance:dashboard")).content.decode()
     assert raise_reminders(practice) == []
     breach.set_risk(found, member, "aucun", "Postes restaurés, aucune donnée lue.")
     raise_reminders(practice)

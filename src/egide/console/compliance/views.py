@@ -21,7 +21,7 @@ from . import chart, dossier, services
 from .errors import ComplianceError
 from .findings import findings_for
 from .forms import AnswerForm, AttestationForm, DocumentForm, MeasureStateForm, ProfileForm
-from .models import Assessment, Document, Measure, Profile
+from .models import Assessment, Document, Measure, Profile, Reminder
 from .queries import (
     current_framework,
     measure_views,
@@ -55,6 +55,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "history": chart.history_line(history) if len(history) > 1 else "",
             "findings": findings_for(practice, views),
             "to_plan": to_plan(views)[:10],
+            "reminders": Reminder.objects.filter(practice=practice, done_at__isnull=True)[:10],
             "open_assessment": Assessment.objects.filter(
                 practice=practice, completed_at__isnull=True
             ).first(),
