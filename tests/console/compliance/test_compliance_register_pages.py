@@ -124,3 +124,44 @@ def test_a_processor_is_saved_with_its_clause_checklist(client_of: Client) -> No
     ).content.decode()
     assert "Le SIREN compte 9 chiffres." in bad
     assert "La signature ne peut pas être dans le futur." in bad
+
+
+def test_a_host_certificate_is_uploaded_hashed_and_an_expired_one_refused(
+    client_of: Client,
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+    later = (timezone.localdate() + timedelta(days=300)).isoformat()
+    response = client_of.post(
+        reverse("compliance:processor_new"),
+        {
+            "name": "Nuage Santé",
+            "kind": "hebergeur",
+            "hosts_health_data": "on",
+            "hds_scope": "Activités 1 à 6",
+            "hds_expires_on": later,
+            "certificate_file": SimpleUploadedFile("hds.pdf", pdf, "application/pdf"),
+        },
+    )
+    assert response.status_code == 302
+    processor = Processor.objects.get()
+    assert processor.hds_certificate is not None
+    download = client_of.get(reverse("compliance:document", args=[processor.hds_certificate.pk]))
+    assert download.content == pdf
+    past = (timezone.localdate() - timedelta(days=1)).isoformat()
+    page = client_of.post(
+        reverse("compliance:processor_new"),
+        {
+            "name": "Vieux Nuage",
+            "kind": "hebergeur",
+            "hosts_health_data": "on",
+            "hds_expires_on": past,
+            "certificate_file": SimpleUploadedFile("old.pdf", pdf, "application/pdf"),
+        },
+    ).content.decode()
+    assert (
+        "La date d&#x27;expiration est dans le passé" in page
+        or "La date d'expiration est dans le passé" in page
+    )
+    assert not Processor.objects.filter(name="Vieux Nuage").exists()

@@ -31,7 +31,7 @@ from .models import (
     RegisterVersion,
 )
 from .queries import measure_views, profile_of
-from .services import record_evidence
+from .services import record_evidence, store_document
 
 PREFILL = Path(__file__).resolve().parent / "registers" / "activities.yaml"
 
@@ -265,6 +265,53 @@ def save_processor(
         missing_clauses=len(processor.missing_clauses),
         hds_expires_on=processor.hds_expires_on.isoformat() if processor.hds_expires_on else None,
     )
+    return processor
+
+
+def attach_processor_document(
+    practice: Practice,
+    user: User | None,
+    processor: Processor,
+    content: bytes,
+    *,
+    filename: str,
+    role: str,
+) -> Processor:
+    """Attach the signed contract (`role="contract"`) or the HDS certificate (`"certificate"`).
+
+    The certificate's expiry is the processor's `hds_expires_on`, so an expired certificate is
+    refused like any document whose expiry is past: ask the host for the current one.
+    """
+    if processor.practice_id != practice.pk:
+        raise InvalidInput("Ce sous-traitant appartient à un autre cabinet.")
+    if role == "contract":
+        document = store_document(
+            practice,
+            user,
+            content,
+            filename=filename,
+            title=f"Contrat — {processor.name}",
+            document_date=processor.contract_signed_on or timezone.localdate(),
+            measure_id="RCM-STT-2",
+        )
+        processor.contract = document
+    elif role == "certificate":
+        if processor.hds_expires_on is None:
+            raise InvalidInput("Indiquez la date de fin de validité du certificat HDS.")
+        document = store_document(
+            practice,
+            user,
+            content,
+            filename=filename,
+            title=f"Certificat HDS — {processor.name}",
+            document_date=timezone.localdate(),
+            expires_on=processor.hds_expires_on,
+            measure_id="RCM-SAN-2",
+        )
+        processor.hds_certificate = document
+    else:
+        raise InvalidInput("Type de pièce inconnu.")
+    processor.save(update_fields=["contract", "hds_certificate"])
     return processor
 
 
