@@ -9,7 +9,7 @@ import csv
 import hashlib
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .models import (
     EvidenceKind,
     ProcessingActivity,
     Processor,
+    ProcessorKind,
     RegisterVersion,
 )
 from .queries import measure_views, profile_of
@@ -256,6 +257,7 @@ def save_processor(
     processor.clauses = {key: bool(value) for key, value in clauses.items() if key in known}
     processor.save()
     _clauses_evidence(practice)
+    check_hds(practice)
     _audit(
         practice,
         user,
@@ -313,6 +315,54 @@ def attach_processor_document(
         raise InvalidInput("Type de pièce inconnu.")
     processor.save(update_fields=["contract", "hds_certificate"])
     return processor
+
+
+def check_hds(practice: Practice) -> None:
+    """RCM-SAN-2 from the processors register: every host of health data holds a valid HDS
+    certificate (and appears in the latest certified-host list when one is loaded).
+
+    A pass stays valid until the earliest certificate expiry, so the measure decays to
+    «non vérifié» on that day unless a renewed certificate is entered.
+    """
+    hosts = [
+        processor
+        for processor in Processor.objects.filter(practice=practice)
+        if processor.hosts_health_data or processor.kind == ProcessorKind.HDS_HOST
+    ]
+    if not hosts:
+        return
+    today = timezone.localdate()
+    host_list = CertifiedHostList.objects.first()
+    valid = [p for p in hosts if p.hds_expires_on is not None and p.hds_expires_on >= today]
+    listed = [p for p in valid if host_list is None or is_listed(p, host_list)]
+    now = timezone.now()
+    if len(listed) == len(hosts):
+        earliest = min(p.hds_expires_on for p in listed if p.hds_expires_on is not None)
+        until = timezone.make_aware(datetime.combine(earliest, time(23, 59, 59)))
+        result = "pass"
+    else:
+        until, result = now + timedelta(days=30), "fail"
+    record_evidence(
+        practice,
+        "RCM-SAN-2",
+        result,
+        {
+            "hosts": len(hosts),
+            "valid_certificates": len(valid),
+            "listed": len(listed),
+            "list_date": host_list.snapshot_date.isoformat() if host_list else None,
+        },
+        "contrôle HDS",
+        max(until, now + timedelta(minutes=1)),
+    )
+
+
+def is_listed(processor: Processor, host_list: CertifiedHostList) -> bool:
+    """Matched by SIREN when both have one, else by name (case-insensitive)."""
+    hosts = host_list.hosts.all()
+    if processor.siren and hosts.filter(siren=processor.siren).exists():
+        return True
+    return hosts.filter(name__iexact=processor.name.strip()).exists()
 
 
 def _clauses_evidence(practice: Practice) -> None:
