@@ -132,6 +132,12 @@ def test_every_deliberate_gap_is_flagged_with_its_measure_and_deadline(
     assert sav["status"] == "non_verifie"
     assert sav["evidence"][0]["stale"] is True
 
+    san = next(item for item in document["measures"] if item["id"] == "RCM-SAN-2")
+    assert san["status"] == "non_conforme"
+    assert san["evidence"][0]["source"] == "contrôle HDS"
+    stt = next(item for item in document["measures"] if item["id"] == "RCM-STT-1")
+    assert stt["status"] == "partiel"  # one of two processors has every clause
+
     late = _finding(document, "violation_non_notifiee")
     assert late["measure_id"] == "RCM-TRA-4"
     assert late["deadline"] == (made.breach.aware_at + timedelta(hours=72)).isoformat()

@@ -211,3 +211,16 @@ def test_a_due_date_in_the_past_is_refused(practice: Practice, member: User) -> 
             due_date=timezone.localdate() - timedelta(days=1),
             action_plan="Acheter un disque",
         )
+
+
+@pytest.mark.parametrize(
+    "observed",
+    [{"patient": "Jeanne"}, {"Body": "x"}, {"blob": "x" * 5000}, {"when": object()}],
+)
+def test_observations_carrying_content_or_bulk_are_refused(
+    practice: Practice, observed: dict[str, object]
+) -> None:
+    with pytest.raises(InvalidInput):
+        services.record_evidence(
+            practice, "RCM-SAV-1", "pass", observed, "backups", timezone.now() + timedelta(days=1)
+        )

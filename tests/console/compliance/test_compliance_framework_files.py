@@ -195,3 +195,45 @@ def test_changed_bytes_under_the_same_version_are_refused(tmp_path: Path) -> Non
     directory = _write(tmp_path, "referentiel-cabinets-2020.yaml", text)
     with pytest.raises(FrameworkFileError, match="changez le numéro de version"):
         services.load_frameworks(directory)
+
+
+def test_the_register_prefill_refers_only_to_measures_of_the_framework() -> None:
+    from egide.console.compliance.register import prefill_data
+
+    ids = {measure.id for measure in _shipped().measures}
+    for activity in prefill_data()["activities"]:
+        assert set(activity["measures"]) <= ids, activity["code"]
+        for key in ("purposes", "data_subjects", "data_categories", "recipients"):
+            assert all(isinstance(item, str) for item in activity[key]), (activity["code"], key)
+        assert all(set(item) == {"data", "duration"} for item in activity["retention"])
+
+
+def test_random_damage_to_a_framework_file_is_always_refused_cleanly(tmp_path: Path) -> None:
+    import random
+
+    original = (FRAMEWORKS / "referentiel-cabinets-2020.yaml").read_bytes()
+    generator = random.Random(20261128)
+    target = tmp_path / "damaged.yaml"
+    outcomes = {"refused": 0, "accepted": 0}
+    for _ in range(80):
+        data = bytearray(original)
+        for _ in range(generator.randint(1, 6)):
+            position = generator.randrange(len(data))
+            operation = generator.choice(("flip", "delete", "insert"))
+            if operation == "flip":
+                data[position] = generator.randrange(256)
+            elif operation == "delete":
+                del data[position : position + generator.randint(1, 40)]
+            else:
+                data[position:position] = generator.choice(
+                    [b": ", b"\n  - ", b"&a ", b"*a", b"{", b"]", b"\t", b"0x1F", b"!!binary "]
+                )
+        target.write_bytes(bytes(data))
+        try:
+            framework_file.read_file(target)
+        except FrameworkFileError as error:
+            assert error.line >= 1 and error.reason
+            outcomes["refused"] += 1
+        else:
+            outcomes["accepted"] += 1
+    assert outcomes["refused"] > 30

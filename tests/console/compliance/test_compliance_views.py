@@ -164,7 +164,20 @@ def test_a_user_of_one_practice_reaches_nothing_of_another(
         due_date=None,
         action_plan="Plan secret du Port",
     )
+    secret_document = services.store_document(
+        other,
+        stranger,
+        b"\x89PNG\r\n\x1a\n" + b"\x01" * 32,
+        filename="plan.png",
+        title="Plan du Port",
+        document_date=timezone.localdate(),
+        measure_id="RCM-LOC-1",
+    )
+    own = Client()
+    own.force_login(stranger)
+    assert own.get(reverse("compliance:document", args=[secret_document.pk])).status_code == 200
     for url in (
+        reverse("compliance:document", args=[secret_document.pk]),
         reverse("compliance:processor", args=[secret_processor.pk]),
         reverse("compliance:breach", args=[secret_breach.pk]),
         reverse("compliance:rights_request", args=[secret_request.pk]),
@@ -196,8 +209,6 @@ def test_a_user_of_one_practice_reaches_nothing_of_another(
         for secret in secrets:
             assert secret not in page
     # the other practice's own view does show its data: the test would catch a blank page
-    own = Client()
-    own.force_login(stranger)
     assert "Téléphone du Port" in own.get(reverse("compliance:breaches")).content.decode()
 
 

@@ -8,6 +8,8 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from egide.console.accounts.models import Practice, User
@@ -208,6 +210,9 @@ def test_reminders_are_raised_once_and_closed_when_the_gap_is_gone(
     )
     (reminder,) = raise_reminders(practice)
     assert reminder.ref == "RCM-TRA-4"
+    client = Client()
+    client.force_login(member)
+    assert 'id="rappels"' in client.get(reverse("compliance:dashboard")).content.decode()
     assert raise_reminders(practice) == []
     breach.set_risk(found, member, "aucun", "Postes restaurés, aucune donnée lue.")
     raise_reminders(practice)
@@ -216,3 +221,36 @@ def test_reminders_are_raised_once_and_closed_when_the_gap_is_gone(
     assert snapshot_if_due(practice) is not None
     assert snapshot_if_due(practice) is None
     assert remind_nightly.call_local() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("frameworks")
+def test_the_hds_check_passes_until_the_earliest_certificate_expiry(
+    practice: Practice, member: User
+) -> None:
+    from egide.console.compliance.models import Processor, ProcessorKind
+    from egide.console.compliance.queries import measure_views
+
+    expiry = timezone.localdate() + timedelta(days=90)
+    register.save_processor(
+        practice,
+        member,
+        Processor(
+            name="Nuage Santé",
+            kind=ProcessorKind.HDS_HOST,
+            siren="123456789",
+            hds_expires_on=expiry,
+        ),
+        clauses={},
+    )
+    view = next(view for view in measure_views(practice) if view.ref == "RCM-SAN-2")
+    assert view.status == "conforme"
+    assert timezone.localdate(view.evidence[0].valid_until) == expiry
+    register.load_certified_hosts(
+        "name;siren;activities;valid_until\nAutre Hébergeur;987654321;1-6;\n",
+        timezone.localdate(),
+        "ANS",
+    )
+    register.check_hds(practice)
+    view = next(view for view in measure_views(practice) if view.ref == "RCM-SAN-2")
+    assert view.status == "non_conforme"  # no longer in the operator's list of certified hosts

@@ -27,7 +27,7 @@ from .errors import InvalidInput
 from .findings import findings_for
 from .models import Breach, CertifiedHostList, Processor, ProcessorKind, RightsRequest, Status
 from .queries import current_framework, measure_views, score_history, scores_of
-from .register import freeze_register
+from .register import freeze_register, is_listed
 from .rights import clocks_of
 
 FORMAT = "egide-compliance-dossier/1"
@@ -62,11 +62,7 @@ def _processor(
         hds_status = "expire" if processor.hds_expires_on < today else "valide"
     listed = None
     if hosts_data and host_list is not None:
-        hosts = host_list.hosts.all()
-        listed = bool(
-            (processor.siren and hosts.filter(siren=processor.siren).exists())
-            or hosts.filter(name__iexact=processor.name.strip()).exists()
-        )
+        listed = is_listed(processor, host_list)
     return {
         "id": processor.pk,
         "name": processor.name,
@@ -228,7 +224,7 @@ def render_pdf(document: dict[str, Any]) -> bytes:
                     for key, value in document["scores"]["by_theme"].items()
                 ],
             ),
-            "history": chart.history_line(history) if history else "",
+            "history": chart.history_line(history) if len(history) > 1 else "",
         },
     )
     return bytes(HTML(string=html).write_pdf())

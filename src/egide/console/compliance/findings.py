@@ -25,6 +25,7 @@ from .models import (
     Status,
 )
 from .queries import MeasureView, measure_views
+from .register import is_listed
 
 CONTRACT_GRACE = timedelta(days=30)  # to obtain the art. 28 clauses once a processor is listed
 EXPIRY_WARNING = timedelta(days=60)
@@ -152,7 +153,7 @@ def _processor_findings(practice: Practice) -> list[Finding]:
                     str(processor.pk),
                 )
             )
-        if latest_list is not None and not _is_listed(processor, latest_list):
+        if latest_list is not None and not is_listed(processor, latest_list):
             found.append(
                 Finding(
                     "RCM-STT-3",
@@ -165,13 +166,6 @@ def _processor_findings(practice: Practice) -> list[Finding]:
                 )
             )
     return found
-
-
-def _is_listed(processor: Processor, host_list: CertifiedHostList) -> bool:
-    hosts = host_list.hosts.all()
-    if processor.siren and hosts.filter(siren=processor.siren).exists():
-        return True
-    return hosts.filter(name__iexact=processor.name.strip()).exists()
 
 
 def _breach_findings(practice: Practice) -> list[Finding]:

@@ -137,6 +137,11 @@ class DocumentForm(forms.Form):
 
 
 class ProcessorForm(forms.ModelForm[Processor]):
+    # wider than the column: people type SIRENs with spaces, clean_siren strips them
+    siren = forms.CharField(label=_("SIREN"), max_length=20, required=False)
+    contract_file = forms.FileField(label=_("Contrat signé (PDF)"), required=False)
+    certificate_file = forms.FileField(label=_("Certificat HDS (PDF)"), required=False)
+
     class Meta:
         model = Processor
         fields = (

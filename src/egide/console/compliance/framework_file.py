@@ -151,7 +151,10 @@ class _Reader:
     def integer(self, node: yaml.Node, what: str, low: int, high: int) -> int:
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
             raise self.fail(node, f"{what} doit être un nombre entier")
-        value = int(str(node.value).replace("_", ""))
+        try:
+            value = int(str(node.value).replace("_", ""), 10)
+        except ValueError:  # YAML 1.1 also calls 0x1F, 0o17 and 1:30 integers; we do not
+            raise self.fail(node, f"{what} doit être un nombre entier décimal") from None
         if not low <= value <= high:
             raise self.fail(node, f"{what} doit être compris entre {low} et {high}")
         return value

@@ -56,6 +56,7 @@ class EvidenceView:
     stale: bool
     signer: str = ""
     document_sha256: str = ""
+    document_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ def _evidence_view(item: Evidence, now: datetime) -> EvidenceView:
         stale=item.valid_until < now,
         signer=item.signer_name,
         document_sha256=item.document.sha256 if item.document else "",
+        document_id=item.document_id,
     )
 
 

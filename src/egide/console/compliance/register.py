@@ -9,7 +9,7 @@ import csv
 import hashlib
 import io
 import json
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,14 @@ from .models import (
     ART28_CLAUSES,
     CertifiedHost,
     CertifiedHostList,
+    EvidenceKind,
     ProcessingActivity,
     Processor,
+    ProcessorKind,
     RegisterVersion,
 )
 from .queries import measure_views, profile_of
+from .services import record_evidence, store_document
 
 PREFILL = Path(__file__).resolve().parent / "registers" / "activities.yaml"
 
@@ -253,6 +256,8 @@ def save_processor(
     processor.practice = practice
     processor.clauses = {key: bool(value) for key, value in clauses.items() if key in known}
     processor.save()
+    _clauses_evidence(practice)
+    check_hds(practice)
     _audit(
         practice,
         user,
@@ -263,6 +268,119 @@ def save_processor(
         hds_expires_on=processor.hds_expires_on.isoformat() if processor.hds_expires_on else None,
     )
     return processor
+
+
+def attach_processor_document(
+    practice: Practice,
+    user: User | None,
+    processor: Processor,
+    content: bytes,
+    *,
+    filename: str,
+    role: str,
+) -> Processor:
+    """Attach the signed contract (`role="contract"`) or the HDS certificate (`"certificate"`).
+
+    The certificate's expiry is the processor's `hds_expires_on`, so an expired certificate is
+    refused like any document whose expiry is past: ask the host for the current one.
+    """
+    if processor.practice_id != practice.pk:
+        raise InvalidInput("Ce sous-traitant appartient à un autre cabinet.")
+    if role == "contract":
+        document = store_document(
+            practice,
+            user,
+            content,
+            filename=filename,
+            title=f"Contrat — {processor.name}",
+            document_date=processor.contract_signed_on or timezone.localdate(),
+            measure_id="RCM-STT-2",
+        )
+        processor.contract = document
+    elif role == "certificate":
+        if processor.hds_expires_on is None:
+            raise InvalidInput("Indiquez la date de fin de validité du certificat HDS.")
+        document = store_document(
+            practice,
+            user,
+            content,
+            filename=filename,
+            title=f"Certificat HDS — {processor.name}",
+            document_date=timezone.localdate(),
+            expires_on=processor.hds_expires_on,
+            measure_id="RCM-SAN-2",
+        )
+        processor.hds_certificate = document
+    else:
+        raise InvalidInput("Type de pièce inconnu.")
+    processor.save(update_fields=["contract", "hds_certificate"])
+    return processor
+
+
+def check_hds(practice: Practice) -> None:
+    """RCM-SAN-2 from the processors register: every host of health data holds a valid HDS
+    certificate (and appears in the latest certified-host list when one is loaded).
+
+    A pass stays valid until the earliest certificate expiry, so the measure decays to
+    «non vérifié» on that day unless a renewed certificate is entered.
+    """
+    hosts = [
+        processor
+        for processor in Processor.objects.filter(practice=practice)
+        if processor.hosts_health_data or processor.kind == ProcessorKind.HDS_HOST
+    ]
+    if not hosts:
+        return
+    today = timezone.localdate()
+    host_list = CertifiedHostList.objects.first()
+    valid = [p for p in hosts if p.hds_expires_on is not None and p.hds_expires_on >= today]
+    listed = [p for p in valid if host_list is None or is_listed(p, host_list)]
+    now = timezone.now()
+    if len(listed) == len(hosts):
+        earliest = min(p.hds_expires_on for p in listed if p.hds_expires_on is not None)
+        until = timezone.make_aware(datetime.combine(earliest, time(23, 59, 59)))
+        result = "pass"
+    else:
+        until, result = now + timedelta(days=30), "fail"
+    record_evidence(
+        practice,
+        "RCM-SAN-2",
+        result,
+        {
+            "hosts": len(hosts),
+            "valid_certificates": len(valid),
+            "listed": len(listed),
+            "list_date": host_list.snapshot_date.isoformat() if host_list else None,
+        },
+        "contrôle HDS",
+        max(until, now + timedelta(minutes=1)),
+    )
+
+
+def is_listed(processor: Processor, host_list: CertifiedHostList) -> bool:
+    """Matched by SIREN when both have one, else by name (case-insensitive)."""
+    hosts = host_list.hosts.all()
+    if processor.siren and hosts.filter(siren=processor.siren).exists():
+        return True
+    return hosts.filter(name__iexact=processor.name.strip()).exists()
+
+
+def _clauses_evidence(practice: Practice) -> None:
+    """RCM-STT-1 from the processors register: every processor touching health data covered?"""
+    concerned = list(Processor.objects.filter(practice=practice, handles_health_data=True))
+    if not concerned:
+        return
+    complete = sum(1 for processor in concerned if not processor.missing_clauses)
+    result = "pass" if complete == len(concerned) else "partial" if complete else "fail"
+    record_evidence(
+        practice,
+        "RCM-STT-1",
+        result,
+        {"processors": len(concerned), "complete": complete},
+        "registre des sous-traitants",
+        timezone.now() + timedelta(days=365),
+        kind=EvidenceKind.PLATFORM,
+    )
 
 
 def load_certified_hosts(text: str, snapshot_date: date, source: str) -> CertifiedHostList:

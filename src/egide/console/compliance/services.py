@@ -8,6 +8,7 @@ the workstation agent, external checks) report what they observed.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -141,14 +142,17 @@ def record_evidence(
     valid_until: datetime,
     *,
     observed_at: datetime | None = None,
+    kind: EvidenceKind = EvidenceKind.AUTOMATIC,
 ) -> Evidence:
     """Record one automatic observation about a measure (the pillars' single entry point).
 
     `status` is pass / partial / fail / not_applicable; `observed` holds small facts (counts,
     versions, ages), never health data; `valid_until` is when the observation stops proving
     anything: after it the measure decays to «non vérifié» until a fresh report arrives.
+    The compliance desk's own workflows (register, processors) use `kind=PLATFORM`.
     """
     measure_or_refuse(measure_id)
+    _check_observed(observed)
     try:
         result = EvidenceResult(status)
     except ValueError:
@@ -161,7 +165,7 @@ def record_evidence(
     evidence = Evidence.objects.create(
         practice=practice,
         ref=measure_id,
-        kind=EvidenceKind.AUTOMATIC,
+        kind=kind,
         result=result,
         observed=dict(observed),
         source=source.strip()[:120],
@@ -174,9 +178,26 @@ def record_evidence(
         actor=source[:120],
         object_type="measure",
         object_id=measure_id,
-        details={"result": result.value, "evidence_id": evidence.pk},
+        details={"result": result.value, "evidence_id": evidence.pk, "kind": kind.value},
     )
     return evidence
+
+
+# Observations are facts about machines and processes (ages, counts, versions), never content.
+_OBSERVED_FORBIDDEN = {"body", "content", "subject", "patient", "password", "passphrase", "text"}
+_OBSERVED_MAX_BYTES = 4096
+
+
+def _check_observed(observed: dict[str, Any]) -> None:
+    try:
+        size = len(json.dumps(observed, ensure_ascii=False).encode("utf-8"))
+    except (TypeError, ValueError):
+        raise InvalidInput("Les observations doivent être des valeurs simples (JSON).") from None
+    if size > _OBSERVED_MAX_BYTES:
+        raise InvalidInput("Observations trop volumineuses : gardez des compteurs et des dates.")
+    leaked = _OBSERVED_FORBIDDEN & {str(key).lower() for key in observed}
+    if leaked:
+        raise InvalidInput(f"Observations refusées : clé(s) de contenu {sorted(leaked)}.")
 
 
 def _end_of_day(day: date) -> datetime:

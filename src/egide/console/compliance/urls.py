@@ -10,6 +10,7 @@ urlpatterns = [
     path("evaluation/<int:step>/", views.assessment_step, name="assessment_step"),
     path("mesures/", views.measure_list, name="measures"),
     path("mesures/<str:ref>/", views.measure_detail, name="measure"),
+    path("documents/<int:pk>/", views.document_download, name="document"),
     path("dossier/", views.dossier_page, name="dossier"),
     path("dossier/<str:fmt>/", views.dossier_download, name="dossier_download"),
     path("registre/", views_registers.register_page, name="register"),

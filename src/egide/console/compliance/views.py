@@ -9,18 +9,19 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from egide.console.accounts.queries import current_practice, current_user
+from egide.console.audit.services import record_request
 
 from . import chart, dossier, services
 from .errors import ComplianceError
 from .findings import findings_for
 from .forms import AnswerForm, AttestationForm, DocumentForm, MeasureStateForm, ProfileForm
-from .models import Assessment, Measure, Profile
+from .models import Assessment, Document, Measure, Profile, Reminder
 from .queries import (
     current_framework,
     measure_views,
@@ -54,6 +55,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "history": chart.history_line(history) if len(history) > 1 else "",
             "findings": findings_for(practice, views),
             "to_plan": to_plan(views)[:10],
+            "reminders": Reminder.objects.filter(practice=practice, done_at__isnull=True)[:10],
             "open_assessment": Assessment.objects.filter(
                 practice=practice, completed_at__isnull=True
             ).first(),
@@ -208,6 +210,20 @@ def measure_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "document_form": document_form,
         },
     )
+
+
+@login_required
+def document_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """An uploaded proof, for members of its practice only, always as an attachment."""
+    practice = current_practice(request)
+    document = get_object_or_404(Document, pk=pk, practice=practice)
+    path = services.document_path(document)
+    if not path.exists():
+        raise Http404
+    record_request(request, "compliance.document_read", object_type="document", object_id=pk)
+    response = HttpResponse(path.read_bytes(), content_type=document.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{document.pk}-{document.sha256[:12]}"'
+    return response
 
 
 @login_required

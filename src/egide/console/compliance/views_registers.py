@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -102,15 +103,23 @@ def processors(request: HttpRequest) -> HttpResponse:
 def processor_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     practice = current_practice(request)
     instance = get_object_or_404(Processor, pk=pk, practice=practice) if pk else Processor()
-    form = ProcessorForm(request.POST or None, instance=instance)
+    form = ProcessorForm(request.POST or None, request.FILES or None, instance=instance)
     if request.method == "POST" and form.is_valid():
+        user = current_user(request)
         try:
-            register.save_processor(
-                practice,
-                current_user(request),
-                form.save(commit=False),
-                clauses=form.clause_values(),
-            )
+            with transaction.atomic():
+                saved = register.save_processor(
+                    practice, user, form.save(commit=False), clauses=form.clause_values()
+                )
+                for role, field in (
+                    ("contract", "contract_file"),
+                    ("certificate", "certificate_file"),
+                ):
+                    upload = form.cleaned_data.get(field)
+                    if upload:
+                        register.attach_processor_document(
+                            practice, user, saved, upload.read(), filename=upload.name, role=role
+                        )
         except ComplianceError as error:
             form.add_error(None, str(error))
         else:
