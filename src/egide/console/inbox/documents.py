@@ -1,25 +1,22 @@
 """Health documents found in a received message: the patient panel and the readable CDA.
 
-IHE_XDM.ZIP attachments are read tolerantly (what was wrong is listed, not fatal), bare CDA XML
-attachments too. Narratives come out of `egide.messaging.narrative` already sanitised.
+The walk itself (e-mail → IHE_XDM.ZIP / CDA / HL7 v2 → documents, tolerant, never raising) is
+`egide.messaging.received.open_item`; this module only shapes its result for the template.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from egide.messaging import mime
-from egide.messaging.cda import CdaDocument, parse_cda
-from egide.messaging.errors import MessagingError
+from egide.messaging.cda import Patient
 from egide.messaging.identifiers import IDNATPS_OID, INS_OIDS
 from egide.messaging.narrative import render_narrative
-from egide.messaging.xdm_reader import read_xdm
+from egide.messaging.received import ReceivedDocument, open_item
 
 
 @dataclass(frozen=True)
 class ShownDocument:
     title: str
-    code: str
     date: str | None
     confidentiality: list[str]
     patient_name: str
@@ -42,33 +39,26 @@ def _id_label(root: str) -> str:
     return "idNatPS" if root == IDNATPS_OID else f"Identifiant ({root})"
 
 
-def _shown(document: CdaDocument) -> ShownDocument:
-    patient = document.patient
+def _shown(document: ReceivedDocument, patient: Patient | None) -> ShownDocument:
+    cda = document.cda
+    patient = (cda.patient if cda else None) or patient or Patient()
     return ShownDocument(
-        title=document.title,
-        code=document.code.code if document.code else "",
-        date=document.effective_time,
+        title=document.title or (cda.title if cda else "") or "Document",
+        date=cda.effective_time if cda else None,
         confidentiality=[code.code for code in document.confidentiality if code.code],
         patient_name=" ".join(part for part in (patient.family, patient.given) if part),
         birth_date=patient.birth_date,
         sex=patient.sex,
         patient_ids=[(_id_label(i.root), i.extension or "") for i in patient.ids if i.root],
-        narrative_html=render_narrative(document),
-        level=document.level,
+        narrative_html=render_narrative(cda) if cda else "",
+        level=cda.level if cda else 0,
     )
 
 
-def find_documents(parsed: mime.ReceivedMessage) -> Findings:
-    findings = Findings()
-    for attachment in parsed.attachments:
-        name = attachment.filename.lower()
-        try:
-            if name.endswith(".zip"):
-                package = read_xdm(attachment.data)
-                findings.warnings += package.warnings + package.errors
-                findings.documents += [_shown(d.cda) for d in package.documents if d.cda]
-            elif name.endswith(".xml"):
-                findings.documents.append(_shown(parse_cda(attachment.data)))
-        except MessagingError as error:
-            findings.warnings.append(f"{attachment.filename} : {error}")
-    return findings
+def find_documents(plain_message: bytes, max_bytes: int) -> Findings:
+    """The health documents of a decrypted message, with what was tolerated or unreadable."""
+    item = open_item(plain_message, max_bytes=max_bytes)
+    return Findings(
+        documents=[_shown(document, item.patient) for document in item.documents if document.cda],
+        warnings=item.warnings + item.errors,
+    )

@@ -83,7 +83,11 @@ def read(request: HttpRequest, message_id: int) -> HttpResponse:
         if message.thread
         else Message.objects.none()
     )
-    found = find_documents(parsed) if parsed is not None else None
+    found = (
+        find_documents(services.plain_of(message), settings.EGIDE_MAX_MESSAGE_BYTES)
+        if parsed is not None
+        else None
+    )
     return render(
         request,
         "inbox/message.html",
