@@ -7,6 +7,7 @@ import click
 from egide import __version__
 
 from .audit import audit
+from .backup import backup
 from .demo import demo
 from .serve import serve
 
@@ -20,6 +21,7 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(demo)
 cli.add_command(audit)
+cli.add_command(backup)
 
 
 def main() -> None:
