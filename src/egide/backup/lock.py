@@ -4,8 +4,9 @@
 Backups take a shared lease, prune takes an exclusive one. A holder renews its lease every third
 of its life from a background thread; a lease whose `expires` is past is ignored (and removed by
 the next exclusive taker), so a PC that crashed or was switched off releases the repository on
-its own after at most 15 minutes. Taking a lease is optimistic: write ours, then list; on
-conflict remove ours and report who holds the repository.
+its own after at most 15 minutes — at once when the dead holder ran on this same host (its pid
+no longer exists). Taking a lease is optimistic: write ours, then list; on conflict remove ours
+and report who holds the repository.
 
 A holder that was paused longer than its lease (a laptop put to sleep) may have lost it; the
 archiver then re-checks that every pack it relies on still exists before writing its snapshot.
@@ -38,6 +39,19 @@ class LeaseInfo:
     host: str
     pid: int
     expires: float
+
+    def live(self, now: float) -> bool:
+        """Not expired, and not held by a process of this host that no longer exists."""
+        if self.expires < now:
+            return False
+        if self.host == socket.gethostname() and self.pid > 0:
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
+        return True
 
 
 def read_leases(storage: Storage) -> list[LeaseInfo]:
@@ -90,7 +104,7 @@ class Lease:
         self._write()
         now = time.time()
         for other in read_leases(self.storage):
-            if other.name == self.name or other.expires < now:
+            if other.name == self.name or not other.live(now):
                 continue
             if self.exclusive or other.exclusive:
                 self.storage.delete(self.name)
@@ -101,7 +115,7 @@ class Lease:
                 )
         if self.exclusive:
             for other in read_leases(self.storage):
-                if other.expires < now and other.name != self.name:
+                if not other.live(now) and other.name != self.name:
                     self.storage.delete(other.name)
         self._renewer = threading.Thread(target=self._renew, name="lease-renewer", daemon=True)
         self._renewer.start()

@@ -75,20 +75,25 @@ def _runs(repo: Repository, chunks: list[str]) -> Iterator[list[BlobLocation]]:
 
 def _write_file(repo: Repository, node: Node, target: Path) -> int:
     written = 0
+    # Written aside and renamed when complete and verified: no half file under the real name.
     temp = target.with_name(f".{target.name}.egide-restore")
-    with temp.open("wb") as out:
-        for run in _runs(repo, node.chunks):
-            start = run[0].entry.offset
-            end = run[-1].entry.offset + run[-1].entry.length
-            span = repo.storage.get(pack_name(run[0].pack_id), start, end - start)
-            for location in run:
-                offset = location.entry.offset - start
-                data = repo.read_located(location, span[offset : offset + location.entry.length])
-                out.write(data)
-                written += len(data)
-    if written != node.size:
+    try:
+        with temp.open("wb") as out:
+            for run in _runs(repo, node.chunks):
+                start = run[0].entry.offset
+                end = run[-1].entry.offset + run[-1].entry.length
+                span = repo.storage.get(pack_name(run[0].pack_id), start, end - start)
+                for location in run:
+                    offset = location.entry.offset - start
+                    piece = span[offset : offset + location.entry.length]
+                    data = repo.read_located(location, piece)
+                    out.write(data)
+                    written += len(data)
+        if written != node.size:
+            raise BackupError(f"taille restaurée {written} ≠ {node.size} attendue")
+    except BaseException:
         temp.unlink(missing_ok=True)
-        raise BackupError(f"taille restaurée {written} ≠ {node.size} attendue")
+        raise
     temp.replace(target)
     return written
 
