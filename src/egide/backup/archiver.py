@@ -33,7 +33,7 @@ from .tree import MergeCursor, Node
 from .walker import node_for, walk
 
 _BATCH_BYTES = 1 << 20
-_IN_FLIGHT_BYTES = 24 << 20
+_IN_FLIGHT_BYTES = 16 << 20
 _MAX_QUEUED_FILES = 512
 
 
@@ -210,7 +210,7 @@ class _Run:
             and not before.error
             and (before.size, before.mtime_ns, before.ctime_ns, before.inode)
             == (node.size, node.mtime_ns, node.ctime_ns, node.inode)
-            and all(self.repo.index.has(bytes.fromhex(c)) for c in before.chunks)
+            and self.repo.index.has_all([bytes.fromhex(c) for c in before.chunks])
         )
 
     def visit(self, path: str, info: os.stat_result, parent: MergeCursor, out: BinaryIO) -> None:

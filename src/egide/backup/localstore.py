@@ -29,7 +29,7 @@ class LocalStorage:
             raise StorageError(f"invalid object name {name!r}")
         return self.root / name
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, data: bytes | bytearray) -> None:
         """See `Storage.put`."""
         path = self._path(name)
         temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}{_TEMP_SUFFIX}")

@@ -96,25 +96,32 @@ class PackWriter:
         self.salt = os.urandom(SALT_SIZE) if salt is None else salt
         self._cipher = CounterCipher(derive_key(master, self.salt, _INFO))
         self._header = MAGIC + bytes([VERSION]) + self.salt
-        self._parts: list[bytes] = [self._header]
-        self.size = HEADER_SIZE
+        # One growing buffer, handed to storage as is: no second copy of the pack in memory.
+        self._buffer = bytearray(self._header)
         self.entries: list[PackEntry] = []
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return len(self._buffer)
 
     def add(self, blob_type: BlobType, blob_id: bytes, frame: bytes, raw_length: int) -> None:
         """Seal `frame` as blob `blob_id` at the current end of the pack."""
-        sealed = self._cipher.seal(self.size, frame, bytes([blob_type]) + blob_id)
-        self.entries.append(PackEntry(blob_type, blob_id, self.size, len(sealed), raw_length))
-        self._parts.append(sealed)
-        self.size += len(sealed)
+        offset = len(self._buffer)
+        sealed = self._cipher.seal(offset, frame, bytes([blob_type]) + blob_id)
+        self.entries.append(PackEntry(blob_type, blob_id, offset, len(sealed), raw_length))
+        self._buffer += sealed
 
-    def finish(self) -> bytes:
+    def finish(self) -> bytearray:
         """The complete pack bytes (header, blobs, sealed trailer, trailer length)."""
         table = b"".join(
             _ENTRY.pack(e.blob_type, e.blob_id, e.offset, e.length, e.raw_length)
             for e in self.entries
         )
         trailer = self._cipher.seal(_TRAILER_NONCE, table, self._header)
-        return b"".join([*self._parts, trailer, struct.pack("<I", len(trailer))])
+        self._buffer += trailer
+        self._buffer += struct.pack("<I", len(trailer))
+        return self._buffer
 
 
 class PackReader:

@@ -4,7 +4,7 @@
 
     {"format": "egide-backup", "version": 1, "id": "<32 hex>", "created": "...",
      "chunker": {"large_avg": 1048576, "small_avg": 16384, "db_block": 16384},
-     "pack_size": 16777216, "mac": "<keyed BLAKE3 of the fields above>"}
+     "pack_size": 8388608, "mac": "<keyed BLAKE3 of the fields above>"}
 
 Secrets are never in it: the chunk-id key, the chunker seed and every encryption key are derived
 from the master key (HKDF-SHA256 with distinct labels); the `mac`, checked after unlocking, stops
@@ -57,7 +57,7 @@ class RepositorySettings:
     """What `init` fixes for the life of the repository."""
 
     chunker: ChunkerSettings = ChunkerSettings()
-    pack_size: int = 16 << 20
+    pack_size: int = 8 << 20
 
 
 def _subkey(master: bytes, label: str) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RepositoryCorrupted
@@ -53,7 +53,8 @@ class Node:
 
     def encode(self) -> bytes:
         """One line of the tree stream (defaults omitted)."""
-        document = {k: v for k, v in asdict(self).items() if v or k in ("path", "type")}
+        # vars(), not asdict(): no deep copy of the chunk list for every node.
+        document = {k: v for k, v in vars(self).items() if v or k in ("path", "type")}
         return json.dumps(document, separators=(",", ":")).encode() + b"\n"
 
 

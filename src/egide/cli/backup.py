@@ -22,7 +22,6 @@ from egide.backup import errors
 from egide.backup.events import Event, FileProblem, Notice, Progress
 from egide.backup.localstore import LocalStorage
 from egide.backup.repository import Repository, init_repository, open_repository
-from egide.backup.s3store import S3Location, S3Storage, parse_s3_url
 from egide.backup.storage import RetryingStorage, Storage
 from egide.crypto.kdf import Argon2Params
 
@@ -63,6 +62,9 @@ class Context:
         if not self.repo:
             fail("indiquez le dépôt avec -r/--repo ou EGIDE_BACKUP_REPOSITORY", EXIT_FAILURE)
         if self.repo.startswith("s3://"):
+            # boto3 is imported only for S3 repositories: it costs ~30 MB of memory.
+            from egide.backup.s3store import S3Location, S3Storage, parse_s3_url
+
             bucket, prefix = parse_s3_url(self.repo)
             env = os.environ
             location = S3Location(
