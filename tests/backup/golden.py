@@ -14,7 +14,7 @@ from pathlib import Path
 
 GOLDEN = Path(__file__).parents[1] / "data" / "backup" / "golden-v1"
 PASSPHRASE = b"golden-v1 passphrase (test only)"
-SOURCE = "/tmp/egide-golden-v1/source"  # noqa: S108 (recorded path inside the snapshot)
+SOURCE = "/tmp/egide-golden-v1/source"  # the path recorded inside the snapshot
 MTIME_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 
 
