@@ -9,6 +9,7 @@ from egide import __version__
 from .agent import agent
 from .audit import audit
 from .compliance import compliance
+from .backup import backup
 from .demo import demo
 from .mail import mail
 from .serve import serve
@@ -26,6 +27,7 @@ cli.add_command(audit)
 cli.add_command(mail)
 cli.add_command(agent)
 cli.add_command(compliance)
+cli.add_command(backup)
 
 
 def main() -> None:

@@ -55,3 +55,34 @@ def derive_key(master: bytes, salt: bytes, info: bytes) -> bytes:
     if len(master) != KEY_SIZE:
         raise InvalidKeyMaterial(f"master key must be {KEY_SIZE} bytes")
     return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=info).derive(master)
+
+
+class CounterCipher:
+    """AES-256-GCM under one key with caller-numbered nonces, for a single container (a pack file).
+
+    The nonce is the 96-bit big-endian encoding of `counter`. It is safe only when the key is fresh
+    for the container (derived with `derive_key` from a random salt) and every counter is used
+    once: then no (key, nonce) pair can repeat, by construction. Output has no nonce prefix.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = _cipher(key)
+
+    def seal(self, counter: int, plaintext: bytes, aad: bytes = b"") -> bytes:
+        """Encrypt `plaintext` as message number `counter`; returns ciphertext || tag."""
+        return self._aead.encrypt(_counter_nonce(counter), plaintext, aad or None)
+
+    def open(self, counter: int, sealed: bytes, aad: bytes = b"") -> bytes:
+        """Decrypt message number `counter`; raise DecryptionFailed if anything was altered."""
+        if len(sealed) < TAG_SIZE:
+            raise DecryptionFailed("ciphertext too short")
+        try:
+            return self._aead.decrypt(_counter_nonce(counter), sealed, aad or None)
+        except InvalidTag:
+            raise DecryptionFailed("authentication failed: wrong key or altered data") from None
+
+
+def _counter_nonce(counter: int) -> bytes:
+    if not 0 <= counter < 2 ** (8 * NONCE_SIZE):
+        raise InvalidKeyMaterial("nonce counter out of range")
+    return counter.to_bytes(NONCE_SIZE, "big")

@@ -1,0 +1,201 @@
+"""Égide vs restic vs BorgBackup on the same corpus, side by side in one run.
+
+    .venv/bin/python -m bench.backup_vs_peers.run [--workdir /tmp/egide-bench] [--keep]
+
+Steps per tool: init, first backup, next-day backup, full restore, check --read-data,
+forget --keep-last 1 + prune. Each command's wall time, CPU time (user + system) and peak RSS come
+from `os.wait4` on that process; "added" is the growth of the repository directory. Prints a
+Markdown table and the Égide/restic and Égide/borg ratios. restic and borg are the Debian
+packages; the script installs them when missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .corpus import generate, next_day
+
+PASSPHRASE = "banc d'essai égide"  # noqa: S105 (a throwaway benchmark repository)  # noqa: S105 (a throwaway benchmark repository)
+STEPS = ["init", "backup", "next-day", "restore", "check", "forget+prune"]
+
+
+@dataclass
+class Measure:
+    wall: float = 0.0
+    cpu: float = 0.0
+    rss_mib: float = 0.0
+    added_mib: float = 0.0
+    repo_mib: float = 0.0
+
+
+@dataclass
+class Tool:
+    name: str
+    repo: Path
+    env: dict[str, str]
+    commands: dict[str, list[list[str]]]
+    cwd: dict[str, Path] = field(default_factory=dict)
+    results: dict[str, Measure] = field(default_factory=dict)
+
+
+def tree_size(path: Path) -> int:
+    total = 0
+    for directory, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += (Path(directory) / name).lstat().st_size
+            except FileNotFoundError:
+                continue
+    return total
+
+
+def measure(tool: Tool, step: str) -> Measure:
+    before = tree_size(tool.repo) if tool.repo.exists() else 0
+    result = Measure()
+    for command in tool.commands[step]:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, env=tool.env, cwd=tool.cwd.get(step), stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        _pid, status, usage = os.wait4(process.pid, 0)
+        result.wall += time.perf_counter() - started
+        result.cpu += usage.ru_utime + usage.ru_stime
+        result.rss_mib = max(result.rss_mib, usage.ru_maxrss / 1024)
+        assert process.stderr is not None
+        error = process.stderr.read().decode(errors="replace")
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 3):
+            print(f"{tool.name} {step}: exit {code}\n{error}", file=sys.stderr)
+    after = tree_size(tool.repo)
+    result.added_mib = (after - before) / (1 << 20)
+    result.repo_mib = after / (1 << 20)
+    tool.results[step] = result
+    print(
+        f"{tool.name:7} {step:13} wall {result.wall:7.2f} s  cpu {result.cpu:7.2f} s"
+        f"  rss {result.rss_mib:6.0f} MiB  added {result.added_mib:8.1f} MiB",
+        flush=True,
+    )
+    return result
+
+
+def ensure_peers() -> None:
+    missing = [pkg for pkg, binary in (("restic", "restic"), ("borgbackup", "borg"))
+               if shutil.which(binary) is None]  # fmt: skip
+    if missing:
+        lock = "/tmp/apt.lock"  # noqa: S108 (the lock every helper shares for apt)
+        subprocess.run(["flock", lock, "apt-get", "install", "-y", "-q", *missing], check=True)
+
+
+def tools(work: Path, corpus: Path) -> list[Tool]:
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("RESTIC_", "BORG_"))}
+    secret = work / "passphrase"
+    secret.write_text(PASSPHRASE)
+    egide = shutil.which("egide") or str(Path(sys.executable).parent / "egide")
+    e = [egide, "backup", "-r", str(work / "egide-repo"), "--passphrase-file", str(secret),
+         "--cache-dir", str(work / "egide-cache")]  # fmt: skip
+    r = ["restic", "-r", str(work / "restic-repo"), "--cache-dir", str(work / "restic-cache")]
+    b = str(work / "borg-repo")
+    return [
+        Tool("egide", work / "egide-repo", base_env, {
+            "init": [[*e, "init"]],
+            "backup": [[*e, "run", str(corpus)]],
+            "next-day": [[*e, "run", str(corpus)]],
+            "restore": [[*e, "restore", "latest", str(work / "egide-out")]],
+            "check": [[*e, "check", "--read-data"]],
+            "forget+prune": [[*e, "forget", "--keep-last", "1", "--prune"]],
+        }),
+        Tool("restic", work / "restic-repo", {**base_env, "RESTIC_PASSWORD_FILE": str(secret)}, {
+            "init": [[*r, "init"]],
+            "backup": [[*r, "backup", str(corpus)]],
+            "next-day": [[*r, "backup", str(corpus)]],
+            "restore": [[*r, "restore", "latest", "--target", str(work / "restic-out")]],
+            "check": [[*r, "check", "--read-data"]],
+            "forget+prune": [[*r, "forget", "--keep-last", "1", "--prune"]],
+        }),
+        Tool("borg", work / "borg-repo",
+             {**base_env, "BORG_PASSPHRASE": PASSPHRASE, "BORG_BASE_DIR": str(work / "borg-base"),
+              "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"}, {
+            "init": [["borg", "init", "-e", "repokey-blake2", b]],
+            "backup": [["borg", "create", f"{b}::day1", str(corpus)]],
+            "next-day": [["borg", "create", f"{b}::day2", str(corpus)]],
+            "restore": [["borg", "extract", f"{b}::day2"]],
+            "check": [["borg", "check", "--verify-data", b]],
+            "forget+prune": [["borg", "prune", "--keep-last", "1", b], ["borg", "compact", b]],
+        }, cwd={"restore": work / "borg-out"}),
+    ]  # fmt: skip
+
+
+def table(all_tools: list[Tool]) -> str:
+    by = {t.name: t.results for t in all_tools}
+    rows = ["| step | tool | wall s | CPU s | peak RSS MiB | added MiB | repo MiB |",
+            "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for step in STEPS:
+        for tool in all_tools:
+            m = tool.results[step]
+            rows.append(f"| {step} | {tool.name} | {m.wall:.2f} | {m.cpu:.2f} | {m.rss_mib:.0f}"
+                        f" | {m.added_mib:.1f} | {m.repo_mib:.1f} |")  # fmt: skip
+    rows += ["", "| step | wall É/restic | wall É/borg | added É/restic | added É/borg |"
+             " RSS É/restic |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for step in STEPS:
+        e, r, b = by["egide"][step], by["restic"][step], by["borg"][step]
+
+        def ratio(x: float, y: float) -> str:
+            return f"{x / y:.2f}" if y > 0.001 else "–"
+
+        rows.append(f"| {step} | {ratio(e.wall, r.wall)} | {ratio(e.wall, b.wall)}"
+                    f" | {ratio(e.added_mib, r.added_mib)} | {ratio(e.added_mib, b.added_mib)}"
+                    f" | {ratio(e.rss_mib, r.rss_mib)} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108  # noqa: S108
+    parser.add_argument("--keep", action="store_true", help="keep the corpus for another run")
+    args = parser.parse_args()
+    ensure_peers()
+    work: Path = args.workdir
+    corpus = work / "corpus"
+    for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
+                 "borg-base", "egide-out", "restic-out", "borg-out"):  # fmt: skip
+        shutil.rmtree(work / name, ignore_errors=True)
+    if not (corpus / ".complete").exists():
+        shutil.rmtree(corpus, ignore_errors=True)
+        started = time.perf_counter()
+        generate(corpus)
+        (corpus / ".complete").write_text("")
+        print(f"corpus generated in {time.perf_counter() - started:.0f} s", flush=True)
+    elif (corpus / ".mutated").exists():
+        sys.exit(f"{corpus} already had its next day: delete it to regenerate")
+    (work / "borg-out").mkdir(parents=True, exist_ok=True)
+    all_tools = tools(work, corpus)
+    print(f"corpus: {tree_size(corpus) / (1 << 20):.0f} MiB;"
+          f" load average {os.getloadavg()}", flush=True)  # fmt: skip
+    for step in STEPS:
+        if step == "next-day":
+            next_day(corpus)
+            (corpus / ".mutated").write_text("")
+        for tool in all_tools:
+            measure(tool, step)
+    print()
+    print(
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPU,"
+        f" Python {platform.python_version()}, load average at end {os.getloadavg()}"
+    )
+    print(table(all_tools))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

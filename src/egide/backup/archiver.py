@@ -1,0 +1,321 @@
+"""`run`: back up paths into a new snapshot.
+
+The main thread walks the sources and cuts changed files into chunks (each file read once);
+a pool of workers hashes, deduplicates, compresses and seals them; an uploader ships full packs.
+Unchanged files (same type, size, mtime, ctime and inode as in the parent snapshot, all chunks
+still indexed) are not read at all. Unreadable or vanishing files are reported, recorded in the
+tree with their error, and the run goes on. The snapshot is stored last, after every pack and
+index file it needs, and only while this client's lease is still valid.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+from .chunker import HEAD_SIZE, Chunker, Policy, choose_policy
+from .errors import BackupError, ObjectMissing, RepositoryLocked
+from .events import EventSink, FileProblem, Notice, Progress, ignore
+from .lock import Lease
+from .pack import HEADER_SIZE, BlobType, PackReader, pack_name, trailer_length
+from .repository import Repository
+from .snapshot import Snapshot, list_snapshots, read_tree, save_snapshot
+from .store import BlobStore
+from .tree import MergeCursor, Node
+from .walker import node_for, walk
+
+_BATCH_BYTES = 1 << 20
+_IN_FLIGHT_BYTES = 16 << 20
+_MAX_QUEUED_FILES = 512
+
+
+@dataclass(frozen=True)
+class BackupOptions:
+    """What to back up and how."""
+
+    paths: tuple[str, ...]
+    excludes: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    one_file_system: bool = False
+    host: str = field(default_factory=socket.gethostname)
+    parent: str | None = None
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """The stored snapshot and what the run met."""
+
+    snapshot: Snapshot
+    problems: tuple[FileProblem, ...]
+
+
+class _Budget:
+    """Bytes of chunks handed to workers and not yet stored: bounds memory."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def take(self, amount: int) -> None:
+        with self._cond:
+            while self._used and self._used + amount > self._limit:
+                self._cond.wait()
+            self._used += amount
+
+    def give(self, amount: int) -> None:
+        with self._cond:
+            self._used -= amount
+            self._cond.notify_all()
+
+
+def recover_orphan_packs(repo: Repository, sink: EventSink = ignore) -> int:
+    """Index packs that were uploaded but never indexed (a run killed in between)."""
+    indexed = repo.index.indexed_packs()
+    orphans = []
+    for info in repo.storage.list("data/"):
+        pack_id = info.name.rsplit("/", 1)[-1]
+        if pack_id not in indexed:
+            orphans.append((pack_id, info.size))
+    recovered = []
+    for pack_id, size in orphans:
+        try:
+            header = repo.storage.get(pack_name(pack_id), 0, HEADER_SIZE)
+            length = trailer_length(repo.storage.get(pack_name(pack_id), size - 4, 4))
+            tail = repo.storage.get(pack_name(pack_id), max(0, size - 4 - length), length + 4)
+            entries = PackReader(repo.master, header, pack_name(pack_id)).read_trailer(tail)
+        except ObjectMissing:
+            continue
+        except BackupError as error:
+            sink(Notice(f"pack {pack_id[:12]} illisible, ignoré : {error}"))
+            continue
+        recovered.append((pack_id, entries))
+    if recovered:
+        repo.write_index(recovered)
+        sink(Notice(f"{len(recovered)} pack(s) d'une sauvegarde interrompue réutilisé(s)"))
+    return len(recovered)
+
+
+def _parent_snapshot(repo: Repository, options: BackupOptions, paths: list[str]) -> Snapshot | None:
+    snapshots = list_snapshots(repo)
+    if options.parent:
+        return next((s for s in snapshots if s.snapshot_id.startswith(options.parent)), None)
+    same = [s for s in snapshots if s.host == options.host and sorted(s.paths) == paths]
+    return same[-1] if same else None
+
+
+class _Run:
+    def __init__(self, repo: Repository, options: BackupOptions, sink: EventSink) -> None:
+        self.repo = repo
+        self.options = options
+        self.sink = sink
+        self.store = BlobStore(repo)
+        self.chunker = Chunker(repo.settings.chunker, repo.chunker_seed)
+        self.pool = ThreadPoolExecutor(max(1, options.workers), thread_name_prefix="chunk")
+        self.budget = _Budget(_IN_FLIGHT_BYTES)
+        self.queue: deque[tuple[Node, list[Future[list[bytes]]]]] = deque()
+        self.problems: list[FileProblem] = []
+        self.stats: dict[str, float] = dict.fromkeys(
+            ("files", "dirs", "others", "bytes", "files_new", "files_changed",
+             "files_unchanged", "bytes_read", "errors"), 0,
+        )  # fmt: skip
+        self.totals: list[int | None] = [None, None]
+        self.done_files = 0
+        self.done_bytes = 0
+        self._last_event = 0.0
+
+    def problem(self, path: str, message: str) -> None:
+        event = FileProblem(path, message)
+        self.problems.append(event)
+        self.stats["errors"] += 1
+        self.sink(event)
+
+    def progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_event > 0.2:
+            self._last_event = now
+            self.sink(Progress("backup", self.done_files, self.done_bytes, *self.totals))
+
+    def count_totals(self, paths: list[str]) -> None:
+        files = size = 0
+        for entry in walk(paths, self.options.excludes, self.options.one_file_system):
+            if entry.stat is not None and not entry.error:
+                files += 1
+                size += entry.stat.st_size if entry.stat.st_mode & 0o100000 else 0
+        self.totals = [files, size]
+
+    def _store_batch(self, batch: list[bytes], size: int) -> list[bytes]:
+        try:
+            return [self.store.store(BlobType.DATA, data) for data in batch]
+        finally:
+            self.budget.give(size)
+
+    def _submit(self, batch: list[bytes], size: int, futures: list[Future[list[bytes]]]) -> None:
+        self.budget.take(size)
+        futures.append(self.pool.submit(self._store_batch, batch, size))
+
+    def read_file(self, path: str, node: Node) -> list[Future[list[bytes]]]:
+        futures: list[Future[list[bytes]]] = []
+        flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
+        try:
+            fd = os.open(path, flags)
+        except PermissionError:
+            fd = os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; the plain open decides
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            head = os.pread(fd, HEAD_SIZE, 0)
+            policy = choose_policy(path, head)
+            batch: list[bytes] = []
+            batch_size = read = 0
+            for view in self.chunker.chunks(_as_binary(stream), policy, head):
+                batch.append(bytes(view))
+                batch_size += len(view)
+                read += len(view)
+                self.done_bytes += len(view)
+                if batch_size >= _BATCH_BYTES:
+                    self._submit(batch, batch_size, futures)
+                    batch, batch_size = [], 0
+                    self.progress()
+            if batch:
+                self._submit(batch, batch_size, futures)
+            after = os.fstat(fd)
+        self.stats["bytes_read"] += read
+        if read != node.size or after.st_mtime_ns != node.mtime_ns:
+            self.problem(
+                path, "fichier modifié pendant la lecture : copie possiblement incohérente"
+            )
+            node.size = read
+        node.chunks = []
+        return futures
+
+    def drain(self, out: BinaryIO, limit: int) -> None:
+        while self.queue and (len(self.queue) > limit or all(f.done() for f in self.queue[0][1])):
+            node, futures = self.queue.popleft()
+            for future in futures:
+                node.chunks.extend(blob.hex() for blob in future.result())
+            out.write(node.encode())
+
+    def unchanged(self, node: Node, before: Node | None) -> bool:
+        return (
+            before is not None
+            and before.type == "file"
+            and not before.error
+            and (before.size, before.mtime_ns, before.ctime_ns, before.inode)
+            == (node.size, node.mtime_ns, node.ctime_ns, node.inode)
+            and self.repo.index.has_all([bytes.fromhex(c) for c in before.chunks])
+        )
+
+    def visit(self, path: str, info: os.stat_result, parent: MergeCursor, out: BinaryIO) -> None:
+        try:
+            node = node_for(path, info)
+        except OSError as error:
+            self.problem(path, f"illisible : {error.strerror}")
+            return
+        futures: list[Future[list[bytes]]] = []
+        kind = node.type
+        self.stats["files" if kind == "file" else "dirs" if kind == "dir" else "others"] += 1
+        if kind == "file":
+            self.stats["bytes"] += node.size
+            before = parent.find(node.key())
+            if self.unchanged(node, before):
+                assert before is not None
+                node.chunks = before.chunks
+                self.stats["files_unchanged"] += 1
+                self.done_bytes += node.size
+            else:
+                self.stats["files_changed" if before else "files_new"] += 1
+                try:
+                    futures = self.read_file(path, node)
+                except OSError as error:
+                    node.error = f"illisible : {error.strerror}"
+                    node.chunks = []
+                    self.problem(path, node.error)
+        self.done_files += 1
+        self.queue.append((node, futures))
+        self.drain(out, _MAX_QUEUED_FILES)
+        self.progress()
+
+    def store_tree(self, out: BinaryIO) -> list[str]:
+        out.seek(0)
+        return [
+            self.store.store(BlobType.TREE, bytes(view)).hex()
+            for view in self.chunker.chunks(out, Policy.SMALL)
+        ]
+
+
+def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignore) -> BackupResult:
+    """Back up `options.paths` into a new snapshot; raises BackupError on storage failure."""
+    started = time.monotonic()
+    moment = datetime.now(UTC)
+    # abspath, not resolve: a symlinked source is backed up under the name the user gave.
+    paths = sorted({os.path.abspath(p) for p in options.paths})  # noqa: PTH100
+    with Lease(repo.storage, exclusive=False) as lease:
+        repo.sync_index()
+        recover_orphan_packs(repo, sink)
+        parent = _parent_snapshot(repo, options, paths)
+        run = _Run(repo, options, sink)
+        counter = threading.Thread(target=run.count_totals, args=(paths,), daemon=True)
+        counter.start()
+        parent_nodes = MergeCursor(read_tree(repo, parent) if parent else iter(()))
+        try:
+            with tempfile.TemporaryFile() as out:
+                for entry in walk(paths, options.excludes, options.one_file_system):
+                    if entry.stat is None:
+                        run.problem(entry.path, f"disparu ou illisible : {entry.error}")
+                        out.write(Node(entry.path.lstrip("/"), "file", error=entry.error).encode())
+                        continue
+                    if entry.error:
+                        run.problem(entry.path, entry.error)
+                    run.visit(entry.path, entry.stat, parent_nodes, out)
+                run.drain(out, 0)
+                tree = run.store_tree(out)
+            run.store.flush()
+        finally:
+            run.pool.shutdown(wait=True, cancel_futures=True)
+            run.store.close()
+        run.progress(force=True)
+        if not lease.valid():
+            raise RepositoryLocked(
+                "le bail sur le dépôt a expiré pendant la sauvegarde ; relancez-la"
+                " (les données envoyées seront réutilisées)"
+            )
+        stats = dict(run.stats)
+        stats.update(
+            blobs_new=run.store.new_blobs,
+            bytes_new=run.store.new_raw_bytes,
+            bytes_added=run.store.stored_bytes,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        snapshot = Snapshot(
+            time=moment.isoformat(),
+            host=options.host,
+            paths=paths,
+            tree=tree,
+            tags=sorted(set(options.tags)),
+            user=_user_name(),
+            parent=parent.snapshot_id if parent else "",
+            stats=stats,
+        )
+        save_snapshot(repo, snapshot)
+    return BackupResult(snapshot, tuple(run.problems))
+
+
+def _as_binary(stream: object) -> BinaryIO:
+    return stream  # type: ignore[return-value]
+
+
+def _user_name() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return ""

@@ -1,0 +1,234 @@
+"""Index files (where each blob lives) and the local index cache that answers lookups.
+
+Index file plaintext (sealed as `Kind.INDEX`, stored as `index/<hash>`), format version 1:
+
+    "EGIX" || version u8 (=1) || { pack id[32] || count u32 LE || count × entry(45 bytes) }…
+
+with the 45-byte pack entry of `pack.py`. Several index files may list the same blob (two clients
+stored it at once); any of them is valid. The cache is an SQLite database in the client's cache
+directory (one row of about 70 bytes per blob on disk, paged in on demand) — never one Python
+object per chunk — kept in step with the `index/` listing: new files are loaded, rows of vanished
+files are dropped. Entries of the current run live in a per-connection temporary table until
+their index file is written, so another client never relies on a pack that is not yet indexed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import RepositoryCorrupted, UnsupportedFormat
+from .pack import BlobType, PackEntry
+
+PREFIX = "index/"
+MAGIC = b"EGIX"
+VERSION = 1
+_PACK_HEAD = struct.Struct("<32sI")
+_ENTRY = struct.Struct("<B32sIII")
+
+
+@dataclass(frozen=True)
+class BlobLocation:
+    """A blob's pack and position."""
+
+    pack_id: str
+    entry: PackEntry
+
+
+def encode_index(packs: Iterable[tuple[str, list[PackEntry]]]) -> bytes:
+    """Plaintext of an index file listing `packs`."""
+    parts = [MAGIC, bytes([VERSION])]
+    for pack_id, entries in packs:
+        parts.append(_PACK_HEAD.pack(bytes.fromhex(pack_id), len(entries)))
+        parts.extend(
+            _ENTRY.pack(e.blob_type, e.blob_id, e.offset, e.length, e.raw_length) for e in entries
+        )
+    return b"".join(parts)
+
+
+def decode_index(data: bytes, name: str = "") -> Iterator[tuple[str, list[PackEntry]]]:
+    """The packs and entries of an index file's plaintext."""
+    if data[:4] != MAGIC:
+        raise RepositoryCorrupted(f"{name}: not an index", name)
+    if len(data) < 5 or data[4] != VERSION:
+        raise UnsupportedFormat(f"{name}: index format version is unknown")
+    position = 5
+    try:
+        while position < len(data):
+            pack_id, count = _PACK_HEAD.unpack_from(data, position)
+            position += _PACK_HEAD.size
+            entries = []
+            for _ in range(count):
+                t, i, o, n, r = _ENTRY.unpack_from(data, position)
+                entries.append(PackEntry(BlobType(t), i, o, n, r))
+                position += _ENTRY.size
+            yield pack_id.hex(), entries
+    except (struct.error, ValueError):
+        raise RepositoryCorrupted(f"{name}: index truncated or malformed", name) from None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS packs(pid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
+CREATE TABLE IF NOT EXISTS files(fid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs(
+  id BLOB NOT NULL, fid INTEGER NOT NULL, pid INTEGER NOT NULL, type INTEGER NOT NULL,
+  offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
+  PRIMARY KEY (id, fid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blobs_by_pack ON blobs(pid);
+"""
+
+
+class IndexCache:
+    """Blob lookups for one repository, backed by SQLite. Thread-safe."""
+
+    def __init__(self, path: Path | None) -> None:
+        target = ":memory:" if path is None else str(path)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(target, timeout=120, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock:
+            if path is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")  # a cache: rebuilt from the repository
+            self._db.execute("PRAGMA cache_size=-8000")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "CREATE TEMP TABLE pending(id BLOB PRIMARY KEY, pack TEXT, type INTEGER,"
+                " offset INTEGER, length INTEGER, raw INTEGER)"
+            )
+            self._db.commit()
+
+    def close(self) -> None:
+        """Release the database."""
+        with self._lock:
+            self._db.close()
+
+    def loaded_files(self) -> set[str]:
+        """Names of index files the cache holds."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT name FROM files")}
+
+    def drop_files(self, names: Iterable[str]) -> None:
+        """Forget the rows of index files that no longer exist."""
+        with self._lock:
+            for name in names:
+                row = self._db.execute("SELECT fid FROM files WHERE name=?", (name,)).fetchone()
+                if row:
+                    self._db.execute("DELETE FROM blobs WHERE fid=?", row)
+                    self._db.execute("DELETE FROM files WHERE fid=?", row)
+            self._db.commit()
+
+    def _pid(self, pack_id: str) -> int:
+        self._db.execute("INSERT OR IGNORE INTO packs(name) VALUES (?)", (pack_id,))
+        row = self._db.execute("SELECT pid FROM packs WHERE name=?", (pack_id,)).fetchone()
+        return int(row[0])
+
+    def add_file(self, name: str, packs: Iterable[tuple[str, list[PackEntry]]]) -> None:
+        """Record the contents of index file `name`."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM files WHERE name=?", (name,)).fetchone():
+                return
+            cursor = self._db.execute("INSERT INTO files(name) VALUES (?)", (name,))
+            fid = cursor.lastrowid
+            for pack_id, entries in packs:
+                pid = self._pid(pack_id)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)",
+                    [
+                        (e.blob_id, fid, pid, e.blob_type, e.offset, e.length, e.raw_length)
+                        for e in entries
+                    ],
+                )
+                self._db.execute("DELETE FROM temp.pending WHERE pack=?", (pack_id,))
+            self._db.commit()
+
+    def add_pending(self, pack_id: str, entries: list[PackEntry]) -> None:
+        """Record blobs of a pack uploaded by this client, before its index file exists."""
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO temp.pending VALUES (?,?,?,?,?,?)",
+                [
+                    (e.blob_id, pack_id, e.blob_type, e.offset, e.length, e.raw_length)
+                    for e in entries
+                ],
+            )
+            self._db.commit()
+
+    def has(self, blob_id: bytes) -> bool:
+        """Whether the blob is stored (indexed or uploaded by this client)."""
+        return self.locate(blob_id) is not None
+
+    def has_all(self, blob_ids: list[bytes]) -> bool:
+        """Whether every blob is indexed (one query per 500 ids: unchanged files are cheap)."""
+        wanted = set(blob_ids)
+        with self._lock:
+            found: set[bytes] = set()
+            ordered = list(wanted)
+            for start in range(0, len(ordered), 500):
+                part = ordered[start : start + 500]
+                marks = ",".join("?" * len(part))
+                found.update(
+                    row[0]
+                    for row in self._db.execute(
+                        f"SELECT id FROM blobs WHERE id IN ({marks})"  # noqa: S608 (only ?s)
+                        f" UNION SELECT id FROM temp.pending WHERE id IN ({marks})",
+                        part + part,
+                    )
+                )
+        return found >= wanted
+
+    def locate(self, blob_id: bytes) -> BlobLocation | None:
+        """Where the blob lives, if it is stored."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT p.name, b.type, b.offset, b.length, b.raw FROM blobs b"
+                " JOIN packs p ON p.pid=b.pid WHERE b.id=? LIMIT 1",
+                (blob_id,),
+            ).fetchone()
+            if row is None:
+                row = self._db.execute(
+                    "SELECT pack, type, offset, length, raw FROM temp.pending WHERE id=?",
+                    (blob_id,),
+                ).fetchone()
+        if row is None:
+            return None
+        return BlobLocation(row[0], PackEntry(BlobType(row[1]), blob_id, *row[2:]))
+
+    def indexed_packs(self) -> set[str]:
+        """Packs that at least one loaded index file lists."""
+        with self._lock:
+            return {
+                row[0]
+                for row in self._db.execute(
+                    "SELECT name FROM packs WHERE pid IN (SELECT DISTINCT pid FROM blobs)"
+                )
+            }
+
+    def pack_entries(self, pack_id: str) -> list[PackEntry]:
+        """Every distinct blob that the index files place in `pack_id`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT b.id, b.type, b.offset, b.length, b.raw FROM blobs b"
+                " JOIN packs p ON p.pid=b.pid WHERE p.name=? ORDER BY b.offset",
+                (pack_id,),
+            ).fetchall()
+        return [PackEntry(BlobType(r[1]), r[0], r[2], r[3], r[4]) for r in rows]
+
+    def blob_count(self) -> int:
+        """Number of distinct indexed blobs."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(DISTINCT id) FROM blobs").fetchone()[0])
+
+    def raw_bytes(self) -> int:
+        """Plaintext bytes of all distinct indexed blobs."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COALESCE(SUM(raw), 0) FROM"
+                " (SELECT id, MAX(raw) AS raw FROM blobs GROUP BY id)"
+            ).fetchone()
+        return int(row[0])

@@ -1,0 +1,170 @@
+"""Pack files: many encrypted blobs in one object (format version 1).
+
+    pack    := "EGPK" || version u8 (=1) || salt[32] || blob… || trailer || trailer_length u32 LE
+    blob    := AES-256-GCM(pack key, nonce = blob offset in the pack, frame, AAD = type || blob id)
+    frame   := encoding u8 (0 stored, 1 zstd) || payload_length u32 LE || payload || zero padding
+    trailer := AES-256-GCM(pack key, nonce = 2**96 - 1, entries, AAD = pack header)
+    entry   := type u8 || blob id[32] || offset u32 || length u32 || raw_length u32   (45 bytes)
+
+The pack key is HKDF-SHA256(master, salt, "egide-backup v1 pack"), fresh for each pack from its
+random salt; nonces are blob offsets, distinct within a pack, and the trailer's nonce is above
+every offset: no (key, nonce) pair can repeat, by construction. The AAD binds each ciphertext to
+its blob id, so swapping blobs is detected. Frames are padded to a multiple of `PAD` bytes so
+stored sizes do not reveal exact chunk or compressed sizes. The trailer lets a client rebuild the
+index of a pack whose index file was never written (a crash between upload and index).
+Packs are named by the BLAKE3 hash of their bytes (`data/<first 2 hex>/<hash>`).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+
+import zstandard
+
+from egide.crypto.aead import CounterCipher, derive_key
+from egide.crypto.errors import DecryptionFailed
+
+from .errors import RepositoryCorrupted, UnsupportedFormat
+
+MAGIC = b"EGPK"
+VERSION = 1
+SALT_SIZE = 32
+HEADER_SIZE = len(MAGIC) + 1 + SALT_SIZE
+PAD = 64
+TAG_SIZE = 16
+_INFO = b"egide-backup v1 pack"
+_TRAILER_NONCE = 2**96 - 1
+_ENTRY = struct.Struct("<B32sIII")
+_FRAME = struct.Struct("<BI")
+STORED, ZSTD = 0, 1
+
+
+class BlobType(IntEnum):
+    """What a blob holds: file content, or a piece of a snapshot's tree stream."""
+
+    DATA = 0
+    TREE = 1
+
+
+@dataclass(frozen=True)
+class PackEntry:
+    """Where one blob lives inside its pack."""
+
+    blob_type: BlobType
+    blob_id: bytes
+    offset: int
+    length: int
+    raw_length: int
+
+
+def pack_name(pack_id: str) -> str:
+    """Storage key of a pack."""
+    return f"data/{pack_id[:2]}/{pack_id}"
+
+
+def encode_frame(payload: bytes, compressed: bool) -> bytes:
+    """Frame a (possibly compressed) chunk, zero-padded to a multiple of PAD bytes."""
+    body = _FRAME.pack(ZSTD if compressed else STORED, len(payload)) + payload
+    return body + bytes(-len(body) % PAD)
+
+
+def decode_frame(frame: bytes, raw_length: int) -> bytes:
+    """The plaintext chunk held in a frame."""
+    if len(frame) < _FRAME.size:
+        raise RepositoryCorrupted("blob frame too short")
+    encoding, size = _FRAME.unpack_from(frame)
+    payload = frame[_FRAME.size : _FRAME.size + size]
+    if len(payload) != size:
+        raise RepositoryCorrupted("blob frame truncated")
+    if encoding == STORED:
+        return payload
+    if encoding == ZSTD:
+        try:
+            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)
+        except zstandard.ZstdError as error:
+            raise RepositoryCorrupted(f"blob does not decompress: {error}") from None
+    raise UnsupportedFormat(f"blob encoding {encoding} is unknown")
+
+
+class PackWriter:
+    """Accumulates sealed blobs; not thread-safe (the archiver serialises calls)."""
+
+    def __init__(self, master: bytes, salt: bytes | None = None) -> None:
+        self.salt = os.urandom(SALT_SIZE) if salt is None else salt
+        self._cipher = CounterCipher(derive_key(master, self.salt, _INFO))
+        self._header = MAGIC + bytes([VERSION]) + self.salt
+        # One growing buffer, handed to storage as is: no second copy of the pack in memory.
+        self._buffer = bytearray(self._header)
+        self.entries: list[PackEntry] = []
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return len(self._buffer)
+
+    def add(self, blob_type: BlobType, blob_id: bytes, frame: bytes, raw_length: int) -> None:
+        """Seal `frame` as blob `blob_id` at the current end of the pack."""
+        offset = len(self._buffer)
+        sealed = self._cipher.seal(offset, frame, bytes([blob_type]) + blob_id)
+        self.entries.append(PackEntry(blob_type, blob_id, offset, len(sealed), raw_length))
+        self._buffer += sealed
+
+    def finish(self) -> bytearray:
+        """The complete pack bytes (header, blobs, sealed trailer, trailer length)."""
+        table = b"".join(
+            _ENTRY.pack(e.blob_type, e.blob_id, e.offset, e.length, e.raw_length)
+            for e in self.entries
+        )
+        trailer = self._cipher.seal(_TRAILER_NONCE, table, self._header)
+        self._buffer += trailer
+        self._buffer += struct.pack("<I", len(trailer))
+        return self._buffer
+
+
+class PackReader:
+    """Opens blobs of one pack, given its header (salt) bytes."""
+
+    def __init__(self, master: bytes, header: bytes, name: str = "") -> None:
+        if len(header) < HEADER_SIZE or header[:4] != MAGIC:
+            raise RepositoryCorrupted(f"{name}: not a pack", name)
+        if header[4] != VERSION:
+            raise UnsupportedFormat(f"{name}: pack format version {header[4]} is unknown")
+        self.name = name
+        self._header = header[:HEADER_SIZE]
+        self._cipher = CounterCipher(derive_key(master, header[5:HEADER_SIZE], _INFO))
+
+    def open_frame(self, entry: PackEntry, sealed: bytes) -> bytes:
+        """The authenticated frame of `entry` (still compressed; prune re-packs it as is)."""
+        try:
+            return self._cipher.open(entry.offset, sealed, bytes([entry.blob_type]) + entry.blob_id)
+        except DecryptionFailed:
+            raise RepositoryCorrupted(
+                f"{self.name}: blob {entry.blob_id.hex()[:16]} fails authentication", self.name
+            ) from None
+
+    def open_blob(self, entry: PackEntry, sealed: bytes) -> bytes:
+        """The plaintext chunk of `entry`, authenticated against its id and position."""
+        return decode_frame(self.open_frame(entry, sealed), entry.raw_length)
+
+    def read_trailer(self, tail: bytes) -> list[PackEntry]:
+        """Entries of the pack from its last bytes (`tail` must hold the whole trailer)."""
+        if len(tail) < 4:
+            raise RepositoryCorrupted(f"{self.name}: pack truncated", self.name)
+        (size,) = struct.unpack("<I", tail[-4:])
+        if size + 4 > len(tail):
+            raise RepositoryCorrupted(f"{self.name}: pack trailer truncated", self.name)
+        try:
+            table = self._cipher.open(_TRAILER_NONCE, tail[-4 - size : -4], self._header)
+        except DecryptionFailed:
+            raise RepositoryCorrupted(f"{self.name}: pack trailer altered", self.name) from None
+        if len(table) % _ENTRY.size:
+            raise RepositoryCorrupted(f"{self.name}: pack trailer malformed", self.name)
+        return [PackEntry(BlobType(t), i, o, n, r) for t, i, o, n, r in _ENTRY.iter_unpack(table)]
+
+
+def trailer_length(tail: bytes) -> int:
+    """Length of the trailer announced by the last four bytes of a pack."""
+    return int(struct.unpack("<I", tail[-4:])[0]) if len(tail) >= 4 else 0

@@ -1,0 +1,110 @@
+"""The tree of a snapshot: one JSON document per line, in walk order (format version 1).
+
+Each line is a node:
+
+    {"path": "home/cabinet/db/patients.sqlite",   (absolute, without the leading "/")
+     "type": "file" | "dir" | "symlink" | "fifo" | "char" | "block" | "socket",
+     "mode": 420, "uid": 1000, "gid": 1000, "user": "cabinet", "group": "cabinet",
+     "mtime_ns": …, "atime_ns": …, "ctime_ns": …, "size": 123, "inode": …, "dev": …,
+     "target": "…" (symlinks), "chunks": ["<64 hex>", …] (files),
+     "xattrs": {"user.x": "<base64>"} (when present), "error": "…" (when unreadable)}
+
+Walk order: depth first, children sorted by name; `order_key` gives the same order, so a tree
+can be merged with its parent's in one streaming pass. The stream is cut with the small FastCDC
+policy and stored as TREE blobs, so an unchanged part of the tree is stored once for all
+snapshots. Names that are not valid UTF-8 survive through Python's surrogate escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RepositoryCorrupted
+
+
+@dataclass
+class Node:
+    """One entry of a snapshot's tree."""
+
+    path: str
+    type: str
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    user: str = ""
+    group: str = ""
+    mtime_ns: int = 0
+    atime_ns: int = 0
+    ctime_ns: int = 0
+    size: int = 0
+    inode: int = 0
+    dev: int = 0
+    target: str = ""
+    chunks: list[str] = field(default_factory=list)
+    xattrs: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    def key(self) -> tuple[str, ...]:
+        """Position in walk order."""
+        return order_key(self.path)
+
+    def encode(self) -> bytes:
+        """One line of the tree stream (defaults omitted)."""
+        # vars(), not asdict(): no deep copy of the chunk list for every node.
+        document = {k: v for k, v in vars(self).items() if v or k in ("path", "type")}
+        return json.dumps(document, separators=(",", ":")).encode() + b"\n"
+
+
+def order_key(path: str) -> tuple[str, ...]:
+    """Sort key that matches a depth-first walk with sorted children."""
+    return tuple(path.split("/"))
+
+
+_FIELDS = set(Node.__dataclass_fields__)
+
+
+def decode_node(line: bytes) -> Node:
+    """A node from one line of the tree stream."""
+    try:
+        document: Any = json.loads(line)
+        if not isinstance(document, dict) or not _FIELDS.issuperset(document):
+            raise ValueError("unknown fields")
+        node = Node(**document)
+        if not isinstance(node.path, str) or not isinstance(node.chunks, list):
+            raise ValueError("bad field types")
+        return node
+    except (ValueError, TypeError) as error:
+        raise RepositoryCorrupted(f"tree line is malformed: {error}") from None
+
+
+def decode_stream(pieces: Iterable[bytes]) -> Iterator[Node]:
+    """Nodes from the tree stream given piece by piece (lines may span pieces)."""
+    carry = b""
+    for piece in pieces:
+        data = carry + piece
+        lines = data.split(b"\n")
+        carry = lines.pop()
+        for line in lines:
+            if line:
+                yield decode_node(line)
+    if carry.strip():
+        yield decode_node(carry)
+
+
+class MergeCursor:
+    """Walks a sorted node stream alongside another: `find(key)` returns the matching node."""
+
+    def __init__(self, nodes: Iterator[Node]) -> None:
+        self._nodes = nodes
+        self._current = next(nodes, None)
+
+    def find(self, key: tuple[str, ...]) -> Node | None:
+        """The node at `key`, skipping those before it; keys must be asked in increasing order."""
+        while self._current is not None and self._current.key() < key:
+            self._current = next(self._nodes, None)
+        if self._current is not None and self._current.key() == key:
+            return self._current
+        return None

@@ -1,0 +1,73 @@
+"""Bit rot and tampering: check --read-data finds them and names snapshots and files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from egide.backup.archiver import BackupOptions, run_backup
+from egide.backup.checker import check_repository
+from egide.backup.errors import RepositoryCorrupted
+from egide.backup.pack import pack_name
+from egide.backup.repository import Repository
+from egide.backup.restorer import restore_snapshot
+from egide.backup.snapshot import PREFIX, list_snapshots, read_tree
+from egide.backup.storage import Storage
+
+from .corpus import digest_tree, make_tree
+
+
+def _flip(storage: Storage, name: str, offset: int) -> None:
+    data = bytearray(storage.get(name))
+    data[offset] ^= 0x01
+    storage.put(name, bytes(data))
+
+
+def test_it_finds_one_flipped_bit_and_names_the_damaged_file(
+    repo: Repository, tmp_path: Path
+) -> None:
+    source = make_tree(tmp_path / "src")
+    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    assert check_repository(repo, read_data=True).ok
+    victim = next(n for n in read_tree(repo, snapshot) if n.path.endswith("scan-2.jpg"))
+    location = repo.index.locate(bytes.fromhex(victim.chunks[0]))
+    assert location is not None
+    _flip(repo.storage, pack_name(location.pack_id), location.entry.offset + 100)
+
+    report = check_repository(repo, read_data=True)
+
+    assert not report.ok
+    assert any(location.pack_id[:12] in error for error in report.errors)
+    assert (snapshot.short_id, f"{source}/scans/scan-2.jpg") in report.damaged_files
+    # Everything else still restores, verified.
+    result = restore_snapshot(repo, snapshot, tmp_path / "out")
+    assert [p.path for p in result.problems] == [victim.path]
+    restored = digest_tree(tmp_path / "out" / str(source).lstrip("/"))
+    original = digest_tree(source)
+    del original["scans/scan-2.jpg"]
+    assert restored == original
+
+
+def test_it_notices_a_missing_pack(repo: Repository, tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "src")
+    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    # The first letter is stored first, far from the tree blobs (stored last).
+    letter = next(n for n in read_tree(repo, snapshot) if n.path.endswith("lettre-0.txt"))
+    location = repo.index.locate(bytes.fromhex(letter.chunks[0]))
+    assert location is not None
+    repo.storage.delete(pack_name(location.pack_id))
+
+    report = check_repository(repo)
+
+    assert any("absent" in error for error in report.errors)
+    assert (snapshot.short_id, "/" + letter.path) in report.damaged_files
+
+
+def test_it_rejects_a_tampered_snapshot(repo: Repository, tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "src")
+    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    _flip(repo.storage, PREFIX + snapshot.snapshot_id, 60)
+
+    with pytest.raises(RepositoryCorrupted):
+        list_snapshots(repo)
