@@ -8,8 +8,8 @@ from egide import __version__
 
 from .agent import agent
 from .audit import audit
-from .compliance import compliance
 from .backup import backup
+from .compliance import compliance
 from .demo import demo
 from .mail import mail
 from .serve import serve
