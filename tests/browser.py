@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,13 +46,15 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-def sign_in(page: Page, base_url: str, username: str, password: str, code: str) -> None:
-    """Password, then the TOTP code, through the real login pages."""
+def sign_in(
+    page: Page, base_url: str, username: str, password: str, code: Callable[[], str]
+) -> None:
+    """Password, then the TOTP code (computed at the last moment), through the real login pages."""
     page.goto(f"{base_url}/")
     page.fill("input[name=login]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
-    page.fill("input[name=code]", code)
+    page.fill("input[name=code]", code())
     page.click("button[type=submit]")
     # Wait until the console itself answers: navigating earlier would cancel the sign-in.
     page.wait_for_selector("form.logout")

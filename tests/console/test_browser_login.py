@@ -25,7 +25,7 @@ def test_sign_in_with_totp_lands_on_the_french_home_then_sign_out(
         page.goto(f"{live_server.url}/")
         assert "Connexion" in page.content() and "enregistrer" not in page.content()
         screenshot(page, "login-page")
-        sign_in(page, live_server.url, member.username, PASSWORD, totp_now(member))
+        sign_in(page, live_server.url, member.username, PASSWORD, lambda: totp_now(member))
         page.wait_for_selector("#carte-sauvegarde")
         assert page.locator("h1").inner_text() == "Bonjour, Cabinet médical des Tilleuls"
         assert page.locator("html").get_attribute("lang") == "fr"

@@ -176,6 +176,8 @@ ACCOUNT_RATE_LIMITS = {
 }
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = "Égide"
+# One 30-second step of clock drift either way, as RFC 6238 §5.2 recommends.
+MFA_TOTP_TOLERANCE = 1
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
 
 # Sessions end after 2 hours without activity (every request renews the window).

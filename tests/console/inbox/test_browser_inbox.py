@@ -39,7 +39,7 @@ def test_a_message_is_sent_and_read_through_the_web_inbox(
     )
     with chromium() as browser:
         page = browser.new_page(locale="fr-FR")
-        sign_in(page, live_server.url, doctor.username, PASSWORD, totp_now(doctor))
+        sign_in(page, live_server.url, doctor.username, PASSWORD, lambda: totp_now(doctor))
         page.goto(f"{live_server.url}/messagerie/nouveau")
         page.fill("input[name=to]", "karim.bernard@tilleuls.egide.test")
         page.fill("input[name=subject]", "Bilan kinésithérapique de Mme Dupont")
@@ -50,7 +50,7 @@ def test_a_message_is_sent_and_read_through_the_web_inbox(
         screenshot(page, "inbox-sent")
 
         reader = browser.new_page(locale="fr-FR")
-        sign_in(reader, live_server.url, physio.username, PASSWORD, totp_now(physio))
+        sign_in(reader, live_server.url, physio.username, PASSWORD, lambda: totp_now(physio))
         reader.click("nav >> text=Messagerie")
         reader.wait_for_selector("span.count")
         reader.click("text=Bilan kinésithérapique de Mme Dupont")
