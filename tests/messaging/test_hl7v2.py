@@ -89,3 +89,13 @@ def test_a_broken_embedded_document_is_an_error_not_a_crash() -> None:
     cut = base64.b64encode(b"<ClinicalDocument xmlns='urn:hl7-org:v3'><code").decode()
     truncated = f"MSH|^~\\&|A|B|C|D|1||ORU^R01|1|P|2.5\rOBX|1|ED|X^Y^LN||^TEXT^XML^Base64^{cut}\r"
     assert "XML invalide" in parse_hl7(truncated.encode()).errors[0]
+
+
+def test_bad_escape_sequences_print_nothing(capfd: pytest.CaptureFixture[str]) -> None:
+    text = (
+        "MSH|^~\\&|A|B|C|D|1||ORU^R01|1|P|2.5\r"
+        "OBX|1|ED|X^Y^LN||^TEXT^XML^A^a\\XZZ\\b\\C2842\\||||||F\r"
+    )
+    parse_hl7(text.encode())
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""

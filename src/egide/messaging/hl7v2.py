@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import hl7
+import hl7.containers
+import hl7.util
 
 from .cda import CdaDocument, Code, InstanceId, Patient, cda_from_element, iso_date
 from .errors import InvalidHl7Message, UnreadableInput
@@ -24,6 +27,12 @@ from .xdm_metadata import CONFIDENTIALITY_MSS_SYSTEM
 from .xmlreader import parse_xml
 
 __all__ = ["MAX_HL7_BYTES", "Hl7Document", "Hl7Message", "parse_hl7"]
+
+# python-hl7 logs escape-sequence errors with tracebacks, on loggers named after its module files;
+# with no handler configured they would reach stderr through logging's last resort. The engine
+# prints nothing: a NullHandler leaves the decision to the application's logging configuration.
+for _module in (hl7.util, hl7.containers):
+    logging.getLogger(_module.__file__).addHandler(logging.NullHandler())
 
 MAX_HL7_BYTES = 64 * 1024 * 1024
 LOINC = "2.16.840.1.113883.6.1"

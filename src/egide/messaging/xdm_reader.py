@@ -113,7 +113,7 @@ def _entry(obj: etree._Element) -> DocumentEntry:
         uri=_one(slots, "URI"),
         mime_type=obj.get("mimeType"),
         hash=_one(slots, "hash"),
-        size=int(size) if size and size.isdigit() else None,
+        size=int(size) if size and size.isascii() and size.isdigit() else None,
         patient_id=externals.get("patientId") or _one(slots, "sourcePatientId"),
         title=_name(obj),
         class_code=one("classCode"),
