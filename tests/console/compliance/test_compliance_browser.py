@@ -66,6 +66,8 @@ def test_the_first_assessment_and_the_dossier_download_in_a_browser(
         while "/evaluation/" in page.url:
             steps += 1
             assert page.locator("#question").inner_text().endswith("?")
+            if steps == 1:
+                page.screenshot(path=str(ARTIFACTS / "compliance-assessment-question.png"))
             page.check(f'input[name="answer"][value="{answers[steps % len(answers)]}"]')
             page.click("#suivant")
             assert steps < 80

@@ -224,3 +224,22 @@ def test_observations_carrying_content_or_bulk_are_refused(
         services.record_evidence(
             practice, "RCM-SAV-1", "pass", observed, "backups", timezone.now() + timedelta(days=1)
         )
+
+
+def test_only_the_latest_evidence_per_measure_is_read(practice: Practice) -> None:
+    now = timezone.now()
+    for days in range(8, 0, -1):
+        moment = now - timedelta(days=days)
+        services.record_evidence(
+            practice,
+            "RCM-SAV-1",
+            "fail" if days > 1 else "pass",
+            {"age_days": days},
+            "backups",
+            moment + timedelta(days=3),
+            observed_at=moment,
+        )
+    view = next(view for view in measure_views(practice) if view.ref == "RCM-SAV-1")
+    assert len(view.evidence) == 5
+    assert view.evidence[0].result == "pass"
+    assert view.status == Status.COMPLIANT

@@ -222,3 +222,11 @@ def test_operator_staff_have_no_compliance_desk(db: None) -> None:
     client = Client()
     client.force_login(operator)
     assert client.get(reverse("compliance:dashboard")).status_code == 403
+
+
+def test_the_chart_is_inline_svg_under_a_strict_csp(client_of: Client) -> None:
+    response = client_of.get(reverse("compliance:dashboard"))
+    policy = response["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "default-src 'self'" in policy
+    page = response.content.decode()
+    assert "<svg" in page and "<script" not in page and "style=" not in page

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from egide.console.accounts.models import Practice
@@ -34,6 +36,7 @@ _RESULT_STATUS = {
 }
 _POINTS = {Status.COMPLIANT: 1.0, Status.PARTIAL: 0.5}
 FRAMEWORK_CODE = "rcm"
+EVIDENCE_PER_MEASURE = 5
 
 
 def current_framework(code: str = FRAMEWORK_CODE) -> Framework | None:
@@ -119,7 +122,21 @@ def measure_views(practice: Practice, framework: Framework | None = None) -> lis
         for state in MeasureState.objects.filter(practice=practice).select_related("owner")
     }
     evidence: dict[str, list[EvidenceView]] = {}
-    for item in Evidence.objects.filter(practice=practice).select_related("document"):
+    # Evidence accumulates daily (agents, nightly checks): keep only the latest few per measure.
+    latest = (
+        Evidence.objects.filter(practice=practice)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("ref")],
+                order_by=[F("observed_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=EVIDENCE_PER_MEASURE)
+        .select_related("document")
+        .order_by("ref", "rank")
+    )
+    for item in latest:
         evidence.setdefault(item.ref, []).append(_evidence_view(item, now))
     views = []
     for measure in Measure.objects.filter(framework=framework):
