@@ -26,6 +26,7 @@ from .services import measure_or_refuse
 
 SOURCE = "parcours Égide"
 PARTIAL_VALIDITY = timedelta(days=7)  # a gap is re-observed nightly; it expires if nobody looks
+RENEW_BEFORE = timedelta(days=2)
 GRACE = timedelta(days=14)  # a newcomer's time to train and sign before it becomes a finding
 LOGS_SECTION = "Journalisation des accès"  # the charter section that informs users (RCM-TRA-2)
 
@@ -69,11 +70,16 @@ def record_platform_evidence(
     latest = Evidence.objects.filter(
         practice=practice, ref=measure_id, kind=EvidenceKind.PLATFORM
     ).first()
+    # A pass lasts until the first completion or signature expires: same end, same proof.
+    # A gap is re-observed with a rolling end: extend it only when it is about to lapse.
+    same_facts = latest is not None and (latest.result, latest.observed) == (result, observed)
     if (
-        latest is not None
-        and latest.result == result
-        and latest.observed == observed
-        and latest.valid_until == valid_until
+        same_facts
+        and latest is not None
+        and (
+            latest.valid_until == valid_until
+            or (result != EvidenceResult.PASS and latest.valid_until > now + RENEW_BEFORE)
+        )
     ):
         return None
     evidence = Evidence.objects.create(
