@@ -9,14 +9,14 @@ import pyotp
 import pytest
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from pytest_django.live_server_helper import LiveServer
+from tests.browser import CHROMIUM, chromium, screenshot, sign_in
+from tests.conftest import PASSWORD
 
 from egide.console.accounts.models import Role
 from egide.console.accounts.services import create_member, create_practice
 from egide.console.compliance import charter, services, training
 from egide.console.compliance.models import CharterSignature, Profile, Status, TrainingCompletion
 from egide.console.compliance.queries import measure_views
-from tests.browser import CHROMIUM, chromium, screenshot, sign_in
-from tests.conftest import PASSWORD
 
 pytestmark = [
     pytest.mark.browser,
