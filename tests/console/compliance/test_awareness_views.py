@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.utils.html import escape
+from tests.browser import ARTIFACTS
 
 from egide.console.accounts.models import Practice, Role, User
 from egide.console.audit.models import AuditEntry
@@ -61,6 +62,18 @@ def render_pages(pdf: bytes, tmp_path: Path) -> list[tuple[int, int, float]]:
         assert len(pixels) == width * height
         pages.append((width, height, sum(1 for value in pixels if value < 128) / len(pixels)))
     return pages
+
+
+def keep_preview(pdf: bytes, name: str) -> None:
+    """A readable image of the first page in test-artifacts/, for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "60", "-png", "-singlefile", "-", str(ARTIFACTS / name)],
+        input=pdf,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def test_the_training_page_shows_the_course_and_the_quiz(client_of: Client) -> None:
@@ -200,6 +213,7 @@ def test_the_poster_is_one_printable_page_read_from_the_register(
         "20 ans",
     ):
         assert expected in text
+    keep_preview(pdf, f"patient-poster-{size}")
     entry = AuditEntry.objects.get(action="compliance.patient_information_generated")
     assert entry.details["size"] == size and len(entry.details["sha256"]) == 64
 
@@ -211,6 +225,7 @@ def test_the_notice_carries_every_required_item(
     ready_for_patients(practice, member)
     pdf = client_of.get("/conformite/information-patients/notice-A4.pdf").content
     assert render_pages(pdf, tmp_path)  # renders to at least one page image
+    keep_preview(pdf, "patient-notice-A4")
     text = subprocess.run(
         ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True, timeout=60
     ).stdout.decode()
