@@ -163,3 +163,21 @@ def test_the_home_prompt_asks_a_newcomer_to_train_and_sign_then_goes_away(
     assert home_prompt(newcomer)["training"] == ""
     charter.sign_charter(practice, newcomer, charter.current_charter(practice).sha256)
     assert home_prompt(newcomer) == {}
+
+
+def test_the_nightly_job_notices_a_new_member_and_a_new_charter_text(
+    practice: Practice, team: list[User], make_member: Callable[..., User]
+) -> None:
+    from egide.console.compliance.awareness_tasks import refresh_awareness_nightly
+
+    version = charter.current_charter(practice)
+    for user in team:
+        pass_training(practice, user)
+        charter.sign_charter(practice, user, version.sha256)
+    assert refresh_awareness_nightly.call_local() == 3
+    assert status_of(practice, "RCM-SEN-2") == Status.COMPLIANT
+    make_member(practice, "remplacant", Role.LOCUM)  # a new role rewrites the charter
+    assert refresh_awareness_nightly.call_local() == 3
+    assert status_of(practice, "RCM-SEN-1") == Status.PARTIAL
+    assert status_of(practice, "RCM-SEN-2") == Status.NON_COMPLIANT  # nobody signed version 2
+    assert charter.latest_charter(practice).number == 2  # type: ignore[union-attr]
