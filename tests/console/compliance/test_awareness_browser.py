@@ -63,7 +63,7 @@ def test_a_newcomer_completes_the_training_quiz_and_signs_the_charter(
         page.wait_for_selector("#quiz-reussi")
         total = len(course.quiz)
         assert page.inner_text("#score") == f"{total - 1}/{total}"
-        assert "la bonne réponse" in page.content()
+        assert "La bonne réponse" in page.content()
         screenshot(page, "awareness-quiz-result")
 
         page.click("#vers-charte")
