@@ -14,6 +14,7 @@ from egide.console.accounts.models import Practice
 from egide.console.accounts.queries import current_user
 from egide.console.backups.queries import status_of as backup_status
 from egide.console.compliance.queries import home_card as compliance_card
+from egide.console.compliance.staff_evidence import home_prompt as awareness_prompt
 from egide.console.inbox.access import home_card as inbox_card
 
 
@@ -31,6 +32,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "backup_status": backup_status(practice) if practice else None,
             "inbox_card": inbox_card(user),
             "compliance_card": compliance_card(practice) if practice else {"ready": False},
+            "awareness_prompt": awareness_prompt(user),
         },
     )
 

@@ -26,6 +26,7 @@ from .models import (
 )
 from .queries import MeasureView, measure_views
 from .register import is_listed
+from .staff_evidence import awareness_gaps
 
 CONTRACT_GRACE = timedelta(days=30)  # to obtain the art. 28 clauses once a processor is listed
 EXPIRY_WARNING = timedelta(days=60)
@@ -72,6 +73,7 @@ def findings_for(practice: Practice, views: list[MeasureView] | None = None) -> 
         *_breach_findings(practice),
         *_rights_findings(practice),
         *_document_findings(practice),
+        *(Finding(*gap) for gap in awareness_gaps(practice)),
     ]
     return sorted(found, key=lambda item: (not item.overdue, item.deadline, item.ref))
 

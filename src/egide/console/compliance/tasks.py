@@ -9,6 +9,7 @@ from huey.contrib.djhuey import db_periodic_task
 
 from egide.console.accounts.models import Practice
 
+from .awareness_tasks import refresh_awareness_nightly  # noqa: F401  (registers the task)
 from .register import check_hds
 from .reminders import raise_reminders, snapshot_if_due
 

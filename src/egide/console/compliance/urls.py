@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_registers
+from . import views, views_awareness, views_registers
 
 app_name = "compliance"
 
@@ -23,4 +23,21 @@ urlpatterns = [
     path("violations/<int:pk>/", views_registers.breach_detail, name="breach"),
     path("droits/", views_registers.rights_requests, name="rights"),
     path("droits/<int:pk>/", views_registers.rights_detail, name="rights_request"),
+]
+
+# Staff awareness and patient information (views_awareness).
+urlpatterns += [
+    path("sensibilisation/", views_awareness.awareness, name="awareness"),
+    path("sensibilisation/formation/", views_awareness.training_page, name="training"),
+    path("sensibilisation/charte/", views_awareness.charter_page, name="charter"),
+    path(
+        "information-patients/",
+        views_awareness.patient_information,
+        name="patient_information",
+    ),
+    path(
+        "information-patients/<str:kind>-<str:size>.pdf",
+        views_awareness.patient_information_pdf,
+        name="patient_information_pdf",
+    ),
 ]

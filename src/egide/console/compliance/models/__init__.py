@@ -15,6 +15,7 @@ from .assessment import (
     ScoreSnapshot,
     Status,
 )
+from .awareness import CharterSignature, CharterVersion, NoticeContact, TrainingCompletion
 from .registers import (
     ART28_CLAUSES,
     Breach,
@@ -36,6 +37,8 @@ __all__ = [
     "Breach",
     "CertifiedHost",
     "CertifiedHostList",
+    "CharterSignature",
+    "CharterVersion",
     "Document",
     "Evidence",
     "EvidenceKind",
@@ -43,6 +46,7 @@ __all__ = [
     "Framework",
     "Measure",
     "MeasureState",
+    "NoticeContact",
     "ProcessingActivity",
     "Processor",
     "ProcessorKind",
@@ -54,4 +58,5 @@ __all__ = [
     "RiskLevel",
     "ScoreSnapshot",
     "Status",
+    "TrainingCompletion",
 ]
