@@ -45,7 +45,7 @@ def test_a_newcomer_completes_the_training_quiz_and_signs_the_charter(
     base = str(live_server.url)
     with chromium() as browser:
         page = browser.new_page(locale="fr-FR", viewport={"width": 1200, "height": 900})
-        sign_in(page, base, secretary.username, PASSWORD, pyotp.TOTP(secret).now())
+        sign_in(page, base, secretary.username, PASSWORD, pyotp.TOTP(secret).now)
         page.wait_for_selector("#bandeau-sensibilisation")
         assert "Bienvenue au cabinet" in page.inner_text("#bandeau-sensibilisation")
         assert page.locator("#carte-sauvegarde").is_visible()  # a banner, not a wall

@@ -18,7 +18,7 @@ from egide.console.accounts.queries import current_practice, current_user
 from . import charter, patient_notice, training
 from .errors import ComplianceError
 from .forms_awareness import CharterSignatureForm, NoticeContactForm
-from .models import NoticeContact
+from .models import CharterSignature, NoticeContact
 from .staff_evidence import refresh_staff_evidence, team_status
 
 EDITORS = (Role.PRACTITIONER, Role.COMPLIANCE_LEAD)
@@ -93,7 +93,9 @@ def charter_page(request: HttpRequest) -> HttpResponse:
             "version": version,
             "form": form,
             "signature": charter.signature_of(user, version),
-            "previous": user.charter_signatures.exclude(version=version).select_related("version"),
+            "previous": CharterSignature.objects.filter(user=user)
+            .exclude(version=version)
+            .select_related("version"),
         },
     )
 
