@@ -2,7 +2,7 @@
 
 `cryptography`'s PKCS#7 API cannot do RSA-OAEP, AES-GCM or signature verification, so the CMS
 structures are built here from its primitives and asn1crypto's ASN.1 definitions
-(docs/decisions/0001-cms-asn1.md). Interoperability with `openssl cms` is tested both ways.
+(docs/decisions/0006-cms-asn1.md). Interoperability with `openssl cms` is tested both ways.
 
 | need | call |
 |---|---|

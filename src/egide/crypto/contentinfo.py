@@ -3,7 +3,7 @@
 Everything received goes through `load`: DER only (no trailing bytes, no BER or indefinite
 lengths: what OpenSSL writes unless told to stream), parsed completely up front, so that a
 malformed structure raises CmsError here and never an arbitrary exception deeper in the code.
-Why asn1crypto: docs/decisions/0001-cms-asn1.md.
+Why asn1crypto: docs/decisions/0006-cms-asn1.md.
 """
 
 from __future__ import annotations
