@@ -8,7 +8,6 @@ lines with `--json`). The engine itself never reads the environment.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import sys
@@ -121,26 +120,6 @@ class Context:
                 line({"event": "notice", "message": event.message})
             else:
                 click.echo(event.message, err=True)
-
-
-def tame_malloc() -> None:
-    """Keep glibc from holding freed chunk buffers: a lower peak RSS on long runs.
-
-    glibc raises its mmap threshold each time a large block is freed (up to 32 MiB), after which
-    8 MiB pack buffers and read spans come from the heap and fragment it; with one arena per
-    thread the resident size then grows well past what is live. A threshold fixed just above the
-    largest chunk (4 MiB: chunks still reuse heap memory, which saves page faults) and two arenas
-    keep it close to the live set.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return  # not glibc (musl): nothing to tune
-    m_arena_max, m_mmap_threshold = -8, -3
-    libc.mallopt(m_arena_max, 2)
-    libc.mallopt(m_mmap_threshold, 4 << 20)
 
 
 def read_passphrase_file(path: Path) -> bytes:
@@ -276,7 +255,6 @@ def backup(
     s3_endpoint: str | None, cache_dir: Path | None, json_output: bool,
 ) -> None:  # fmt: skip
     """Sauvegarde chiffrée, dédupliquée et compressée vers un disque ou un stockage S3 HDS."""
-    tame_malloc()
     click_ctx.obj = Context(repo, passphrase_file, s3_endpoint, cache_dir, json_output)
 
 
