@@ -182,6 +182,27 @@ class IndexCache:
                 )
         return found >= wanted
 
+    def locate_many(self, blob_ids: list[bytes]) -> dict[bytes, BlobLocation]:
+        """Locations of the given blobs that are stored (one query per 500 ids)."""
+        found: dict[bytes, BlobLocation] = {}
+        ordered = list(dict.fromkeys(blob_ids))
+        with self._lock:
+            for start in range(0, len(ordered), 500):
+                part = ordered[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    "SELECT b.id, p.name, b.type, b.offset, b.length, b.raw FROM blobs b"  # noqa: S608
+                    f" JOIN packs p ON p.pid=b.pid WHERE b.id IN ({marks})"
+                    " UNION ALL SELECT id, pack, type, offset, length, raw FROM temp.pending"
+                    f" WHERE id IN ({marks})",
+                    part + part,
+                ).fetchall()
+                for row in rows:
+                    found.setdefault(
+                        row[0], BlobLocation(row[1], PackEntry(BlobType(row[2]), row[0], *row[3:]))
+                    )
+        return found
+
     def locate(self, blob_id: bytes) -> BlobLocation | None:
         """Where the blob lives, if it is stored."""
         with self._lock:

@@ -80,7 +80,7 @@ def decode_frame(frame: bytes, raw_length: int) -> bytes:
     if len(payload) != size:
         raise RepositoryCorrupted("blob frame truncated")
     if encoding == STORED:
-        return payload
+        return payload  # a view when `frame` is one: no copy of incompressible data
     if encoding == ZSTD:
         try:
             return zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)
@@ -136,7 +136,7 @@ class PackReader:
         self._header = header[:HEADER_SIZE]
         self._cipher = CounterCipher(derive_key(master, header[5:HEADER_SIZE], _INFO))
 
-    def open_frame(self, entry: PackEntry, sealed: bytes) -> bytes:
+    def open_frame(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
         """The authenticated frame of `entry` (still compressed; prune re-packs it as is)."""
         try:
             return self._cipher.open(entry.offset, sealed, bytes([entry.blob_type]) + entry.blob_id)
@@ -145,7 +145,7 @@ class PackReader:
                 f"{self.name}: blob {entry.blob_id.hex()[:16]} fails authentication", self.name
             ) from None
 
-    def open_blob(self, entry: PackEntry, sealed: bytes) -> bytes:
+    def open_blob(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
         """The plaintext chunk of `entry`, authenticated against its id and position."""
         return decode_frame(self.open_frame(entry, sealed), entry.raw_length)
 

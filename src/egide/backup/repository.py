@@ -164,7 +164,9 @@ class Repository:
             raise RepositoryCorrupted(f"blob {blob_id.hex()[:16]} is not in any index")
         return self.read_located(location)
 
-    def read_located(self, location: BlobLocation, sealed_bytes: bytes | None = None) -> bytes:
+    def read_located(
+        self, location: BlobLocation, sealed_bytes: bytes | memoryview | None = None
+    ) -> bytes:
         """Open a blob at a known place; re-hash it against its id."""
         entry = location.entry
         if sealed_bytes is None:

@@ -54,10 +54,12 @@ def selected(node: Node, includes: Sequence[str]) -> bool:
 def _runs(repo: Repository, chunks: list[str]) -> Iterator[list[BlobLocation]]:
     """Consecutive chunks grouped by pack proximity, for one ranged read each."""
     current: list[BlobLocation] = []
-    for chunk in chunks:
-        location = repo.index.locate(bytes.fromhex(chunk))
+    ids = [bytes.fromhex(chunk) for chunk in chunks]
+    known = repo.index.locate_many(ids)
+    for blob_id in ids:
+        location = known.get(blob_id)
         if location is None:
-            raise BackupError(f"morceau {chunk[:16]} absent de l'index")
+            raise BackupError(f"morceau {blob_id.hex()[:16]} absent de l'index")
         if current:
             first, last = current[0], current[-1]
             end = last.entry.offset + last.entry.length
@@ -82,7 +84,7 @@ def _write_file(repo: Repository, node: Node, target: Path) -> int:
             for run in _runs(repo, node.chunks):
                 start = run[0].entry.offset
                 end = run[-1].entry.offset + run[-1].entry.length
-                span = repo.storage.get(pack_name(run[0].pack_id), start, end - start)
+                span = memoryview(repo.storage.get(pack_name(run[0].pack_id), start, end - start))
                 for location in run:
                     offset = location.entry.offset - start
                     piece = span[offset : offset + location.entry.length]

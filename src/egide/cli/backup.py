@@ -114,7 +114,7 @@ class Context:
             if self.json:
                 line({"event": "warning", "path": event.path, "message": event.message})
             else:
-                click.echo(f"avertissement : {event.path} : {event.message}", err=True)
+                click.echo(f"avertissement : {shown(event.path)} : {event.message}", err=True)
         elif isinstance(event, Notice):
             if self.json:
                 line({"event": "notice", "message": event.message})
@@ -132,8 +132,19 @@ def read_passphrase_file(path: Path) -> bytes:
 
 def line(document: dict[str, Any]) -> None:
     """One JSON event line on standard output."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
+    text = json.dumps(document, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A file name that is not UTF-8: keep it exact, as a JSON escape.
+        text = json.dumps(document)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def shown(path: str) -> str:
+    """A path for people: bytes that are not UTF-8 become U+FFFD instead of crashing output."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -359,7 +370,7 @@ def ls(ctx: Context, snapshot_ref: str, path: str | None) -> None:
                 line({"event": "node", **{k: v for k, v in asdict(node).items() if k != "chunks"}})
             else:
                 suffix = f" -> {node.target}" if node.target else ""
-                click.echo(f"{node.type:<7} {node.size:>12}  /{node.path}{suffix}")
+                click.echo(f"{node.type:<7} {node.size:>12}  /{shown(node.path)}{shown(suffix)}")
 
 
 @backup.command()
@@ -376,7 +387,7 @@ def diff(ctx: Context, old: str, new: str) -> None:
             if ctx.json:
                 line({"event": "change", "kind": change.kind, "path": change.path})
             else:
-                click.echo(f"{change.kind}  {change.path}")
+                click.echo(f"{change.kind}  {shown(change.path)}")
 
 
 @backup.command()
@@ -397,7 +408,7 @@ def restore(ctx: Context, snapshot_ref: str, target: Path, paths: tuple[str, ...
               "problems": len(result.problems)})  # fmt: skip
     else:
         for problem in result.problems:
-            click.echo(f"avertissement : /{problem.path} : {problem.message}", err=True)
+            click.echo(f"avertissement : /{shown(problem.path)} : {problem.message}", err=True)
         click.echo(f"{result.files} fichiers restaurés ({_size(result.bytes)}) dans {target}.")
     if result.problems:
         raise SystemExit(EXIT_WARNINGS)
@@ -438,7 +449,7 @@ def check(ctx: Context, read_data: bool, read_data_subset: str | None) -> None:
         for message in report.errors:
             click.echo(f"ERREUR : {message}", err=True)
         for snapshot_id, path in report.damaged_files:
-            click.echo(f"ENDOMMAGÉ : instantané {snapshot_id} : {path}", err=True)
+            click.echo(f"ENDOMMAGÉ : instantané {snapshot_id} : {shown(path)}", err=True)
         if report.ok:
             click.echo(f"Dépôt intact : {report.snapshots} instantané(s),"
                        f" {report.packs_read} pack(s) relu(s).")  # fmt: skip

@@ -72,7 +72,7 @@ class CounterCipher:
         """Encrypt `plaintext` as message number `counter`; returns ciphertext || tag."""
         return self._aead.encrypt(_counter_nonce(counter), plaintext, aad or None)
 
-    def open(self, counter: int, sealed: bytes, aad: bytes = b"") -> bytes:
+    def open(self, counter: int, sealed: bytes | memoryview, aad: bytes = b"") -> bytes:
         """Decrypt message number `counter`; raise DecryptionFailed if anything was altered."""
         if len(sealed) < TAG_SIZE:
             raise DecryptionFailed("ciphertext too short")
