@@ -8,6 +8,7 @@ from egide import __version__
 
 from .audit import audit
 from .demo import demo
+from .directory import directory
 from .serve import serve
 
 
@@ -20,6 +21,7 @@ def cli() -> None:
 cli.add_command(serve)
 cli.add_command(demo)
 cli.add_command(audit)
+cli.add_command(directory)
 
 
 def main() -> None:
