@@ -100,26 +100,35 @@ _VOCABULARY_FIELDS = tuple(
 )
 
 
-def vocabulary(rows: Iterable[Row]) -> dict[str, int]:
+def vocabulary(rows: Iterable[Row]) -> dict[str, tuple[int, int]]:
     """The folded words of the documents of `rows` (identifiers aside) with about how many
-    rows hold each, for prefix expansion and to choose a query plan (`postgres_index`).
+    rows hold each in `everything` and in `identity`, for prefix expansion and to choose a
+    query plan (`postgres_index`).
 
     Worked out from the distinct values of each field (a few hundred thousand strings where
     the documents hold millions of words), then folded like the query (`normalization`).
     """
     values: Counter[str] = Counter()
+    names: Counter[str] = Counter()
     pairs: Counter[tuple[str, str]] = Counter()
     for row in rows:
         values.update([row[index] for index in _VOCABULARY_FIELDS])
         pairs[(row[_PROFESSION], row[_SPECIALTY])] += 1
-        if not row[_FAMILY]:
-            values[row[_ADDRESS].partition("@")[0]] += 1
-    found: Counter[str] = Counter()
+        if row[_FAMILY]:
+            names.update((row[_FAMILY], row[_GIVEN]))
+        else:
+            names.update((row[_ORGANISATION], row[_SERVICE]))
+            values[row[_ADDRESS].partition("@")[0].replace(".", " ").replace("_", " ")] += 1
+    everything: Counter[str] = Counter()
     for value, count in values.items():
         for word in set(words(value)):
-            found[word] += count
+            everything[word] += count
     for (profession, specialty), count in pairs.items():
         label = words(profession) + words(specialty) + synonym_words(profession, specialty).split()
         for word in set(label):
-            found[word] += count
-    return dict(found)
+            everything[word] += count
+    identity: Counter[str] = Counter()
+    for value, count in names.items():
+        for word in set(words(value)):
+            identity[word] += count
+    return {word: (count, identity[word]) for word, count in everything.items()}

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.term (
     source text NOT NULL,
     word text COLLATE "C" NOT NULL,
     frequency integer NOT NULL,
+    identity_frequency integer NOT NULL,
     PRIMARY KEY (source, word)
 );
 CREATE TABLE IF NOT EXISTS {SCHEMA}.import (
@@ -125,8 +127,14 @@ class PostgresIndex:
         # its first N matches would differ from one run to the next.
         self._db.execute("SET synchronize_seqscans = off")
         self._db.execute("SET max_parallel_workers_per_gather = 0")
-        self._sequential: bool | None = None
+        # We choose between the GIN index and a sequential scan ourselves (see `candidates`);
+        # the resulting huge plan costs would otherwise trigger JIT compilation (70 ms).
+        self._db.execute("SET enable_seqscan = off")
+        self._db.execute("SET jit = off")
         self._totals: dict[Source, int] = {}
+        self._plans: dict[tuple[Query, Source, Document], tuple[str, str, float] | None] = {}
+        self._checked_at = -1e9
+        self._latest_import = -1
         if create:
             with self._db.transaction():
                 self._db.execute("SELECT pg_advisory_xact_lock(hashtext('egide_directory'))")
@@ -146,15 +154,18 @@ class PostgresIndex:
         column = document.value
         found: list[Entry] = []
         for source in Source:
-            planned = self.tsquery_text(query, source)
+            planned = self.tsquery_text(query, source, document)
             if planned is None:
                 continue
             text, indexed, share = planned
             sequential = share >= SEQUENTIAL_SHARE
-            self._scan_sequentially(sequential)
             condition = f"{column} @@ to_tsquery('simple', %s)"
             values: tuple[str, ...] = (text,)
-            if not sequential and indexed and indexed != text:
+            if sequential:
+                # The function form of @@ is served by no index: a sequential scan, which
+                # stops after N matches (sequential scans are otherwise off for the session).
+                condition = f"ts_match_vq({column}, to_tsquery('simple', %s))"
+            elif indexed and indexed != text:
                 # A short prefix («ma:*») beside rarer words: GIN's partial match would union
                 # the lists of hundreds of words (100 ms); the index serves the other words and
                 # the prefix is checked on the few rows they select (a function: not indexed).
@@ -172,59 +183,74 @@ class PostgresIndex:
                 break
         return found
 
-    def _scan_sequentially(self, sequential: bool) -> None:
-        if sequential is self._sequential:
-            return
-        if sequential:
-            self._db.execute("SET enable_seqscan = on")
-            self._db.execute("SET enable_bitmapscan = off")
-        else:
-            self._db.execute("SET enable_bitmapscan = on")
-            self._db.execute("SET enable_seqscan = off")
-        self._sequential = sequential
-
     def _total(self, source: Source) -> int:
         total = self._totals.get(source)
         if total is None:
             row = self._db.execute(
                 f"SELECT count(*) FROM {SCHEMA}.entry WHERE source = %s", (source.value,)
             ).fetchone()
-            total = self._totals[source] = max(1, int(row[0]) if row else 1)
+            total = self._totals[source] = int(row[0]) if row else 0
         return total
 
-    def tsquery_text(self, query: Query, source: Source) -> tuple[str, str, float] | None:
+    def tsquery_text(
+        self, query: Query, source: Source, document: Document
+    ) -> tuple[str, str, float] | None:
         """The `to_tsquery('simple', …)` text, the same without short prefixes (what the GIN
-        index should serve) and the expected share of matching rows; None when a prefix
-        starts no known word.
+        index should serve) and the expected share of matching rows; None when the source is
+        empty or a prefix starts no known word. Remembered for the next call with the same
+        query (both documents, next key press), until the next import.
 
         Words are `[a-z0-9]+` (`normalization.words`), so nothing needs escaping.
         """
+        self._forget_after_imports()
+        key = (query, source, document)
+        if key in self._plans:
+            return self._plans[key]
+        if len(self._plans) > 1024:
+            self._plans.clear()
+        plan = self._plan(query, source, document)
+        self._plans[key] = plan
+        return plan
+
+    def _forget_after_imports(self) -> None:
+        # Another process (the daily import job) may have changed the directory: look at most
+        # once a minute, so that remembered plans and counts never lag far behind.
+        now = time.monotonic()
+        if now - self._checked_at < 60:
+            return
+        self._checked_at = now
+        row = self._db.execute(f"SELECT max(id) FROM {SCHEMA}.import").fetchone()
+        latest = int(row[0]) if row and row[0] is not None else 0
+        if latest != self._latest_import:
+            self._latest_import = latest
+            self._plans.clear()
+            self._totals.clear()
+
+    def _plan(
+        self, query: Query, source: Source, document: Document
+    ) -> tuple[str, str, float] | None:
         total = self._total(source)
+        if total == 0:
+            return None
+        patterns = query.patterns()
+        looked_up = self._look_up(source, patterns, document)
         parts = []
         indexed = []
         share = 1.0
-        for word, prefix in query.patterns():
+        for position, (word, prefix) in enumerate(patterns):
             if prefix and (len(word) < 3 or word.isdigit()):
                 parts.append(f"{word}:*")
                 if word.isdigit():
                     indexed.append(f"{word}:*")
                 share *= 0.2 if not word.isdigit() else 1 / total
                 continue
+            found = looked_up.get(position, [])
             if not prefix:
-                row = self._db.execute(
-                    f"SELECT frequency FROM {SCHEMA}.term WHERE source = %s AND word = %s",
-                    (source.value, word),
-                ).fetchone()
                 parts.append(word)
                 indexed.append(word)
                 # A word outside the vocabulary may still be an identifier (RPPS): rare.
-                share *= (int(row[0]) if row else 1) / total
+                share *= (found[0][1] if found else 1) / total
                 continue
-            found = self._db.execute(
-                f"SELECT word, frequency FROM {SCHEMA}.term WHERE source = %s AND word >= %s"
-                " AND word < %s ORDER BY word LIMIT %s",
-                (source.value, word, word + "\x7f", MAX_EXPANSION + 1),
-            ).fetchall()
             if not found:
                 return None
             if len(found) > MAX_EXPANSION:
@@ -235,6 +261,36 @@ class PostgresIndex:
                 share *= min(1.0, sum(frequency for _, frequency in found) / total)
             indexed.append(parts[-1])
         return " & ".join(parts), " & ".join(indexed), share
+
+    def _look_up(
+        self, source: Source, patterns: list[tuple[str, bool]], document: Document
+    ) -> dict[int, list[tuple[str, int]]]:
+        """Frequencies of whole words and expansions of prefixes, in one round trip. A word
+        that never occurs in the document is left out: it cannot match there."""
+        frequency = "identity_frequency" if document is Document.IDENTITY else "frequency"
+        branches = []
+        values: list[object] = []
+        for position, (word, prefix) in enumerate(patterns):
+            if prefix and (len(word) < 3 or word.isdigit()):
+                continue
+            if prefix:
+                branches.append(
+                    f"(SELECT {position}, word, {frequency} FROM {SCHEMA}.term WHERE source = %s"
+                    f" AND word >= %s AND word < %s AND {frequency} > 0 ORDER BY word LIMIT %s)"
+                )
+                values += [source.value, word, word + "\x7f", MAX_EXPANSION + 1]
+            else:
+                branches.append(
+                    f"(SELECT {position}, word, {frequency} FROM {SCHEMA}.term"
+                    " WHERE source = %s AND word = %s)"
+                )
+                values += [source.value, word]
+        found: dict[int, list[tuple[str, int]]] = {}
+        if not branches:
+            return found
+        for position, word, frequency in self._db.execute(" UNION ALL ".join(branches), values):
+            found.setdefault(int(position), []).append((str(word), int(frequency)))
+        return found
 
     def address_candidates(self, prefix: str, count: int) -> list[Entry]:
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -347,15 +403,21 @@ class PostgresIndex:
             db.execute(_PARTITIONS)
             if not incremental:
                 db.execute(f"DELETE FROM {SCHEMA}.term WHERE source = %s", (source.value,))
-            db.execute("CREATE TEMP TABLE new_term (word text, frequency integer) ON COMMIT DROP")
-            with db.cursor().copy("COPY new_term (word, frequency) FROM STDIN") as copy:
-                for word, frequency in vocabulary(row for _, row in loaded).items():
-                    copy.write_row((word, frequency))
+            db.execute(
+                "CREATE TEMP TABLE new_term (word text, frequency integer,"
+                " identity_frequency integer) ON COMMIT DROP"
+            )
+            with db.cursor().copy(
+                "COPY new_term (word, frequency, identity_frequency) FROM STDIN"
+            ) as copy:
+                for word, (frequency, in_identity) in vocabulary(r for _, r in loaded).items():
+                    copy.write_row((word, frequency, in_identity))
             # Day to day, frequencies of known words are kept: a few hundred rows hardly move
             # them, and the next full import counts again.
             db.execute(
-                f"INSERT INTO {SCHEMA}.term (source, word, frequency)"
-                " SELECT %s, word, frequency FROM new_term ON CONFLICT DO NOTHING",
+                f"INSERT INTO {SCHEMA}.term (source, word, frequency, identity_frequency)"
+                " SELECT %s, word, frequency, identity_frequency FROM new_term"
+                " ON CONFLICT DO NOTHING",
                 (source.value,),
             )
             cursor = db.execute(
@@ -401,6 +463,7 @@ class PostgresIndex:
         if changes is None:
             db.execute(f"ANALYZE {partition}")
         self._totals.clear()
+        self._plans.clear()
         return dataclasses.replace(record, id=import_id)
 
 
