@@ -11,6 +11,7 @@ from .audit import audit
 from .backup import backup
 from .compliance import compliance
 from .demo import demo
+from .directory import directory
 from .mail import mail
 from .serve import serve
 
@@ -28,6 +29,7 @@ cli.add_command(mail)
 cli.add_command(agent)
 cli.add_command(compliance)
 cli.add_command(backup)
+cli.add_command(directory)
 
 
 def main() -> None:

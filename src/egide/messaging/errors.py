@@ -15,7 +15,10 @@ MessagingError
  ├── InvalidDraft             a message to send is malformed (line break in a header…)
  ├── MessageTooLarge          a message or attachment over the configured size limit
  ├── SendingForbidden         a document's confidentiality codes forbid it for that recipient
- └── RenditionFailed          the readable PDF copy of a CDA could not be produced
+ ├── RenditionFailed          the readable PDF copy of a CDA could not be produced
+ └── DirectoryError           the national directory (Annuaire Santé files, search index)
+      ├── DirectoryFileRefused   a file that is not the expected extraction (header, encoding)
+      └── DirectoryIndexError    the search index cannot be opened or written
 """
 
 
@@ -69,3 +72,15 @@ class SendingForbidden(MessagingError):
 
 class RenditionFailed(MessagingError):
     """The PDF copy of a CDA document could not be produced."""
+
+
+class DirectoryError(MessagingError):
+    """Base of the directory errors (`egide.messaging.directory`)."""
+
+
+class DirectoryFileRefused(DirectoryError):
+    """The whole file is refused (wrong header, not text); the message says why, in French."""
+
+
+class DirectoryIndexError(DirectoryError):
+    """The index cannot be opened, created or written (missing file, unreachable server)."""

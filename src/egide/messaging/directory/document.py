@@ -1,0 +1,134 @@
+"""What the index searches in an entry: two documents of words, and the alphabetical order.
+
+`identity` holds who the entry is (names, or the organisation and service for an ORG mailbox,
+and the RPPS): a query whose words all fall there ranks first. `everything` holds the names,
+the profession with its synonyms (`vocabulary`), the city and postcode, the structure of a
+person, and the local part of an organisation's address. Left out because they would only
+make the index bigger: the address domain («mssante», «fr» are on every line), a person's
+local part (it repeats the name), the department (the postcode's prefix finds it), and
+identifiers in `everything` (half a million unique words that nobody types with a city).
+Documents are raw text: the index's tokenizer folds case and accents (in C, for speed).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from .entry import ROW_FIELDS, Entry, Row
+from .normalization import fold, words
+from .vocabulary import synonym_words
+
+
+def identity_words(entry: Entry) -> list[str]:
+    """Names (or organisation and service) and national identifiers."""
+    found = words(entry.family_name) + words(entry.given_name)
+    if not found:
+        found = words(entry.organisation) + words(entry.service)
+    if entry.rpps:
+        found.append(entry.rpps)
+    return found
+
+
+def sort_key(entry: Entry) -> tuple[bool, str, str, str, str]:
+    """The order of entries that match equally well: people, then organisations, each
+    alphabetical as in a paper directory (the order `alphabetical` stores them in)."""
+    primary = entry.family_name or entry.organisation or entry.address
+    return (
+        not entry.family_name,
+        fold(primary),
+        fold(entry.given_name),
+        fold(entry.city),
+        entry.key,
+    )
+
+
+_FAMILY, _GIVEN, _ORGANISATION, _SERVICE, _CITY = (
+    ROW_FIELDS.index(name)
+    for name in ("family_name", "given_name", "organisation", "service", "city")
+)
+
+
+def alphabetical(rows: Iterable[Row]) -> list[Row]:
+    """Rows in index order: people by name, then organisations by name.
+
+    Sorting on the fields as written (the file's names are upper case without accents) costs
+    a fraction of `sort_key`'s folding; search re-ranks its candidates with `sort_key` anyway.
+    One string per key: comparing strings is three times faster than comparing tuples.
+    """
+    people: list[Row] = []
+    organisations: list[Row] = []
+    for row in rows:
+        (people if row[_FAMILY] else organisations).append(row)
+    people.sort(key=lambda row: f"{row[_FAMILY]}\0{row[_GIVEN]}\0{row[_CITY]}")
+    organisations.sort(key=lambda row: f"{row[_ORGANISATION]}\0{row[_SERVICE]}\0{row[_CITY]}")
+    return people + organisations
+
+
+def row_name(row: Row) -> str:
+    """A short name for a row in a diff: «DUPONT Marie», or the organisation."""
+    if row[_FAMILY]:
+        return f"{row[_FAMILY]} {row[_GIVEN]}"
+    return row[_ORGANISATION]
+
+
+_RPPS, _ADDRESS, _PROFESSION, _SPECIALTY, _POSTCODE = (
+    ROW_FIELDS.index(name) for name in ("rpps", "address", "profession", "specialty", "postcode")
+)
+
+
+def row_documents(row: Row) -> tuple[str, str]:
+    """The `identity` and `everything` documents of a row (see the module docstring)."""
+    family = row[_FAMILY]
+    synonyms = synonym_words(row[_PROFESSION], row[_SPECIALTY])
+    place = f"{row[_PROFESSION]} {row[_SPECIALTY]} {synonyms} {row[_CITY]} {row[_POSTCODE]}"
+    if family:
+        names = f"{family} {row[_GIVEN]}"
+        return (
+            f"{names} {row[_RPPS]}",
+            f"{names} {place} {row[_ORGANISATION]} {row[_SERVICE]}",
+        )
+    names = f"{row[_ORGANISATION]} {row[_SERVICE]}"
+    # PostgreSQL's parser keeps «secretariat.cardio» as one host-like word: split it here.
+    local_part = row[_ADDRESS].partition("@")[0].replace(".", " ").replace("_", " ")
+    return f"{names} {row[_RPPS]}", f"{names} {place} {local_part}"
+
+
+_VOCABULARY_FIELDS = tuple(
+    ROW_FIELDS.index(name)
+    for name in ("family_name", "given_name", "organisation", "service", "city", "postcode")
+)
+
+
+def vocabulary(rows: Iterable[Row]) -> dict[str, tuple[int, int]]:
+    """The folded words of the documents of `rows` (identifiers aside) with about how many
+    rows hold each in `everything` and in `identity`, for prefix expansion and to choose a
+    query plan (`postgres_index`).
+
+    Worked out from the distinct values of each field (a few hundred thousand strings where
+    the documents hold millions of words), then folded like the query (`normalization`).
+    """
+    values: Counter[str] = Counter()
+    names: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        values.update([row[index] for index in _VOCABULARY_FIELDS])
+        pairs[(row[_PROFESSION], row[_SPECIALTY])] += 1
+        if row[_FAMILY]:
+            names.update((row[_FAMILY], row[_GIVEN]))
+        else:
+            names.update((row[_ORGANISATION], row[_SERVICE]))
+            values[row[_ADDRESS].partition("@")[0].replace(".", " ").replace("_", " ")] += 1
+    everything: Counter[str] = Counter()
+    for value, count in values.items():
+        for word in set(words(value)):
+            everything[word] += count
+    for (profession, specialty), count in pairs.items():
+        label = words(profession) + words(specialty) + synonym_words(profession, specialty).split()
+        for word in set(label):
+            everything[word] += count
+    identity: Counter[str] = Counter()
+    for value, count in names.items():
+        for word in set(words(value)):
+            identity[word] += count
+    return {word: (count, identity[word]) for word, count in everything.items()}

@@ -1,0 +1,489 @@
+"""The operator's directory index on PostgreSQL (psycopg 3, full-text search with GIN).
+
+Schema `egide_directory` (format version 1, `meta.format`), in the database the URL names:
+- `entry`, partitioned by source (`entry_mssante`, `entry_ps`): `position` (the
+  `alphabetical` order), `key`, `fingerprint`, `data` (`row_text`), and the `identity` and
+  `everything` documents of `document.py` as `tsvector`s of the `simple` configuration over
+  `unaccent`, each with a GIN index.
+- `import`, `change`: the dated diffs.
+A query asks for the first N matching rows without ORDER BY, so PostgreSQL stops after N
+rows instead of fetching and sorting every match (a ranked tsvector query takes 25 ms at
+p95 on this data, most of it there); `query.rank` then orders these candidates. An import
+rewrites its partition in the order of the lines' CRC, a pseudo-random order: a sequential
+scan for a frequent word («martin», «paris») then meets matches evenly and stops early,
+where an alphabetical heap would make it read every name before M. Among more than N
+equally good matches, the N shown are therefore an arbitrary (stable) subset, alphabetical
+among themselves, where SQLite shows the alphabetically first; the console's user refines
+by typing one more letter either way.
+Prefixes of three letters or more are expanded into the words they start (table `term`, the
+vocabulary of `document.vocabulary`): GIN's partial match must union the lists of every
+matching word before intersecting (25 ms for «dupont & ma:*», 2 ms for «dupont & (marie |
+martine | …)»), and `term.frequency` (about how many rows hold the word) tells how common
+the query is: PostgreSQL's own estimate, blind to how our words combine and to the order of
+the heap, chose a sequential scan through the whole table for rare prefixes (1 s) and a
+bitmap over 200,000 rows for «paris». We choose: a sequential scan that stops after N
+matches for common queries (`SEQUENTIAL_SHARE`), the GIN index otherwise.
+Needs the `unaccent` extension (created when missing, which needs the right to create
+extensions, else ask the operator's DBA).
+"""
+
+# ruff: noqa: S608  (SQL is built from fixed table names only; values are bound parameters)
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from ..errors import DirectoryIndexError
+from .document import row_documents, vocabulary
+from .entry import Entry, Row, Source, row_from_text, row_text
+from .extraction import MalformedLine
+from .index import Change, ChangeKind, Document, ImportRecord, search_entries
+from .query import Query
+
+FORMAT_VERSION = "1"
+SCHEMA = "egide_directory"
+_COUNTS = ("lines", "entries", "merged", "malformed", "withheld", "added", "removed", "changed")
+_PARTITIONS = "\n".join(
+    f"CREATE TABLE IF NOT EXISTS {SCHEMA}.entry_{source.value} PARTITION OF {SCHEMA}.entry"
+    f" FOR VALUES IN ('{source.value}');\n"
+    f"CREATE INDEX IF NOT EXISTS entry_{source.value}_identity"
+    f" ON {SCHEMA}.entry_{source.value} USING gin (identity);\n"
+    f"CREATE INDEX IF NOT EXISTS entry_{source.value}_everything"
+    f" ON {SCHEMA}.entry_{source.value} USING gin (everything);\n"
+    f"CREATE UNIQUE INDEX IF NOT EXISTS entry_{source.value}_key"
+    f" ON {SCHEMA}.entry_{source.value} (key text_pattern_ops);"
+    for source in Source
+)
+_SCHEMA = f"""
+CREATE EXTENSION IF NOT EXISTS unaccent;
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (name text PRIMARY KEY, value text NOT NULL);
+INSERT INTO {SCHEMA}.meta(name, value) VALUES ('format', '{FORMAT_VERSION}')
+    ON CONFLICT (name) DO NOTHING;
+CREATE TABLE IF NOT EXISTS {SCHEMA}.entry (
+    source text NOT NULL,
+    position integer NOT NULL,
+    key text NOT NULL,
+    fingerprint bigint NOT NULL,
+    data text NOT NULL,
+    identity tsvector NOT NULL,
+    everything tsvector NOT NULL
+) PARTITION BY LIST (source);
+{_PARTITIONS}
+CREATE TABLE IF NOT EXISTS {SCHEMA}.term (
+    source text NOT NULL,
+    word text COLLATE "C" NOT NULL,
+    frequency integer NOT NULL,
+    identity_frequency integer NOT NULL,
+    PRIMARY KEY (source, word)
+);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.import (
+    id bigserial PRIMARY KEY,
+    source text NOT NULL,
+    imported_at timestamptz NOT NULL,
+    file_name text NOT NULL,
+    counts jsonb NOT NULL,
+    problems jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.change (
+    import_id bigint NOT NULL REFERENCES {SCHEMA}.import(id),
+    number integer NOT NULL,
+    kind text NOT NULL,
+    key text NOT NULL,
+    address text NOT NULL,
+    name text NOT NULL,
+    fields jsonb NOT NULL,
+    PRIMARY KEY (import_id, number)
+);
+"""
+
+
+# Past this many words, a prefix is left to GIN's partial match.
+MAX_EXPANSION = 64
+# Queries expected to match more than this share of the rows read the heap sequentially and
+# stop after N matches (≤ 2,000 rows read for 40 candidates); rarer ones use the GIN index.
+SEQUENTIAL_SHARE = 0.02
+
+
+class PostgresIndex:
+    """The operator back-end of `DirectoryIndex` (see the module docstring)."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        try:
+            self._db = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as error:
+            raise DirectoryIndexError(
+                f"Annuaire PostgreSQL injoignable ({error.__class__.__name__}) : vérifiez l'URL"
+                " de la base et que le serveur répond."
+            ) from error
+        # A sequential scan must start at the heap's beginning and stay in one process, or
+        # its first N matches would differ from one run to the next.
+        self._db.execute("SET synchronize_seqscans = off")
+        self._db.execute("SET max_parallel_workers_per_gather = 0")
+        # We choose between the GIN index and a sequential scan ourselves (see `candidates`);
+        # the resulting huge plan costs would otherwise trigger JIT compilation (70 ms).
+        self._db.execute("SET enable_seqscan = off")
+        self._db.execute("SET jit = off")
+        self._totals: dict[Source, int] = {}
+        self._plans: dict[tuple[Query, Source, Document], tuple[str, str, float] | None] = {}
+        self._checked_at = -1e9
+        self._latest_import = -1
+        if create:
+            with self._db.transaction():
+                self._db.execute("SELECT pg_advisory_xact_lock(hashtext('egide_directory'))")
+                self._db.execute(_SCHEMA)
+        elif self._db.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.entry",)).fetchone() == (None,):
+            raise DirectoryIndexError(
+                "Annuaire absent de cette base : importez d'abord une extraction."
+            )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def search(self, query: str, limit: int = 10) -> list[Entry]:
+        return search_entries(self, query, limit)
+
+    def candidates(self, query: Query, document: Document, count: int) -> list[Entry]:
+        column = document.value
+        found: list[Entry] = []
+        for source in Source:
+            planned = self.tsquery_text(query, source, document)
+            if planned is None:
+                continue
+            text, indexed, share = planned
+            sequential = share >= SEQUENTIAL_SHARE
+            condition = f"{column} @@ to_tsquery('simple', %s)"
+            values: tuple[str, ...] = (text,)
+            if sequential:
+                # The function form of @@ is served by no index: a sequential scan, which
+                # stops after N matches (sequential scans are otherwise off for the session).
+                condition = f"ts_match_vq({column}, to_tsquery('simple', %s))"
+            elif indexed and indexed != text:
+                # A short prefix («ma:*») beside rarer words: GIN's partial match would union
+                # the lists of hundreds of words (100 ms); the index serves the other words and
+                # the prefix is checked on the few rows they select (a function: not indexed).
+                condition = (
+                    f"{column} @@ to_tsquery('simple', %s)"
+                    f" AND ts_match_vq({column}, to_tsquery('simple', %s))"
+                )
+                values = (indexed, text)
+            rows = self._db.execute(
+                f"SELECT data FROM {SCHEMA}.entry_{source.value} WHERE {condition} LIMIT %s",
+                (*values, count - len(found)),
+            ).fetchall()
+            found += [Entry.from_row(source, row_from_text(data)) for (data,) in rows]
+            if len(found) >= count:
+                break
+        return found
+
+    def _total(self, source: Source) -> int:
+        total = self._totals.get(source)
+        if total is None:
+            row = self._db.execute(
+                f"SELECT count(*) FROM {SCHEMA}.entry WHERE source = %s", (source.value,)
+            ).fetchone()
+            total = self._totals[source] = int(row[0]) if row else 0
+        return total
+
+    def tsquery_text(
+        self, query: Query, source: Source, document: Document
+    ) -> tuple[str, str, float] | None:
+        """The `to_tsquery('simple', …)` text, the same without short prefixes (what the GIN
+        index should serve) and the expected share of matching rows; None when the source is
+        empty or a prefix starts no known word. Remembered for the next call with the same
+        query (both documents, next key press), until the next import.
+
+        Words are `[a-z0-9]+` (`normalization.words`), so nothing needs escaping.
+        """
+        self._forget_after_imports()
+        key = (query, source, document)
+        if key in self._plans:
+            return self._plans[key]
+        if len(self._plans) > 1024:
+            self._plans.clear()
+        plan = self._plan(query, source, document)
+        self._plans[key] = plan
+        return plan
+
+    def _forget_after_imports(self) -> None:
+        # Another process (the daily import job) may have changed the directory: look at most
+        # once a minute, so that remembered plans and counts never lag far behind.
+        now = time.monotonic()
+        if now - self._checked_at < 60:
+            return
+        self._checked_at = now
+        row = self._db.execute(f"SELECT max(id) FROM {SCHEMA}.import").fetchone()
+        latest = int(row[0]) if row and row[0] is not None else 0
+        if latest != self._latest_import:
+            self._latest_import = latest
+            self._plans.clear()
+            self._totals.clear()
+
+    def _plan(
+        self, query: Query, source: Source, document: Document
+    ) -> tuple[str, str, float] | None:
+        total = self._total(source)
+        if total == 0:
+            return None
+        patterns = query.patterns()
+        looked_up = self._look_up(source, patterns, document)
+        parts = []
+        indexed = []
+        share = 1.0
+        for position, (word, prefix) in enumerate(patterns):
+            if prefix and (len(word) < 3 or word.isdigit()):
+                parts.append(f"{word}:*")
+                if word.isdigit():
+                    indexed.append(f"{word}:*")
+                share *= 0.2 if not word.isdigit() else 1 / total
+                continue
+            found = looked_up.get(position, [])
+            if not prefix:
+                parts.append(word)
+                indexed.append(word)
+                # A word outside the vocabulary may still be an identifier (RPPS): rare.
+                share *= (found[0][1] if found else 1) / total
+                continue
+            if not found:
+                return None
+            if len(found) > MAX_EXPANSION:
+                parts.append(f"{word}:*")
+                share *= 0.2
+            else:
+                parts.append("(" + " | ".join(item for item, _ in found) + ")")
+                share *= min(1.0, sum(frequency for _, frequency in found) / total)
+            indexed.append(parts[-1])
+        return " & ".join(parts), " & ".join(indexed), share
+
+    def _look_up(
+        self, source: Source, patterns: list[tuple[str, bool]], document: Document
+    ) -> dict[int, list[tuple[str, int]]]:
+        """Frequencies of whole words and expansions of prefixes, in one round trip. A word
+        that never occurs in the document is left out: it cannot match there."""
+        frequency = "identity_frequency" if document is Document.IDENTITY else "frequency"
+        branches = []
+        values: list[object] = []
+        for position, (word, prefix) in enumerate(patterns):
+            if prefix and (len(word) < 3 or word.isdigit()):
+                continue
+            if prefix:
+                branches.append(
+                    f"(SELECT {position}, word, {frequency} FROM {SCHEMA}.term WHERE source = %s"
+                    f" AND word >= %s AND word < %s AND {frequency} > 0 ORDER BY word LIMIT %s)"
+                )
+                values += [source.value, word, word + "\x7f", MAX_EXPANSION + 1]
+            else:
+                branches.append(
+                    f"(SELECT {position}, word, {frequency} FROM {SCHEMA}.term"
+                    " WHERE source = %s AND word = %s)"
+                )
+                values += [source.value, word]
+        found: dict[int, list[tuple[str, int]]] = {}
+        if not branches:
+            return found
+        for position, word, frequency in self._db.execute(" UNION ALL ".join(branches), values):
+            found.setdefault(int(position), []).append((str(word), int(frequency)))
+        return found
+
+    def address_candidates(self, prefix: str, count: int) -> list[Entry]:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._db.execute(
+            f"SELECT source, data FROM {SCHEMA}.entry WHERE key LIKE %s ORDER BY key LIMIT %s",
+            (pattern, count),
+        ).fetchall()
+        return [_entry(source, data) for source, data in rows]
+
+    def get(self, key: str) -> Entry | None:
+        row = self._db.execute(
+            f"SELECT source, data FROM {SCHEMA}.entry WHERE key = %s", (key.lower(),)
+        ).fetchone()
+        return _entry(*row) if row else None
+
+    def count(self, source: Source | None = None) -> int:
+        if source is None:
+            row = self._db.execute(f"SELECT count(*) FROM {SCHEMA}.entry").fetchone()
+        else:
+            row = self._db.execute(
+                f"SELECT count(*) FROM {SCHEMA}.entry WHERE source = %s", (source.value,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def fingerprints(self, source: Source) -> dict[str, int]:
+        rows = self._db.execute(
+            f"SELECT key, fingerprint FROM {SCHEMA}.entry WHERE source = %s", (source.value,)
+        )
+        return dict(rows.fetchall())
+
+    def entries(self, keys: Sequence[str]) -> dict[str, Entry]:
+        rows = self._db.execute(
+            f"SELECT source, data FROM {SCHEMA}.entry WHERE key = ANY(%s)", (list(keys),)
+        ).fetchall()
+        found = (_entry(source, data) for source, data in rows)
+        return {entry.key: entry for entry in found}
+
+    def imports(self, limit: int = 20) -> list[ImportRecord]:
+        rows = self._db.execute(
+            f"SELECT id, source, imported_at, file_name, counts, problems FROM {SCHEMA}.import"
+            " ORDER BY id DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
+        return [_record(*row) for row in rows]
+
+    def changes(self, import_id: int, limit: int | None = None) -> list[Change]:
+        rows = self._db.execute(
+            f"SELECT kind, key, address, name, fields FROM {SCHEMA}.change"
+            " WHERE import_id = %s ORDER BY number LIMIT %s",
+            (import_id, limit),
+        ).fetchall()
+        return [
+            Change(ChangeKind(kind), key, address, name, tuple(fields))
+            for kind, key, address, name, fields in rows
+        ]
+
+    def replace_source(
+        self,
+        source: Source,
+        rows: Sequence[Row],
+        fingerprints: Mapping[str, int],
+        record: ImportRecord,
+        changes: Sequence[Change] | None,
+    ) -> ImportRecord:
+        partition = f"{SCHEMA}.entry_{source.value}"
+        db = self._db
+        with db.transaction():
+            db.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            db.execute("SET LOCAL work_mem = '64MB'")
+            db.execute(
+                "CREATE TEMP TABLE incoming (position integer, key text, fingerprint bigint,"
+                " data text, identity text, everything text) ON COMMIT DROP"
+            )
+            incremental = changes is not None
+            if incremental:
+                # Day-to-day imports touch a few hundred entries: apply only those, and let
+                # the GIN indexes take them in (seconds instead of a rebuild).
+                touched = {c.key for c in changes or () if c.kind is not ChangeKind.ADDED}
+                wanted = {c.key for c in changes or () if c.kind is not ChangeKind.REMOVED}
+                loaded = [(n, row) for n, row in enumerate(rows, start=1) if row[0] in wanted]
+            else:
+                loaded = list(enumerate(rows, start=1))
+            with db.cursor().copy(
+                "COPY incoming (position, key, fingerprint, data, identity, everything) FROM STDIN"
+            ) as copy:
+                for number, row in loaded:
+                    identity, everything = row_documents(row)
+                    copy.write_row(
+                        (number, row[0], fingerprints[row[0]], row_text(row), identity, everything)
+                    )
+            if incremental:
+                db.execute(
+                    f"DELETE FROM {partition} WHERE key = ANY(%s)",
+                    (sorted(touched),),
+                )
+            else:
+                # TRUNCATE takes an exclusive lock: searches wait for the commit rather than
+                # see a half-built directory. Indexes are dropped and built again after the
+                # load: several times faster than maintaining GIN indexes row by row.
+                db.execute(f"TRUNCATE {partition}")
+                for suffix in ("identity", "everything", "key"):
+                    db.execute(f"DROP INDEX IF EXISTS {SCHEMA}.entry_{source.value}_{suffix}")
+            db.execute(
+                f"INSERT INTO {partition} (source, position, key, fingerprint, data, identity,"
+                " everything) SELECT %s, position, key, fingerprint, data,"
+                " to_tsvector('simple', unaccent(identity)),"
+                " to_tsvector('simple', unaccent(everything)) FROM incoming ORDER BY fingerprint",
+                (source.value,),
+            )
+            db.execute(_PARTITIONS)
+            if not incremental:
+                db.execute(f"DELETE FROM {SCHEMA}.term WHERE source = %s", (source.value,))
+            db.execute(
+                "CREATE TEMP TABLE new_term (word text, frequency integer,"
+                " identity_frequency integer) ON COMMIT DROP"
+            )
+            with db.cursor().copy(
+                "COPY new_term (word, frequency, identity_frequency) FROM STDIN"
+            ) as copy:
+                for word, (frequency, in_identity) in vocabulary(r for _, r in loaded).items():
+                    copy.write_row((word, frequency, in_identity))
+            # Day to day, frequencies of known words are kept: a few hundred rows hardly move
+            # them, and the next full import counts again.
+            db.execute(
+                f"INSERT INTO {SCHEMA}.term (source, word, frequency, identity_frequency)"
+                " SELECT %s, word, frequency, identity_frequency FROM new_term"
+                " ON CONFLICT DO NOTHING",
+                (source.value,),
+            )
+            cursor = db.execute(
+                f"INSERT INTO {SCHEMA}.import (source, imported_at, file_name, counts, problems)"
+                " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                (
+                    source.value,
+                    record.imported_at,
+                    record.file_name,
+                    json.dumps({name: getattr(record, name) for name in _COUNTS}),
+                    json.dumps(
+                        [[p.number, p.reason, p.excerpt] for p in record.problems],
+                        ensure_ascii=False,
+                    ),
+                ),
+            )
+            fetched = cursor.fetchone()
+            import_id = int(fetched[0]) if fetched else 0
+            if changes is None:
+                db.execute(
+                    f"INSERT INTO {SCHEMA}.change (import_id, number, kind, key, address, name,"
+                    f" fields) SELECT %s, position, 'added', key, CASE WHEN %s THEN key ELSE ''"
+                    f" END, '', '[]' FROM {partition}",
+                    (import_id, source is Source.MSSANTE),
+                )
+            else:
+                with db.cursor().copy(
+                    f"COPY {SCHEMA}.change (import_id, number, kind, key, address, name, fields)"
+                    " FROM STDIN"
+                ) as copy:
+                    for number, change in enumerate(changes, start=1):
+                        copy.write_row(
+                            (
+                                import_id,
+                                number,
+                                change.kind.value,
+                                change.key,
+                                change.address,
+                                change.name,
+                                json.dumps(change.fields),
+                            )
+                        )
+        if changes is None:
+            db.execute(f"ANALYZE {partition}")
+        self._totals.clear()
+        self._plans.clear()
+        return dataclasses.replace(record, id=import_id)
+
+
+def _entry(source: str, data: str) -> Entry:
+    return Entry.from_row(Source(source), row_from_text(data))
+
+
+def _record(
+    import_id: int,
+    source: str,
+    imported_at: datetime,
+    file_name: str,
+    counts: dict[str, Any],
+    problems: list[list[Any]],
+) -> ImportRecord:
+    return ImportRecord(
+        id=import_id,
+        source=Source(source),
+        imported_at=imported_at,
+        file_name=file_name,
+        problems=tuple(MalformedLine(*item) for item in problems),
+        **{name: int(counts[name]) for name in _COUNTS},
+    )

@@ -1,0 +1,116 @@
+"""Importing extractions: merged duplicates, dated diffs, liste rouge, truncated files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from egide.messaging.directory import ChangeKind, DirectoryIndex, Source, import_file
+from egide.messaging.errors import DirectoryFileRefused
+
+from .conftest import MSSANTE_SAMPLE, PS_SAMPLE, mssante_file, sample_lines
+
+DAY_ONE = datetime(2026, 8, 25, 6, 0, tzinfo=UTC)
+DAY_TWO = datetime(2026, 8, 26, 6, 0, tzinfo=UTC)
+
+
+def test_it_merges_duplicate_addresses_into_one_entry(index: DirectoryIndex) -> None:
+    record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    assert (record.lines, record.entries, record.merged, record.malformed) == (12, 10, 1, 0)
+    merged = index.get("Marie.Dupont@medecin.mssante.fr")
+    assert merged is not None
+    # The first line wins; the duplicate fills what the first left empty.
+    assert merged.family_name == "DUPONT"
+    assert merged.organisation == "Maison de santé des Tilleuls"
+    assert index.count(Source.MSSANTE) == 10
+
+
+def test_the_first_import_lists_every_entry_as_new(index: DirectoryIndex) -> None:
+    record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    assert (record.added, record.removed, record.changed) == (10, 0, 0)
+    changes = index.changes(record.id)
+    assert len(changes) == 10
+    assert {change.kind for change in changes} == {ChangeKind.ADDED}
+    assert "paul.martin@kine.mssante.fr" in {change.address for change in changes}
+
+
+def test_a_later_import_stores_a_dated_diff(index: DirectoryIndex, tmp_path: Path) -> None:
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    lines = sample_lines()
+    lines = [line for line in lines if "paul.martin" not in line]  # removed
+    lines = [line.replace("RUE DE LA PAIX", "AVENUE FOCH") for line in lines]  # changed
+    lines.append(lines[1].replace("lea.durand@", "lea.durand2@"))  # added
+    record = import_file(index, mssante_file(tmp_path, lines), imported_at=DAY_TWO)
+    assert (record.added, record.removed, record.changed) == (1, 1, 1)
+    assert record.imported_at == DAY_TWO
+    changes = {change.kind: change for change in index.changes(record.id)}
+    assert changes[ChangeKind.ADDED].address == "lea.durand2@infirmier.mssante.fr"
+    assert changes[ChangeKind.REMOVED].address == "paul.martin@kine.mssante.fr"
+    assert changes[ChangeKind.REMOVED].name == "M Paul MARTIN"
+    assert changes[ChangeKind.CHANGED].fields == ("street",)
+    history = index.imports()
+    assert [item.imported_at for item in history] == [DAY_TWO, DAY_ONE]
+    assert index.get("paul.martin@kine.mssante.fr") is None
+    assert index.search("martin paul") == []
+
+
+def test_the_same_file_twice_changes_nothing(index: DirectoryIndex) -> None:
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_TWO)
+    assert (record.added, record.removed, record.changed) == (0, 0, 0)
+    assert index.changes(record.id) == []
+
+
+def test_malformed_lines_are_reported_and_kept_out(index: DirectoryIndex, tmp_path: Path) -> None:
+    lines = [*sample_lines()[:2], "PER|cassé", sample_lines()[2]]
+    record = import_file(index, mssante_file(tmp_path, lines))
+    assert record.malformed == 1
+    assert record.problems[0].number == 4
+    assert record.entries == 3
+    stored = index.imports()[0]
+    assert stored.problems == record.problems
+
+
+def test_liste_rouge_addresses_are_never_published(index: DirectoryIndex) -> None:
+    record = import_file(
+        index, MSSANTE_SAMPLE, red_list=["Lea.Durand@infirmier.mssante.fr"], imported_at=DAY_ONE
+    )
+    assert record.withheld == 1
+    assert index.get("lea.durand@infirmier.mssante.fr") is None
+    assert index.search("durand") == []
+    assert index.search("infirmière paris") == []
+
+
+def test_a_much_smaller_file_is_refused_as_truncated(index: DirectoryIndex, tmp_path: Path) -> None:
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    truncated = mssante_file(tmp_path, sample_lines()[:2])
+    with pytest.raises(DirectoryFileRefused, match="tronqué"):
+        import_file(index, truncated)
+    assert index.count() == 10
+    record = import_file(index, truncated, allow_shrink=True)
+    assert record.removed == 8
+
+
+def test_a_wrong_header_leaves_the_index_untouched(index: DirectoryIndex, tmp_path: Path) -> None:
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("Type de BAL|Adresse\nPER|x@y.fr\n", encoding="utf-8")
+    with pytest.raises(DirectoryFileRefused):
+        import_file(index, wrong)
+    assert index.count() == 10
+    assert len(index.imports()) == 1
+
+
+def test_professionals_and_mailboxes_live_side_by_side(index: DirectoryIndex) -> None:
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    record = import_file(index, PS_SAMPLE, imported_at=DAY_TWO)
+    assert record.source is Source.PS
+    assert (record.entries, record.merged) == (3, 1)
+    assert index.count(Source.PS) == 3
+    assert index.count(Source.MSSANTE) == 10
+    found = index.search("dupont marie", limit=10)
+    # Mailboxes come before activities without an MSSanté address.
+    assert found[0].source is Source.MSSANTE
+    assert {entry.source for entry in found} == {Source.MSSANTE, Source.PS}
