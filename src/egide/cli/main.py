@@ -12,6 +12,7 @@ from .compliance import compliance
 from .demo import demo
 from .mail import mail
 from .serve import serve
+from .smtp import smtp
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +27,7 @@ cli.add_command(audit)
 cli.add_command(mail)
 cli.add_command(agent)
 cli.add_command(compliance)
+cli.add_command(smtp)
 
 
 def main() -> None:

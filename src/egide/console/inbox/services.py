@@ -20,7 +20,7 @@ from egide.crypto import envelope
 from egide.messaging import mime
 from egide.messaging.errors import MessagingError
 
-from . import storage
+from . import outbound, storage, trustspace
 from .access import acting_for, may_send
 from .models import Delegation, Folder, Mailbox, MailboxKind, Message
 
@@ -235,21 +235,29 @@ def trash(user: User, message: Message, *, ip: str | None = None) -> None:
     )
 
 
+def _split_recipients(recipients: list[str]) -> tuple[dict[str, Mailbox], list[str]]:
+    """Recipients hosted here, and remote ones (all in the trust space, else InboxError)."""
+    wanted = [r.strip().lower() for r in recipients]
+    hosted = {m.address: m for m in Mailbox.objects.filter(address__in=wanted)}
+    remote = [r for r in dict.fromkeys(wanted) if r not in hosted]
+    if remote:
+        space = trustspace.current()
+        outside = remote if space is None else space.outside(remote)
+        if outside:
+            raise InboxError(trustspace.explain_outside(outside))
+    return hosted, remote
+
+
+def check_recipients(recipients: list[str]) -> None:
+    """Raise InboxError with the French explanation if a recipient is outside the trust space."""
+    _split_recipients(recipients)
+
+
 def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = None) -> Message:
-    """Compose and deliver to mailboxes hosted here; keep a copy in «Envoyés»."""
+    """Compose and send: hosted mailboxes get it now, other operators through the SMTP queue."""
     if not may_send(user, mailbox):
         raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
-    hosted = {
-        m.address: m
-        for m in Mailbox.objects.filter(address__in=[r.lower() for r in draft.recipients])
-    }
-    outside = [r for r in draft.recipients if r.lower() not in hosted]
-    if outside:
-        raise InboxError(
-            "Destinataire(s) hors de la messagerie Égide : "
-            + ", ".join(outside)
-            + ". L'envoi vers les autres opérateurs MSSanté passe par la file SMTP."
-        )
+    _split_recipients(list(draft.recipients))  # explain before composing anything
     try:
         raw = mime.compose_message(
             draft,
@@ -258,10 +266,22 @@ def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = No
         )
     except MessagingError as error:
         raise InboxError(str(error)) from None
+    return dispatch(user, mailbox, raw, list(draft.recipients), ip=ip)
+
+
+def dispatch(
+    user: User, mailbox: Mailbox, raw: bytes, recipients: list[str], *, ip: str | None = None
+) -> Message:
+    """Keep `raw` in «Envoyés», deliver it to hosted mailboxes and queue it for the others."""
+    if not may_send(user, mailbox):
+        raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
+    hosted, remote = _split_recipients(recipients)
     with transaction.atomic():
         sent = store(mailbox, raw, folder=Folder.SENT, actor=user.username)
         for recipient in hosted.values():
             store(recipient, raw, actor=f"delivery:{mailbox.address}")
+        if remote:
+            outbound.queue(sent, remote)
         audit.record(
             "message.sent",
             practice_id=mailbox.practice_id,
@@ -271,9 +291,21 @@ def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = No
             object_type="message",
             object_id=sent.pk,
             ip=ip,
-            details={"recipients": len(draft.recipients), "at": timezone.now().isoformat()},
+            details={
+                "recipients": len(recipients),
+                "remote": len(remote),
+                "at": timezone.now().isoformat(),
+            },
         )
+    if remote:
+        transaction.on_commit(_kick_queue)
     return sent
+
+
+def _kick_queue() -> None:
+    from .tasks import deliver_queue
+
+    deliver_queue()
 
 
 DEMO_DOMAIN = "tilleuls.egide.test"
