@@ -67,7 +67,17 @@ def _report(
 def _attach(message: EmailMessage, body: str, content_type: str) -> None:
     part = EmailMessage(policy=email.policy.SMTP)
     part["Content-Type"] = content_type
-    part.set_payload(body)
+    if content_type == "message/delivery-status":
+        # The email package writes this type as a list of header blocks, one per group.
+        blocks = [block for block in body.split("\r\n\r\n") if block.strip()]
+        part.set_payload(
+            [
+                email.message_from_string(block + "\r\n\r\n", policy=email.policy.SMTP)
+                for block in blocks
+            ]
+        )
+    else:
+        part.set_payload(body)
     message.attach(part)
 
 
