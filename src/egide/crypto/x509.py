@@ -178,6 +178,7 @@ def issue_server_certificate(
     ca: Identity,
     host: str,
     *,
+    also: Sequence[str] = (),
     organisation: str = "Égide",
     key_type: KeyType = "rsa2048",
     valid_for: datetime.timedelta = datetime.timedelta(days=365),
@@ -187,7 +188,7 @@ def issue_server_certificate(
 
     Operators authenticate each other with the same certificate in both directions (the
     sending MTA presents it as a client certificate), so both TLS purposes are set. RSA by
-    default: the MSSanté cipher suites are ECDHE-RSA.
+    default: the MSSanté cipher suites are ECDHE-RSA. `also` adds more DNS names.
     """
     key = generate_private_key(key_type)
     start = not_before or _utcnow() - datetime.timedelta(minutes=5)
@@ -210,7 +211,10 @@ def issue_server_certificate(
             ),
             critical=False,
         )
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in (host, *also)]),
+            critical=False,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski.value),

@@ -126,7 +126,7 @@ def compose_mdn(
     final_recipient: str,
     original_message_id: str,
     disposition: str = "manual-action/MDN-sent-manually; displayed",
-    reporting_ua: str = "Égide",
+    reporting_ua: str = "Egide",  # ASCII: a header field inside the report
 ) -> bytes:
     """An MDN telling `to` what became of its message at `final_recipient` (RFC 8098 §3)."""
     domain = sender.rpartition("@")[2] or "localhost"

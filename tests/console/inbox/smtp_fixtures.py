@@ -55,8 +55,12 @@ def make_pki(directory: Path) -> Pki:
     return Pki(
         root=str(directory / "root.crt"),
         crl=str(directory / "root.crl"),
-        server=_write(directory, "server", x509.issue_server_certificate(root, OUR_HOST)),
-        peer=_write(directory, "peer", x509.issue_server_certificate(root, PEER_HOST)),
+        server=_write(
+            directory, "server", x509.issue_server_certificate(root, OUR_HOST, also=["localhost"])
+        ),
+        peer=_write(
+            directory, "peer", x509.issue_server_certificate(root, PEER_HOST, also=["localhost"])
+        ),
         stranger=_write(
             directory, "stranger", x509.issue_server_certificate(stranger_ca, "intrus.test")
         ),
