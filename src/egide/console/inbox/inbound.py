@@ -57,7 +57,7 @@ class RelaySink:
     channel = "smtp"
 
     def check_sender(self, peer: Peer, address: str) -> str | None:
-        if not address:  # null reverse-path: a DSN or MDN from the peer MTA
+        if address.strip() in ("", "<>"):  # null reverse-path: a DSN or MDN from the peer
             return None
         space = trustspace.current()
         if space is None or not space.allows(address):
@@ -79,7 +79,7 @@ class RelaySink:
                 for box in boxes
             ]
         quarantined = [m for m in stored if m.folder == Folder.QUARANTINE]
-        if quarantined and message.mail_from:
+        if quarantined and message.mail_from.strip() not in ("", "<>"):
             _notify_unreadable(message, quarantined[0].problem)
         for report in _reports(message.content):
             outbound.apply_report(report)
