@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, getaddresses, make_msgid
 
 __all__ = [
     "Report",
     "compose_dsn",
     "compose_mdn",
+    "notification_address",
     "original_headers",
     "read_report",
 ]
@@ -147,6 +148,20 @@ def compose_mdn(
     ]
     _attach(message, "\r\n".join(fields), "message/disposition-notification")
     return message.as_bytes()
+
+
+def notification_address(raw: bytes) -> str | None:
+    """The address a read receipt was requested for (`Disposition-Notification-To`), if any."""
+    headers = BytesParser(policy=email.policy.compat32).parsebytes(
+        original_headers(raw), headersonly=True
+    )
+    value = headers.get("Disposition-Notification-To")
+    if not isinstance(value, str):
+        return None
+    for _, address in getaddresses([value]):
+        if "@" in address and not any(ch.isspace() for ch in address):
+            return address
+    return None
 
 
 def _fields(block: str) -> list[dict[str, str]]:

@@ -13,6 +13,9 @@ class ComposeForm(forms.Form):
     subject = forms.CharField(label=_("Objet"), max_length=250)
     body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 12}))
     attachment = forms.FileField(label=_("Pièce jointe"), required=False)
+    receipt = forms.BooleanField(
+        label=_("Demander un accusé de lecture"), required=False, initial=True
+    )
     in_reply_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: object, mailboxes: list[tuple[int, str]], **kwargs: object) -> None:

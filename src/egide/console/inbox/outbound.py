@@ -26,7 +26,7 @@ from egide.messaging import receipts, relay
 from egide.messaging.smtp_server import client_tls_context
 from egide.messaging.trust import domain_of
 
-from .models import DeliveryState, Message, OutboundDelivery
+from .models import DeliveryState, Folder, Mailbox, Message, OutboundDelivery
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +166,49 @@ def _bounce(message: Message, raw: bytes, failures: list[tuple[str, str, str]]) 
         failures=failures,
     )
     store(message.mailbox, dsn, actor="smtp-queue")
+
+
+MDN_DISPLAYED = "manual-action/MDN-sent-manually; displayed"
+MDN_PROCESSED = "automatic-action/MDN-sent-automatically; processed"
+
+
+def send_mdn(message: Message, raw: bytes, *, disposition: str) -> bool:
+    """Answer a requested read receipt (RFC 8098) for a received message; True if one was sent.
+
+    MSSanté clients must be able to return an MDN when asked (ECO.3.1.6): «displayed» when a
+    person opens the message, «processed» when the practice software integrated it.
+    """
+    from . import trustspace
+    from .services import store
+
+    to = receipts.notification_address(raw)
+    if not to or message.folder not in ("inbox",) or not message.message_id:
+        return False
+    mdn = receipts.compose_mdn(
+        sender=message.mailbox.address,
+        to=to,
+        final_recipient=message.mailbox.address,
+        original_message_id=message.message_id,
+        disposition=disposition,
+    )
+    hosted = Mailbox.objects.filter(address=to.lower()).first()
+    with transaction.atomic():
+        if hosted is not None:
+            store(hosted, mdn, actor="mdn")
+        else:
+            space = trustspace.current()
+            if space is None or not space.allows(to):
+                return False
+            queue(store(message.mailbox, mdn, folder=Folder.SENT, actor="mdn"), [to])
+        audit.record(
+            "message.mdn_sent",
+            practice_id=message.mailbox.practice_id,
+            actor="mdn",
+            object_type="message",
+            object_id=message.pk,
+            details={"disposition": disposition.rpartition(";")[2].strip()},
+        )
+    return True
 
 
 def apply_report(report: receipts.Report) -> int:

@@ -193,8 +193,10 @@ def read(user: User, message: Message, *, ip: str | None = None) -> mime.Receive
         object_id=message.pk,
         ip=ip,
     )
-    if message.unread:
-        Message.objects.filter(pk=message.pk).update(unread=False)
+    # Conditional update: only the first reading (even among concurrent ones) sends the MDN.
+    if Message.objects.filter(pk=message.pk, unread=True).update(unread=False):
+        message.unread = False
+        outbound.send_mdn(message, raw, disposition=outbound.MDN_DISPLAYED)
     try:
         return mime.parse_message(raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
     except MessagingError:
@@ -306,6 +308,60 @@ def _kick_queue() -> None:
     from .tasks import deliver_queue
 
     deliver_queue()
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """Where a sent message stands for one recipient: sent → accepted → delivered → read →
+    integrated, and the queue state for recipients at other operators."""
+
+    recipient: str
+    state: str
+    sent_at: object
+    accepted_at: object = None
+    delivered_at: object = None
+    read_at: object = None
+    integrated_at: object = None
+    detail: str = ""
+
+
+def timeline(message: Message) -> list[TimelineRow]:
+    """The per-recipient receipt timeline of a message in «Envoyés» (empty for others)."""
+    if message.folder != Folder.SENT:
+        return []
+    rows = [
+        TimelineRow(
+            d.recipient,
+            d.get_state_display(),
+            d.created_at,
+            d.accepted_at,
+            d.delivered_at,
+            d.read_at,
+            d.integrated_at,
+            d.report or (d.last_reply if d.state != "delivered" else ""),
+        )
+        for d in message.deliveries.all()
+    ]
+    if message.message_id:
+        copies = (
+            Message.objects.filter(message_id=message.message_id)
+            .exclude(folder=Folder.SENT)
+            .select_related("mailbox")
+        )
+        for copy in copies:
+            rows.append(
+                TimelineRow(
+                    copy.mailbox.address,
+                    "Remis dans Égide",
+                    message.received_at,
+                    copy.received_at,
+                    copy.received_at,
+                    None if copy.unread else copy.received_at,
+                    copy.integrated_at,
+                    "lu (date exacte non conservée)" if not copy.unread else "",
+                )
+            )
+    return rows
 
 
 DEMO_DOMAIN = "tilleuls.egide.test"

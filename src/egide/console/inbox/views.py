@@ -89,6 +89,7 @@ def read(request: HttpRequest, message_id: int) -> HttpResponse:
             "message": message,
             "parsed": parsed,
             "thread": [(m, services.summary_of(m)) for m in thread],
+            "timeline": services.timeline(message),
         },
     )
 
@@ -141,6 +142,11 @@ def compose(request: HttpRequest) -> HttpResponse:
             subject=form.cleaned_data["subject"],
             body=form.cleaned_data["body"],
             attachments=attachments,
+            headers=(
+                {"Disposition-Notification-To": mailbox.address}
+                if form.cleaned_data.get("receipt")
+                else {}
+            ),
         )
         try:
             services.send(user, mailbox, draft, ip=client_ip(request))
