@@ -14,6 +14,7 @@ from .demo import demo
 from .directory import directory
 from .mail import mail
 from .serve import serve
+from .smtp import smtp
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,6 +31,7 @@ cli.add_command(agent)
 cli.add_command(compliance)
 cli.add_command(backup)
 cli.add_command(directory)
+cli.add_command(smtp)
 
 
 def main() -> None:

@@ -31,10 +31,21 @@ def _login_help(base_url: str) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, threads: int) -> None:
-    """Lance la console web et les tâches de fond (et, plus tard, l'écoute SMTP)."""
+@click.option(
+    "--smtp-port",
+    envvar="EGIDE_SMTP_PORT",
+    default=2525,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port SMTP (relais MSSanté) ; 0 pour ne pas écouter.",
+)
+def serve(host: str, port: int, threads: int, smtp_port: int) -> None:
+    """Lance la console web, les tâches de fond et l'écoute SMTP (si TLS est configuré)."""
     start_django()
     migrate()
+    from .smtp import start_smtp
+
+    smtp_listeners = start_smtp(smtp_port) if smtp_port else []
     from django.conf import settings
     from huey.consumer import ConsumerStopped
     from huey.contrib.djhuey import HUEY
@@ -54,3 +65,5 @@ def serve(host: str, port: int, threads: int) -> None:
         pass
     finally:
         server.close()
+        for listener in smtp_listeners:
+            listener.stop()  # type: ignore[attr-defined]

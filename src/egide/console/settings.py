@@ -261,3 +261,23 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# --- MSSanté trust space and SMTP (table in README.md) -------------------------------------------
+# The «liste blanche»: a URL (fetched over HTTPS, pinned to EGIDE_TRUST_LIST_CA_FILE) or a file;
+# the last good copy is kept in the data directory. A signed list is checked against the signers.
+EGIDE_TRUST_LIST_SOURCE = config.read_str(_env, "EGIDE_TRUST_LIST_SOURCE", "")
+EGIDE_TRUST_LIST_CA_FILE = config.read_str(_env, "EGIDE_TRUST_LIST_CA_FILE", "")
+EGIDE_TRUST_LIST_SIGNERS_FILE = config.read_str(_env, "EGIDE_TRUST_LIST_SIGNERS_FILE", "")
+EGIDE_TRUST_LIST_FILE = str(DATA_DIR / "listeblanche.xml")
+EGIDE_SMTP_HOST = config.read_str(_env, "EGIDE_SMTP_HOST", "127.0.0.1")
+EGIDE_SMTP_PORT = config.read_int(_env, "EGIDE_SMTP_PORT", 2525, low=0, high=65535)
+EGIDE_SMTP_SUBMISSION_PORT = config.read_int(
+    _env, "EGIDE_SMTP_SUBMISSION_PORT", 0, low=0, high=65535
+)
+EGIDE_SMTP_HOSTNAME = config.read_str(_env, "EGIDE_SMTP_HOSTNAME", "localhost")
+EGIDE_SMTP_CERT_FILE = config.read_str(_env, "EGIDE_SMTP_CERT_FILE", "")
+EGIDE_SMTP_KEY_FILE = config.read_str(_env, "EGIDE_SMTP_KEY_FILE", "")
+EGIDE_SMTP_TRUST_ANCHORS_FILE = config.read_str(_env, "EGIDE_SMTP_TRUST_ANCHORS_FILE", "")
+EGIDE_SMTP_CRL_FILES = config.read_list(_env, "EGIDE_SMTP_CRL_FILES", [])
+# Static routes «domain=host:port», tried before DNS MX records (operator relays, tests).
+EGIDE_SMTP_ROUTES = config.read_list(_env, "EGIDE_SMTP_ROUTES", [])

@@ -174,6 +174,57 @@ def issue_mailbox_certificate(
     return Identity(certificate, key)
 
 
+def issue_server_certificate(
+    ca: Identity,
+    host: str,
+    *,
+    also: Sequence[str] = (),
+    organisation: str = "Égide",
+    key_type: KeyType = "rsa2048",
+    valid_for: datetime.timedelta = datetime.timedelta(days=365),
+    not_before: datetime.datetime | None = None,
+) -> Identity:
+    """A TLS certificate for a mail server (SMTP/IMAP), usable as server and as client.
+
+    Operators authenticate each other with the same certificate in both directions (the
+    sending MTA presents it as a client certificate), so both TLS purposes are set. RSA by
+    default: the MSSanté cipher suites are ECDHE-RSA. `also` adds more DNS names.
+    """
+    key = generate_private_key(key_type)
+    start = not_before or _utcnow() - datetime.timedelta(minutes=5)
+    issuer_ski = ca.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(_name(host, organisation))
+        .issuer_name(ca.certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + valid_for)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            _key_usage(signature=True, encipher=isinstance(key, rsa.RSAPrivateKey)), critical=True
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in (host, *also)]),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski.value),
+            critical=False,
+        )
+        .sign(ca.private_key, hashes.SHA256())
+    )
+    return Identity(certificate, key)
+
+
 def issue_crl(
     ca: Identity,
     revoked: Iterable[Certificate],

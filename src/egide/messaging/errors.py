@@ -11,14 +11,16 @@ MessagingError
  │    ├── InvalidArchive      a ZIP that is truncated, corrupt, or not an IHE XDM package
  │    │    └── UnsafeArchive  a zip bomb, a path leaving the archive, a nested archive
  │    ├── InvalidHl7Message   an HL7 v2 message that cannot be parsed
- │    └── MalformedMime       an e-mail whose MIME structure cannot be read
+ │    ├── MalformedMime       an e-mail whose MIME structure cannot be read
+ │    └── InvalidTrustList    a «liste blanche» that cannot be read or whose signature fails
  ├── InvalidDraft             a message to send is malformed (line break in a header…)
  ├── MessageTooLarge          a message or attachment over the configured size limit
  ├── SendingForbidden         a document's confidentiality codes forbid it for that recipient
  ├── RenditionFailed          the readable PDF copy of a CDA could not be produced
- └── DirectoryError           the national directory (Annuaire Santé files, search index)
-      ├── DirectoryFileRefused   a file that is not the expected extraction (header, encoding)
-      └── DirectoryIndexError    the search index cannot be opened or written
+ ├── DirectoryError           the national directory (Annuaire Santé files, search index)
+ │    ├── DirectoryFileRefused   a file that is not the expected extraction (header, encoding)
+ │    └── DirectoryIndexError    the search index cannot be opened or written
+ └── SmtpRefusal              an SMTP command or message refused, with its reply code
 """
 
 
@@ -84,3 +86,15 @@ class DirectoryFileRefused(DirectoryError):
 
 class DirectoryIndexError(DirectoryError):
     """The index cannot be opened, created or written (missing file, unreachable server)."""
+
+
+class InvalidTrustList(UnreadableInput):
+    """The «liste blanche» cannot be used: unreadable XML, no domain, or a bad signature."""
+
+
+class SmtpRefusal(MessagingError):
+    """An SMTP exchange is refused; `reply` is the full SMTP answer (code, enhanced code, text)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply

@@ -25,7 +25,7 @@ from egide.console.accounts.services import user_for_request
 from egide.console.audit import services as audit
 from egide.messaging import mime
 
-from . import services
+from . import outbound, services
 from .access import acting_for, mailbox_for, mailboxes_for, message_for
 from .models import Folder, Message
 from .openapi import SCHEMA
@@ -189,6 +189,8 @@ def acknowledge(request: HttpRequest, user: User, message_id: int) -> HttpRespon
     found = message_for(user, message_id)
     with transaction.atomic():
         Message.objects.filter(pk=found.pk).update(integrated_at=timezone.now(), unread=False)
+        if found.integrated_at is None:
+            outbound.send_mdn(found, services.raw_of(found), disposition=outbound.MDN_PROCESSED)
         audit.record(
             "message.integrated",
             practice_id=found.mailbox.practice_id,

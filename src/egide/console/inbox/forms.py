@@ -26,6 +26,9 @@ class ComposeForm(forms.Form):
             "selon les règles MSSanté."
         ),
     )
+    receipt = forms.BooleanField(
+        label=_("Demander un accusé de lecture"), required=False, initial=True
+    )
     in_reply_to = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: object, mailboxes: list[tuple[int, str]], **kwargs: object) -> None:

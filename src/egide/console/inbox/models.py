@@ -116,3 +116,44 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox.address} #{self.pk}"
+
+
+class DeliveryState(models.TextChoices):
+    QUEUED = "queued", _("En file d'attente")
+    DEFERRED = "deferred", _("Différé (nouvel essai prévu)")
+    DELIVERED = "delivered", _("Accepté par l'opérateur destinataire")
+    BOUNCED = "bounced", _("Échec définitif")
+
+
+class OutboundDelivery(models.Model):
+    """One recipient of a sent message hosted by another operator of the trust space.
+
+    The message itself is not copied: the worker decrypts the sender's «Envoyés» copy when it
+    delivers. The timeline (accepted → delivered → read → integrated) is filled from the peer's
+    SMTP answer and from the DSN and MDN reports that come back.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.CharField(max_length=254)
+    domain = models.CharField(max_length=253, db_index=True)
+    state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, default=DeliveryState.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    last_reply = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    integrated_at = models.DateTimeField(null=True, blank=True)
+    report = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering: ClassVar = ["created_at", "recipient"]
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["message", "recipient"], name="one_delivery_per_rcpt")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient} ({self.state})"

@@ -21,7 +21,7 @@ from egide.messaging import mime
 from egide.messaging.errors import MessagingError
 from egide.messaging.health_message import HealthMail, compose_health_message
 
-from . import identities, storage
+from . import identities, outbound, storage, trustspace
 from .access import acting_for, may_send
 from .models import Delegation, Folder, Mailbox, MailboxKind, Message
 from .protection import ProtectionError, open_protected, protect
@@ -209,8 +209,10 @@ def read(user: User, message: Message, *, ip: str | None = None) -> mime.Receive
         object_id=message.pk,
         ip=ip,
     )
-    if message.unread:
-        Message.objects.filter(pk=message.pk).update(unread=False)
+    # Conditional update: only the first reading (even among concurrent ones) sends the MDN.
+    if Message.objects.filter(pk=message.pk, unread=True).update(unread=False):
+        message.unread = False
+        outbound.send_mdn(message, plain_of(message), disposition=outbound.MDN_DISPLAYED)
     try:
         return _parse(message)
     except (MessagingError, ProtectionError):
@@ -251,29 +253,44 @@ def trash(user: User, message: Message, *, ip: str | None = None) -> None:
     )
 
 
-def _hosted_recipients(recipients: tuple[str, ...]) -> list[Mailbox]:
-    hosted = {
-        m.address: m for m in Mailbox.objects.filter(address__in=[r.lower() for r in recipients])
-    }
-    outside = [r for r in recipients if r.lower() not in hosted]
-    if outside:
-        raise InboxError(
-            "Destinataire(s) hors de la messagerie Égide : "
-            + ", ".join(outside)
-            + ". L'envoi vers les autres opérateurs MSSanté passe par la file SMTP."
-        )
-    return list(hosted.values())
+def _split_recipients(recipients: list[str]) -> tuple[dict[str, Mailbox], list[str]]:
+    """Recipients hosted here, and remote ones (all in the trust space, else InboxError)."""
+    wanted = [r.strip().lower() for r in recipients]
+    hosted = {m.address: m for m in Mailbox.objects.filter(address__in=wanted)}
+    remote = [r for r in dict.fromkeys(wanted) if r not in hosted]
+    if remote:
+        space = trustspace.current()
+        outside = remote if space is None else space.outside(remote)
+        if outside:
+            raise InboxError(trustspace.explain_outside(outside))
+    return hosted, remote
 
 
-def _deliver(
-    user: User, mailbox: Mailbox, raw: bytes, recipients: list[Mailbox], ip: str | None
+def check_recipients(recipients: list[str]) -> None:
+    """Raise InboxError with the French explanation if a recipient is outside the trust space."""
+    _split_recipients(recipients)
+
+
+def dispatch(
+    user: User, mailbox: Mailbox, raw: bytes, recipients: list[str], *, ip: str | None = None
 ) -> Message:
-    """Protect end to end, keep the «Envoyés» copy, deliver to each hosted recipient."""
-    raw = protect(raw, mailbox, _key(mailbox), recipients)
+    """Keep the «Envoyés» copy, deliver to hosted mailboxes, queue the others for SMTP.
+
+    Between mailboxes hosted here the message is signed and encrypted end to end (S/MIME); the
+    sender's copy is encrypted to the sender too. Other operators get the plain message over
+    verified TLS (their users' certificates are not ours to hold).
+    """
+    if not may_send(user, mailbox):
+        raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
+    hosted, remote = _split_recipients(recipients)
+    if hosted:
+        raw = protect(raw, mailbox, _key(mailbox), list(hosted.values()))
     with transaction.atomic():
         sent = store(mailbox, raw, folder=Folder.SENT, actor=user.username)
-        for recipient in recipients:
+        for recipient in hosted.values():
             store(recipient, raw, actor=f"delivery:{mailbox.address}")
+        if remote:
+            outbound.queue(sent, remote)
         audit.record(
             "message.sent",
             practice_id=mailbox.practice_id,
@@ -283,16 +300,22 @@ def _deliver(
             object_type="message",
             object_id=sent.pk,
             ip=ip,
-            details={"recipients": len(recipients), "at": timezone.now().isoformat()},
+            details={
+                "recipients": len(recipients),
+                "remote": len(remote),
+                "at": timezone.now().isoformat(),
+            },
         )
+    if remote:
+        transaction.on_commit(_kick_queue)
     return sent
 
 
 def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = None) -> Message:
-    """Compose and deliver to mailboxes hosted here; keep a copy in «Envoyés»."""
+    """Compose and send: hosted mailboxes get it now, other operators through the SMTP queue."""
     if not may_send(user, mailbox):
         raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
-    recipients = _hosted_recipients(draft.recipients)
+    _split_recipients(list(draft.recipients))  # explain before composing anything
     try:
         raw = mime.compose_message(
             draft,
@@ -301,7 +324,7 @@ def send(user: User, mailbox: Mailbox, draft: mime.Draft, *, ip: str | None = No
         )
     except MessagingError as error:
         raise InboxError(str(error)) from None
-    return _deliver(user, mailbox, raw, recipients, ip)
+    return dispatch(user, mailbox, raw, list(draft.recipients), ip=ip)
 
 
 def send_health_documents(
@@ -314,7 +337,7 @@ def send_health_documents(
     """
     if not may_send(user, mailbox):
         raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
-    recipients = _hosted_recipients(mail.recipients)
+    _split_recipients(list(mail.recipients))
     try:
         raw = compose_health_message(
             mail,
@@ -323,7 +346,67 @@ def send_health_documents(
         )
     except MessagingError as error:
         raise InboxError(str(error)) from None
-    return _deliver(user, mailbox, raw, recipients, ip)
+    return dispatch(user, mailbox, raw, list(mail.recipients), ip=ip)
+
+
+def _kick_queue() -> None:
+    from .tasks import deliver_queue
+
+    deliver_queue()
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """Where a sent message stands for one recipient: sent → accepted → delivered → read →
+    integrated, and the queue state for recipients at other operators."""
+
+    recipient: str
+    state: str
+    sent_at: object
+    accepted_at: object = None
+    delivered_at: object = None
+    read_at: object = None
+    integrated_at: object = None
+    detail: str = ""
+
+
+def timeline(message: Message) -> list[TimelineRow]:
+    """The per-recipient receipt timeline of a message in «Envoyés» (empty for others)."""
+    if message.folder != Folder.SENT:
+        return []
+    rows = [
+        TimelineRow(
+            d.recipient,
+            d.get_state_display(),
+            d.created_at,
+            d.accepted_at,
+            d.delivered_at,
+            d.read_at,
+            d.integrated_at,
+            d.report or (d.last_reply if d.state != "delivered" else ""),
+        )
+        for d in message.deliveries.all()
+    ]
+    if message.message_id:
+        copies = (
+            Message.objects.filter(message_id=message.message_id)
+            .exclude(folder=Folder.SENT)
+            .select_related("mailbox")
+        )
+        for copy in copies:
+            rows.append(
+                TimelineRow(
+                    copy.mailbox.address,
+                    "Remis dans Égide",
+                    message.received_at,
+                    copy.received_at,
+                    copy.received_at,
+                    None if copy.unread else copy.received_at,
+                    copy.integrated_at,
+                    "lu (date exacte non conservée)" if not copy.unread else "",
+                )
+            )
+    return rows
 
 
 DEMO_DOMAIN = "tilleuls.egide.test"

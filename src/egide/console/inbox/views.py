@@ -98,6 +98,7 @@ def read(request: HttpRequest, message_id: int) -> HttpResponse:
             "parsed": parsed,
             "thread": [(m, services.summary_of(m)) for m in thread],
             "documents": found,
+            "timeline": services.timeline(message),
         },
     )
 
@@ -165,6 +166,11 @@ def compose(request: HttpRequest) -> HttpResponse:
                     subject=form.cleaned_data["subject"],
                     body=form.cleaned_data["body"],
                     attachments=attachments,
+                    headers=(
+                        {"Disposition-Notification-To": mailbox.address}
+                        if form.cleaned_data.get("receipt")
+                        else {}
+                    ),
                 )
                 services.send(user, mailbox, draft, ip=client_ip(request))
         except services.InboxError as error:

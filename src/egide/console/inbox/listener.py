@@ -1,0 +1,103 @@
+"""Start the SMTP listeners (relay and, optionally, submission) from the settings.
+
+Each listener is an aiosmtpd `Controller`: its own event loop in a daemon thread, so it runs
+beside the console and the worker in `egide serve`, or alone in `egide smtp serve`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from django.conf import settings
+
+from egide.messaging.smtp_server import SmtpHandler, server_tls_context
+
+from .inbound import RelaySink, SubmissionSink
+
+log = logging.getLogger(__name__)
+
+
+class SmtpNotConfigured(Exception):
+    """TLS material is missing: SMTP never runs in clear, so it does not run at all."""
+
+
+@dataclass(frozen=True)
+class Listener:
+    name: str
+    host: str
+    port: int
+    controller: Controller
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def _missing() -> list[str]:
+    needed = {
+        "EGIDE_SMTP_CERT_FILE": settings.EGIDE_SMTP_CERT_FILE,
+        "EGIDE_SMTP_KEY_FILE": settings.EGIDE_SMTP_KEY_FILE,
+        "EGIDE_SMTP_TRUST_ANCHORS_FILE": settings.EGIDE_SMTP_TRUST_ANCHORS_FILE,
+    }
+    return [name for name, value in needed.items() if not value or not Path(value).is_file()]
+
+
+def start(
+    *, host: str | None = None, port: int | None = None, submission_port: int | None = None
+) -> list[Listener]:
+    """Start the relay listener (and submission when its port is not 0); raise if not configured."""
+    missing = _missing()
+    if missing:
+        raise SmtpNotConfigured(
+            "écoute SMTP non démarrée : TLS obligatoire, fichiers manquants ou illisibles : "
+            + ", ".join(missing)
+        )
+    host = host or settings.EGIDE_SMTP_HOST
+    relay_port = settings.EGIDE_SMTP_PORT if port is None else port
+    submission = settings.EGIDE_SMTP_SUBMISSION_PORT if submission_port is None else submission_port
+    listeners = []
+    limit = settings.EGIDE_MAX_MESSAGE_BYTES
+    relay_tls = server_tls_context(
+        settings.EGIDE_SMTP_CERT_FILE,
+        settings.EGIDE_SMTP_KEY_FILE,
+        client_ca_file=settings.EGIDE_SMTP_TRUST_ANCHORS_FILE,
+        crl_files=settings.EGIDE_SMTP_CRL_FILES,
+    )
+    relay = Controller(
+        SmtpHandler(RelaySink(), relay=True),
+        hostname=host,
+        port=relay_port,
+        server_hostname=settings.EGIDE_SMTP_HOSTNAME,
+        tls_context=relay_tls,
+        require_starttls=True,
+        data_size_limit=limit,
+        enable_SMTPUTF8=True,
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    relay.start()
+    listeners.append(Listener("relay", host, relay.port, relay))
+    if submission:
+        handler = SmtpHandler(SubmissionSink(), relay=False)
+        sub = Controller(
+            handler,
+            hostname=host,
+            port=submission,
+            server_hostname=settings.EGIDE_SMTP_HOSTNAME,
+            tls_context=server_tls_context(
+                settings.EGIDE_SMTP_CERT_FILE, settings.EGIDE_SMTP_KEY_FILE
+            ),
+            require_starttls=True,
+            auth_required=True,
+            auth_require_tls=True,
+            authenticator=handler.authenticate,
+            auth_exclude_mechanism=["LOGIN"],
+            data_size_limit=limit,
+            enable_SMTPUTF8=True,
+        )
+        sub.start()
+        listeners.append(Listener("submission", host, sub.port, sub))
+    for listener in listeners:
+        log.info("SMTP %s listening on %s:%s", listener.name, listener.host, listener.port)
+    return listeners

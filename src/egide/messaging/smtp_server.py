@@ -1,0 +1,226 @@
+"""Inbound SMTP (operator to operator, and submission) as a thin aiosmtpd adapter.
+
+The handler only turns the SMTP dialogue into calls on a `MailSink`, plain synchronous functions
+that the console implements (recipient lookup, durable storage, authentication, audit) and that
+tests call without sockets — the healthchecks pattern. Sink calls touch the database, so they
+run in a thread pool, never on the event loop.
+
+What is decided here, because it is protocol and not business:
+- TLS first: no MAIL before STARTTLS (aiosmtpd's `require_starttls`, 530), TLS ≥ 1.2 with the
+  MSSanté ECDHE-RSA suites (see `server_tls_context`);
+- on the relay port the peer must present a certificate that chains to the configured anchors
+  (OpenSSL refuses a bad one during the handshake; a missing one gets 530 here);
+- SMTP smuggling: a message containing a bare LF or CR is refused whole (RFC 5321 §2.3.8),
+  since aiosmtpd only ends DATA on CRLF.CRLF, a `\\n.\\n` end can then never split a message;
+- `250` after DATA is the sink's answer, given only once the message is durably stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import ssl
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from .errors import SmtpRefusal
+
+log = logging.getLogger(__name__)
+
+# Référentiel MSSanté #2 v0.1, ECO.1.1.3 (TLS 1.2); TLS 1.3 suites are OpenSSL's defaults.
+MSSANTE_CIPHERS = (
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256"
+)
+_BARE_LINE_END = re.compile(rb"(?<!\r)\n|\r(?!\n)")
+_NUL = b"\x00"
+
+__all__ = [
+    "MSSANTE_CIPHERS",
+    "InboundMessage",
+    "MailSink",
+    "Peer",
+    "SmtpHandler",
+    "check_content",
+    "client_tls_context",
+    "server_tls_context",
+]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Who is talking: address, TLS state and, on the relay port, the verified certificate."""
+
+    ip: str
+    tls_version: str = ""
+    certificate_subject: str = ""
+    user: Any = None  # what the sink's `authenticate` returned (submission port)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    peer: Peer
+    mail_from: str
+    recipients: tuple[str, ...]
+    content: bytes = field(repr=False)
+
+
+class MailSink(Protocol):
+    """The business side of an SMTP listener; every method returns an SMTP reply or None (OK)."""
+
+    def check_sender(self, peer: Peer, address: str) -> str | None: ...
+
+    def check_recipient(self, peer: Peer, address: str) -> str | None: ...
+
+    def deliver(self, message: InboundMessage) -> str: ...
+
+    def authenticate(self, peer: Peer, login: str, password: str) -> Any: ...
+
+    def refused(self, peer: Peer, stage: str, reply: str) -> None: ...
+
+
+def check_content(content: bytes) -> None:
+    """Refuse message data that could hide a second message (smuggling) or is not text mail."""
+    if _BARE_LINE_END.search(content):
+        raise SmtpRefusal("554 5.6.0 Bare LF or CR in message data refused (RFC 5321 2.3.8)")
+    if _NUL in content:
+        raise SmtpRefusal("554 5.6.0 NUL byte in message data refused")
+
+
+def server_tls_context(
+    cert_file: str,
+    key_file: str,
+    *,
+    client_ca_file: str | None = None,
+    crl_files: Sequence[str] = (),
+) -> ssl.SSLContext:
+    """A server context: TLS ≥ 1.2, MSSanté suites, client certificates checked if anchors given.
+
+    With `client_ca_file`, a client certificate is requested and, when sent, verified against
+    those anchors (and the CRLs: a revoked or expired certificate fails the handshake).
+    """
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(MSSANTE_CIPHERS)
+    context.load_cert_chain(cert_file, key_file)
+    if client_ca_file:
+        context.load_verify_locations(cafile=client_ca_file)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        for crl in crl_files:
+            context.load_verify_locations(cafile=crl)
+        if crl_files:
+            context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    return context
+
+
+def client_tls_context(
+    ca_file: str, *, cert_file: str | None = None, key_file: str | None = None
+) -> ssl.SSLContext:
+    """A client context for delivering to peers: verified server certificate, our own if given."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(MSSANTE_CIPHERS)
+    if cert_file and key_file:
+        context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _peer(session: Session) -> Peer:
+    ip = str(session.peer[0]) if isinstance(session.peer, tuple) else str(session.peer)
+    user = session.auth_data
+    extra = session.ssl
+    if not extra:
+        return Peer(ip, user=user)
+    ssl_object = extra.get("ssl_object")
+    version = ssl_object.version() if ssl_object is not None else ""
+    subject = ""
+    certificate = extra.get("peercert") or {}
+    for rdn in certificate.get("subject", ()):
+        for key, value in rdn:
+            subject += f"{key}={value},"
+    return Peer(ip, version or "", subject.rstrip(","), user)
+
+
+class SmtpHandler:
+    """aiosmtpd hooks; `relay=True` for operator peers (certificate), False for submission."""
+
+    def __init__(self, sink: MailSink, *, relay: bool, workers: int = 8) -> None:
+        self.sink = sink
+        self.relay = relay
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-sink")
+
+    async def _call(self, function: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
+
+    async def _refuse(self, peer: Peer, stage: str, reply: str) -> str:
+        await self._call(self.sink.refused, peer, stage, reply)
+        return reply
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        peer = _peer(session)
+        if self.relay and not peer.certificate_subject:
+            return await self._refuse(
+                peer, "mail", "530 5.7.0 A client certificate from the trust space is required"
+            )
+        if not self.relay and peer.user is None:
+            return await self._refuse(peer, "mail", "530 5.7.0 Authentication required")
+        reply = await self._call(self.sink.check_sender, peer, address)
+        if reply:
+            return await self._refuse(peer, "mail", reply)
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 OK"
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        peer = _peer(session)
+        reply = await self._call(self.sink.check_recipient, peer, address)
+        if reply:
+            return await self._refuse(peer, "rcpt", reply)
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        peer = _peer(session)
+        content = envelope.original_content or b""
+        try:
+            check_content(content)
+        except SmtpRefusal as refusal:
+            return await self._refuse(peer, "data", refusal.reply)
+        message = InboundMessage(
+            peer, envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(content)
+        )
+        try:
+            reply: str = await self._call(self.sink.deliver, message)
+        except Exception:
+            # Never 250 a message that was not stored; the peer keeps it and retries.
+            log.exception("storing an inbound message failed")
+            return "451 4.3.0 Temporary failure storing the message, try again later"
+        return reply
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        """aiosmtpd `authenticator`: PLAIN/LOGIN with an application token (over TLS only)."""
+        peer = _peer(session)
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login = data.login.decode("utf-8", "replace")
+        password = data.password.decode("utf-8", "replace")
+        # aiosmtpd calls this on the event loop; the sink touches the database, which Django
+        # forbids from a thread running a loop, so it runs in the pool (auth is rare and short).
+        user = self.pool.submit(self.sink.authenticate, peer, login, password).result()
+        if user is None:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=user)
