@@ -7,6 +7,7 @@ when no server answers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,9 @@ DATA = Path(__file__).parents[2] / "data" / "directory"
 MSSANTE_SAMPLE = DATA / "Extraction_Correspondance_MSSante_sample.txt"
 PS_SAMPLE = DATA / "PS_LibreAcces_Personne_activite_sample.txt"
 SERVER = "postgresql://postgres@127.0.0.1:5432"
-DATABASE = "egide_directory_test"
+# One database per test process, so that two runs on one server (a developer's and CI's) never
+# empty each other's index.
+DATABASE = f"egide_directory_test_{os.getpid()}"
 
 
 def postgres_url() -> str | None:
@@ -35,11 +38,13 @@ def postgres_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def postgres_database() -> str:
+def postgres_database() -> Iterator[str]:
     url = postgres_url()
     if url is None:
         pytest.skip("PostgreSQL ne répond pas sur 127.0.0.1:5432")
-    return url
+    yield url
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def _empty_postgres(url: str) -> None:

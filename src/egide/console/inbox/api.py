@@ -190,7 +190,7 @@ def acknowledge(request: HttpRequest, user: User, message_id: int) -> HttpRespon
     with transaction.atomic():
         Message.objects.filter(pk=found.pk).update(integrated_at=timezone.now(), unread=False)
         if found.integrated_at is None:
-            outbound.send_mdn(found, services.raw_of(found), disposition=outbound.MDN_PROCESSED)
+            outbound.send_mdn(found, services.plain_of(found), disposition=outbound.MDN_PROCESSED)
         audit.record(
             "message.integrated",
             practice_id=found.mailbox.practice_id,

@@ -102,10 +102,10 @@ def deliver_due(now: datetime.datetime | None = None) -> int:
 
 
 def _attempt(rows: list[OutboundDelivery], now: datetime.datetime) -> None:
-    from .services import raw_of  # services imports this module to queue
+    from .services import plain_of  # services imports this module to queue
 
     message = rows[0].message
-    raw = raw_of(message)
+    raw = plain_of(message)  # the sender's copy may be S/MIME for hosted recipients
     try:
         routes = relay.mx_routes(
             rows[0].domain, static=_static_routes(tuple(settings.EGIDE_SMTP_ROUTES))
