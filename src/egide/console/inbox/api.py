@@ -26,7 +26,7 @@ from egide.console.audit import services as audit
 from egide.messaging import mime
 
 from . import outbound, services
-from .access import acting_for, mailbox_for, mailboxes_for, message_for
+from .access import mailbox_for, mailboxes_for, message_for
 from .models import Folder, Message
 from .openapi import SCHEMA
 
@@ -191,14 +191,5 @@ def acknowledge(request: HttpRequest, user: User, message_id: int) -> HttpRespon
         Message.objects.filter(pk=found.pk).update(integrated_at=timezone.now(), unread=False)
         if found.integrated_at is None:
             outbound.send_mdn(found, services.plain_of(found), disposition=outbound.MDN_PROCESSED)
-        audit.record(
-            "message.integrated",
-            practice_id=found.mailbox.practice_id,
-            actor_id=user.pk,
-            actor=user.username,
-            on_behalf_of=acting_for(user, found.mailbox),
-            object_type="message",
-            object_id=found.pk,
-            ip=audit.client_ip(request),
-        )
+        services.audit_access(user, found, "message.integrated", ip=audit.client_ip(request))
     return HttpResponse(status=204)

@@ -193,14 +193,17 @@ def plain_of(message: Message) -> bytes:
     return open_protected(raw_of(message), message.mailbox, _key(message.mailbox)).raw
 
 
-def _parse(message: Message) -> mime.ReceivedMessage:
-    return mime.parse_message(plain_of(message), max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
-
-
-def read(user: User, message: Message, *, ip: str | None = None) -> mime.ReceivedMessage | None:
-    """Decrypt and parse a message for `user` (already authorised), audit it, mark it read."""
+def audit_access(
+    user: User,
+    message: Message,
+    action: str,
+    *,
+    ip: str | None,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Journal who touched which message, on whose behalf when delegated; never its content."""
     audit.record(
-        "message.read",
+        action,
         practice_id=message.mailbox.practice_id,
         actor_id=user.pk,
         actor=user.username,
@@ -208,7 +211,17 @@ def read(user: User, message: Message, *, ip: str | None = None) -> mime.Receive
         object_type="message",
         object_id=message.pk,
         ip=ip,
+        details=details,
     )
+
+
+def _parse(message: Message) -> mime.ReceivedMessage:
+    return mime.parse_message(plain_of(message), max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+
+
+def read(user: User, message: Message, *, ip: str | None = None) -> mime.ReceivedMessage | None:
+    """Decrypt and parse a message for `user` (already authorised), audit it, mark it read."""
+    audit_access(user, message, "message.read", ip=ip)
     # Conditional update: only the first reading (even among concurrent ones) sends the MDN.
     if Message.objects.filter(pk=message.pk, unread=True).update(unread=False):
         message.unread = False
@@ -225,32 +238,13 @@ def attachment(
     parsed = _parse(message)
     if not 0 <= index < len(parsed.attachments):
         raise InboxError("Cette pièce jointe n'existe pas.")
-    audit.record(
-        "message.attachment_downloaded",
-        practice_id=message.mailbox.practice_id,
-        actor_id=user.pk,
-        actor=user.username,
-        on_behalf_of=acting_for(user, message.mailbox),
-        object_type="message",
-        object_id=message.pk,
-        ip=ip,
-        details={"index": index},
-    )
+    audit_access(user, message, "message.attachment_downloaded", ip=ip, details={"index": index})
     return parsed.attachments[index]
 
 
 def trash(user: User, message: Message, *, ip: str | None = None) -> None:
     Message.objects.filter(pk=message.pk).update(folder=Folder.TRASH)
-    audit.record(
-        "message.deleted",
-        practice_id=message.mailbox.practice_id,
-        actor_id=user.pk,
-        actor=user.username,
-        on_behalf_of=acting_for(user, message.mailbox),
-        object_type="message",
-        object_id=message.pk,
-        ip=ip,
-    )
+    audit_access(user, message, "message.deleted", ip=ip)
 
 
 def _split_recipients(recipients: list[str]) -> tuple[dict[str, Mailbox], list[str]]:
