@@ -21,9 +21,9 @@ matching word before intersecting (25 ms for «dupont & ma:*», 2 ms for «dupon
 martine | …)»), and `term.frequency` (about how many rows hold the word, per document)
 tells how common each part of the query is. PostgreSQL's own estimate, blind to how our
 words combine and to the order of the heap, chose a sequential scan through the whole table
-for rare prefixes (1 s) and a bitmap over 200,000 rows for «paris». We choose whichever reads fewer rows: a sequential
-scan that stops after N matches, or the GIN index on the query's rarest part, the rest being
-checked on the rows it selects.
+for rare prefixes (1 s) and a bitmap over 200,000 rows for «paris». We choose whichever
+reads fewer rows: a sequential scan that stops after N matches, or the GIN index on the
+query's rarest part, the rest being checked on the rows it selects.
 Needs the `unaccent` extension (created when missing, which needs the right to create
 extensions, else ask the operator's DBA).
 """
