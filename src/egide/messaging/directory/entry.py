@@ -44,7 +44,6 @@ class Entry:
     city: str = ""
     department: str = ""
     country: str = ""
-    red_list: bool = False
 
     @property
     def display_name(self) -> str:
@@ -61,22 +60,22 @@ class Entry:
     @classmethod
     def from_row(cls, source: Source, row: Row) -> Entry:
         """The entry for a stored or parsed row (fields in `ROW_FIELDS` order)."""
-        # `red_list` keeps its default: a stored or parsed row is published.
-        return cls(row[0], source, *row[1:])  # type: ignore[arg-type]
+        return cls(row[0], source, *row[1:])
 
-    def as_dict(self) -> dict[str, str | bool]:
+    def as_dict(self) -> dict[str, str]:
         """The entry as a JSON-ready mapping (used by the CLI and the console)."""
-        data: dict[str, str | bool] = dataclasses.asdict(self)
+        data: dict[str, str] = dataclasses.asdict(self)
         data["source"] = self.source.value
         data["display_name"] = self.display_name
         return data
 
 
 FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(Entry))
-# A row is an entry without `source` and `red_list`: what parsers yield and indexes store.
+# A row is an entry without `source`: what parsers yield and indexes store. Entries on the
+# liste rouge are never stored (see `importer.import_file`), so no entry carries the flag.
 # Imports handle half a million entries as plain tuples because building dataclass
 # instances costs seconds more (measured in bench/directory).
-ROW_FIELDS: tuple[str, ...] = tuple(name for name in FIELDS if name not in {"source", "red_list"})
+ROW_FIELDS: tuple[str, ...] = tuple(name for name in FIELDS if name != "source")
 Row = tuple[str, ...]
 
 

@@ -18,11 +18,12 @@ by typing one more letter either way.
 Prefixes of three letters or more are expanded into the words they start (table `term`, the
 vocabulary of `document.vocabulary`): GIN's partial match must union the lists of every
 matching word before intersecting (25 ms for «dupont & ma:*», 2 ms for «dupont & (marie |
-martine | …)»), and `term.frequency` (about how many rows hold the word) tells how common
-the query is: PostgreSQL's own estimate, blind to how our words combine and to the order of
-the heap, chose a sequential scan through the whole table for rare prefixes (1 s) and a
-bitmap over 200,000 rows for «paris». We choose: a sequential scan that stops after N
-matches for common queries (`SEQUENTIAL_SHARE`), the GIN index otherwise.
+martine | …)»), and `term.frequency` (about how many rows hold the word, per document)
+tells how common each part of the query is. PostgreSQL's own estimate, blind to how our
+words combine and to the order of the heap, chose a sequential scan through the whole table
+for rare prefixes (1 s) and a bitmap over 200,000 rows for «paris». We choose whichever
+reads fewer rows: a sequential scan that stops after N matches, or the GIN index on the
+query's rarest part, the rest being checked on the rows it selects.
 Needs the `unaccent` extension (created when missing, which needs the right to create
 extensions, else ask the operator's DBA).
 """
@@ -107,9 +108,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.change (
 
 # Past this many words, a prefix is left to GIN's partial match.
 MAX_EXPANSION = 64
-# Queries expected to match more than this share of the rows read the heap sequentially and
-# stop after N matches (≤ 2,000 rows read for 40 candidates); rarer ones use the GIN index.
-SEQUENTIAL_SHARE = 0.02
+# `_look_up` answers the summed frequency of a prefix's words under position + SUMMED.
+SUMMED = 1000
 
 
 class PostgresIndex:
@@ -132,7 +132,7 @@ class PostgresIndex:
         self._db.execute("SET enable_seqscan = off")
         self._db.execute("SET jit = off")
         self._totals: dict[Source, int] = {}
-        self._plans: dict[tuple[Query, Source, Document], tuple[str, str, float] | None] = {}
+        self._plans: dict[tuple[Query, Source, Document], tuple[str, str, float, float] | None] = {}
         self._checked_at = -1e9
         self._latest_import = -1
         if create:
@@ -157,8 +157,15 @@ class PostgresIndex:
             planned = self.tsquery_text(query, source, document)
             if planned is None:
                 continue
-            text, indexed, share = planned
-            sequential = share >= SEQUENTIAL_SHARE
+            text, indexed, share, rarest = planned
+            wanted = count - len(found)
+            # Rows read, roughly: a sequential scan reads rows until `wanted` match; the index
+            # reads the rarest part's whole list, then its rows until `wanted` match (both
+            # cost about a microsecond a row here).
+            total = self._total(source)
+            sequential = wanted / max(share, 1e-12) < rarest * total + wanted * rarest / max(
+                share, 1e-12
+            )
             condition = f"{column} @@ to_tsquery('simple', %s)"
             values: tuple[str, ...] = (text,)
             if sequential:
@@ -166,9 +173,10 @@ class PostgresIndex:
                 # stops after N matches (sequential scans are otherwise off for the session).
                 condition = f"ts_match_vq({column}, to_tsquery('simple', %s))"
             elif indexed and indexed != text:
-                # A short prefix («ma:*») beside rarer words: GIN's partial match would union
-                # the lists of hundreds of words (100 ms); the index serves the other words and
-                # the prefix is checked on the few rows they select (a function: not indexed).
+                # The index serves the rarest part (`_plan`); the whole query is checked on the
+                # rows it selects (a function: no index serves it). A short prefix («ma:*»)
+                # never goes to the index: GIN's partial match would union the lists of
+                # hundreds of words (100 ms).
                 condition = (
                     f"{column} @@ to_tsquery('simple', %s)"
                     f" AND ts_match_vq({column}, to_tsquery('simple', %s))"
@@ -176,7 +184,7 @@ class PostgresIndex:
                 values = (indexed, text)
             rows = self._db.execute(
                 f"SELECT data FROM {SCHEMA}.entry_{source.value} WHERE {condition} LIMIT %s",
-                (*values, count - len(found)),
+                (*values, wanted),
             ).fetchall()
             found += [Entry.from_row(source, row_from_text(data)) for (data,) in rows]
             if len(found) >= count:
@@ -194,7 +202,7 @@ class PostgresIndex:
 
     def tsquery_text(
         self, query: Query, source: Source, document: Document
-    ) -> tuple[str, str, float] | None:
+    ) -> tuple[str, str, float, float] | None:
         """The `to_tsquery('simple', …)` text, the same without short prefixes (what the GIN
         index should serve) and the expected share of matching rows; None when the source is
         empty or a prefix starts no known word. Remembered for the next call with the same
@@ -228,39 +236,50 @@ class PostgresIndex:
 
     def _plan(
         self, query: Query, source: Source, document: Document
-    ) -> tuple[str, str, float] | None:
+    ) -> tuple[str, str, float, float] | None:
         total = self._total(source)
         if total == 0:
             return None
         patterns = query.patterns()
         looked_up = self._look_up(source, patterns, document)
         parts = []
-        indexed = []
+        # (share of rows, tsquery part) of the parts the GIN index can serve.
+        indexable: list[tuple[float, str]] = []
         share = 1.0
         for position, (word, prefix) in enumerate(patterns):
-            if prefix and (len(word) < 3 or word.isdigit()):
+            if prefix and word.isdigit():
                 parts.append(f"{word}:*")
-                if word.isdigit():
-                    indexed.append(f"{word}:*")
-                share *= 0.2 if not word.isdigit() else 1 / total
+                indexable.append((1 / total, parts[-1]))
+                share /= total
+                continue
+            summed = looked_up.get(position + SUMMED, [("", 0)])[0][1]
+            prefix_share = min(1.0, summed / total)
+            if prefix and len(word) < 3:
+                parts.append(f"{word}:*")
+                share *= prefix_share
                 continue
             found = looked_up.get(position, [])
             if not prefix:
                 parts.append(word)
-                indexed.append(word)
                 # A word outside the vocabulary may still be an identifier (RPPS): rare.
-                share *= (found[0][1] if found else 1) / total
-                continue
-            if not found:
+                part_share = (found[0][1] if found else 1) / total
+            elif not found:
                 return None
-            if len(found) > MAX_EXPANSION:
+            elif len(found) > MAX_EXPANSION:
+                # As common as a short prefix: checked on the rows the other words select.
                 parts.append(f"{word}:*")
-                share *= 0.2
+                share *= prefix_share
+                continue
             else:
                 parts.append("(" + " | ".join(item for item, _ in found) + ")")
-                share *= min(1.0, sum(frequency for _, frequency in found) / total)
-            indexed.append(parts[-1])
-        return " & ".join(parts), " & ".join(indexed), share
+                part_share = min(1.0, sum(frequency for _, frequency in found) / total)
+            indexable.append((part_share, parts[-1]))
+            share *= part_share
+        # The index serves the rarest part alone; the others are checked on the rows it
+        # selects. Intersecting two large posting lists in GIN (and every list of an OR) costs
+        # more than reading a few hundred rows.
+        rarest, indexed = min(indexable) if indexable else (1.0, "")
+        return " & ".join(parts), indexed, share, rarest
 
     def _look_up(
         self, source: Source, patterns: list[tuple[str, bool]], document: Document
@@ -271,6 +290,14 @@ class PostgresIndex:
         branches = []
         values: list[object] = []
         for position, (word, prefix) in enumerate(patterns):
+            if prefix and not word.isdigit():
+                # How many rows hold a word with this prefix, about (words are counted apart:
+                # an upper bound), for prefixes too common to expand.
+                branches.append(
+                    f"(SELECT {position + SUMMED}, '', coalesce(sum({frequency}), 0)"
+                    f" FROM {SCHEMA}.term WHERE source = %s AND word >= %s AND word < %s)"
+                )
+                values += [source.value, word, word + "\x7f"]
             if prefix and (len(word) < 3 or word.isdigit()):
                 continue
             if prefix:

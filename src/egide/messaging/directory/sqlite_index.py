@@ -124,6 +124,7 @@ class SqliteIndex:
         except sqlite3.Error as error:
             raise DirectoryIndexError(f"Annuaire illisible : {path} ({error}).") from error
         self.path = path
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -131,7 +132,10 @@ class SqliteIndex:
     # -- search -----------------------------------------------------------------------------
 
     def search(self, query: str, limit: int = 10) -> list[Entry]:
-        return search_entries(self, query, limit)
+        # One connection shared by the console's threads: one search at a time on it (each
+        # takes a millisecond or two; open one index per thread for more).
+        with self._lock:
+            return search_entries(self, query, limit)
 
     def match_expression(self, query: Query, source: Source, document: Document) -> str | None:
         """The FTS5 MATCH expression for `query`, or None when a prefix matches no word.
