@@ -8,9 +8,11 @@ lines with `--json`). The engine itself never reads the environment.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -120,6 +122,29 @@ class Context:
                 line({"event": "notice", "message": event.message})
             else:
                 click.echo(event.message, err=True)
+
+
+def releasing_memory(sink: Any) -> Any:
+    """Wrap a sink so that, at most once a second, freed heap memory goes back to the system.
+
+    Chunk buffers are freed by other threads than the one that allocated them; glibc keeps such
+    memory in per-thread arenas, and the peak resident size of a long backup creeps up by tens of
+    MiB. `malloc_trim` (glibc only) returns the free pages; once a second it costs nothing visible.
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return sink
+    last = [time.monotonic()]
+
+    def wrapped(event: Event) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            trim(0)
+        sink(event)
+
+    return wrapped
 
 
 def read_passphrase_file(path: Path) -> bytes:
@@ -315,7 +340,7 @@ def run_command(
     if host:
         options = BackupOptions(paths, exclude, tag, one_file_system, host)
     with engine_errors(), ctx.open() as repo, progress_sink(ctx, "Sauvegarde") as sink:
-        result = run_backup(repo, options, sink)
+        result = run_backup(repo, options, releasing_memory(sink))
     stats = result.snapshot.stats
     if ctx.json:
         line({"event": "summary", "snapshot": result.snapshot.snapshot_id, **stats})
