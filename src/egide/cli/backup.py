@@ -458,14 +458,20 @@ def _subset(value: str | None) -> tuple[int, int] | None:
     metavar="n/m",
     help="Ne relit que la tranche n sur m des packs (une tranche par nuit).",
 )
+@click.option("--resume", is_flag=True, help="Reprend une relecture interrompue.")
 @pass_context
-def check(ctx: Context, read_data: bool, read_data_subset: str | None) -> None:
+def check(ctx: Context, read_data: bool, read_data_subset: str | None, resume: bool) -> None:
     """Vérifie le dépôt ; nomme les instantanés et fichiers endommagés."""
     from egide.backup.checker import check_repository
 
     subset = _subset(read_data_subset)
     with engine_errors(), ctx.open() as repo, progress_sink(ctx, "Vérification") as sink:
-        report = check_repository(repo, read_data or subset is not None, subset, sink)
+        journal = ctx.cache() / repo.repo_id / "check-journal"
+        if not resume:
+            journal.unlink(missing_ok=True)
+        report = check_repository(
+            repo, read_data or subset is not None, subset, sink, journal=journal
+        )
     if ctx.json:
         line({"event": "check", "ok": report.ok, "errors": report.errors,
               "damaged": [{"snapshot": s, "path": p} for s, p in report.damaged_files],
@@ -477,7 +483,8 @@ def check(ctx: Context, read_data: bool, read_data_subset: str | None) -> None:
             click.echo(f"ENDOMMAGÉ : instantané {snapshot_id} : {shown(path)}", err=True)
         if report.ok:
             click.echo(f"Dépôt intact : {report.snapshots} instantané(s),"
-                       f" {report.packs_read} pack(s) relu(s).")  # fmt: skip
+                       f" {report.packs_read} pack(s) relu(s),"
+                       f" {report.packs_skipped} déjà vérifié(s).")  # fmt: skip
     if not report.ok:
         raise SystemExit(EXIT_FAILURE)
 
