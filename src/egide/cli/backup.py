@@ -225,7 +225,6 @@ def progress_sink(ctx: Context, label: str) -> Iterator[Any]:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        MofNCompleteColumn,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
@@ -235,15 +234,16 @@ def progress_sink(ctx: Context, label: str) -> Iterator[Any]:
     )
 
     with Bar(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), DownloadColumn(),
+        TextColumn(label), BarColumn(), TextColumn("{task.fields[files]} fichiers"),
+        DownloadColumn(),
         TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
         transient=True,
     ) as bar:  # fmt: skip
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(label, total=None, files=0)
 
         def render(event: Event) -> None:
             if isinstance(event, Progress):
-                bar.update(task, completed=event.bytes, total=event.bytes_total)
+                bar.update(task, completed=event.bytes, total=event.bytes_total, files=event.files)
             else:
                 ctx.emit(event)
 
