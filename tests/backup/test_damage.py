@@ -9,6 +9,7 @@ import pytest
 from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.checker import check_repository
 from egide.backup.errors import RepositoryCorrupted
+from egide.backup.events import Event, Progress
 from egide.backup.pack import pack_name
 from egide.backup.repository import Repository
 from egide.backup.restorer import restore_snapshot
@@ -71,3 +72,31 @@ def test_it_rejects_a_tampered_snapshot(repo: Repository, tmp_path: Path) -> Non
 
     with pytest.raises(RepositoryCorrupted):
         list_snapshots(repo)
+
+
+class Interrupted(Exception):
+    """Stands for the operator's Ctrl-C or a reboot in the middle of a long check."""
+
+
+def test_an_interrupted_read_data_check_resumes_where_it_stopped(
+    repo: Repository, tmp_path: Path
+) -> None:
+    source = make_tree(tmp_path / "src")
+    run_backup(repo, BackupOptions(paths=(str(source),)))
+    total = len(repo.index.indexed_packs())
+    journal = tmp_path / "check-journal"
+
+    def stop_after_the_first_pack(event: Event) -> None:
+        if isinstance(event, Progress) and event.files >= 1:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        check_repository(repo, read_data=True, sink=stop_after_the_first_pack, journal=journal)
+    assert 1 <= len(journal.read_text().split()) < total
+
+    report = check_repository(repo, read_data=True, journal=journal)
+
+    assert report.ok
+    assert report.packs_skipped >= 1
+    assert report.packs_read + report.packs_skipped == total
+    assert not journal.exists()

@@ -73,6 +73,7 @@ def test_a_full_day_of_commands_works(repo_args: list[str], tmp_path: Path) -> N
     checked = invoke(repo_args, "check", "--read-data")
     assert checked.exit_code == 0 and "Dépôt intact" in checked.output
     assert invoke(repo_args, "check", "--read-data-subset", "2/3").exit_code == 0
+    assert invoke(repo_args, "check", "--read-data", "--resume").exit_code == 0
     assert "Instantanés : 2" in invoke(repo_args, "stats").output
 
     forgotten = invoke(repo_args, "forget", "--keep-last", "1", "--prune")

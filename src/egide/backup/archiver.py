@@ -33,7 +33,7 @@ from .tree import MergeCursor, Node
 from .walker import node_for, walk
 
 _BATCH_BYTES = 1 << 20
-_IN_FLIGHT_BYTES = 16 << 20
+_IN_FLIGHT_BYTES = 8 << 20
 _MAX_QUEUED_FILES = 512
 
 

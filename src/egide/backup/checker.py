@@ -5,6 +5,11 @@ indexed in a pack that exists. With `read_data`: every pack (or the `subset` of 
 falls in slice n of m, to verify a rotating part each night) is downloaded, its BLAKE3 hash
 compared with its name (any altered byte is found), and each blob authenticated and re-hashed.
 Damaged blobs are then traced to the snapshots and files that contain them.
+
+A check of a large repository can be interrupted and resumed: with a `journal` file, each pack
+found intact is appended to it as soon as it is verified, packs already listed are skipped, and
+the journal is removed when a pass completes. Damaged packs are never journaled, so a resumed
+check reports them again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import blake3
 
@@ -31,12 +37,23 @@ class CheckReport:
     damaged_files: list[tuple[str, str]] = field(default_factory=list)  # (snapshot, path)
     snapshots: int = 0
     packs_read: int = 0
+    packs_skipped: int = 0
     bytes_read: int = 0
 
     @property
     def ok(self) -> bool:
         """Whether the repository passed."""
         return not self.errors and not self.damaged_files
+
+
+def _journaled(journal: Path | None) -> set[str]:
+    if journal is None:
+        return set()
+    try:
+        return {line.strip() for line in journal.read_text().splitlines() if line.strip()}
+    except FileNotFoundError:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        return set()
 
 
 def in_subset(pack_id: str, subset: tuple[int, int] | None) -> bool:
@@ -79,6 +96,7 @@ def check_repository(
     subset: tuple[int, int] | None = None,
     sink: EventSink = ignore,
     workers: int = 2,
+    journal: Path | None = None,
 ) -> CheckReport:
     """Verify the repository; see the module docstring."""
     report = CheckReport()
@@ -91,21 +109,31 @@ def check_repository(
     for pack_id in missing:
         damaged.update(e.blob_id for e in repo.index.pack_entries(pack_id))
     if read_data:
-        chosen = sorted(p for p in indexed & present.keys() if in_subset(p, subset))
+        done = _journaled(journal)
+        chosen = sorted(
+            p for p in indexed & present.keys() if in_subset(p, subset) and p not in done
+        )
         total = sum(present[p] for p in chosen)
+        report.packs_skipped = len(done & indexed)
         last = 0.0
         with ThreadPoolExecutor(workers, thread_name_prefix="check") as pool:
-            for bad, errors, size in pool.map(lambda p: _read_pack(repo, p), chosen):
+            results = pool.map(lambda p: _read_pack(repo, p), chosen)
+            for pack_id, (bad, errors, size) in zip(chosen, results, strict=True):
                 damaged |= bad
                 report.errors.extend(errors)
                 report.packs_read += 1
                 report.bytes_read += size
+                if journal is not None and not errors:
+                    with journal.open("a") as record:
+                        record.write(pack_id + "\n")
                 if time.monotonic() - last > 0.2:
                     last = time.monotonic()
                     sink(
                         Progress("check", report.packs_read, report.bytes_read, len(chosen), total)
                     )
         sink(Progress("check", report.packs_read, report.bytes_read, len(chosen), total))
+        if journal is not None:
+            journal.unlink(missing_ok=True)  # the pass is complete
     for snapshot in list_snapshots(repo):
         report.snapshots += 1
         try:

@@ -80,7 +80,7 @@ def decode_frame(frame: bytes, raw_length: int) -> bytes:
     if len(payload) != size:
         raise RepositoryCorrupted("blob frame truncated")
     if encoding == STORED:
-        return payload  # a view when `frame` is one: no copy of incompressible data
+        return payload
     if encoding == ZSTD:
         try:
             return zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)

@@ -63,9 +63,11 @@ def remove_snapshots(repo: Repository, snapshots: Iterable[Snapshot]) -> None:
             repo.storage.delete(SNAPSHOT_PREFIX + snapshot.snapshot_id)
 
 
-def _mark_used(repo: Repository, used: sqlite3.Connection) -> None:
+def _mark_used(repo: Repository, used: sqlite3.Connection, sink: EventSink) -> None:
     used.execute("CREATE TABLE used(id BLOB PRIMARY KEY) WITHOUT ROWID")
-    for snapshot in list_snapshots(repo):
+    snapshots = list_snapshots(repo)
+    for number, snapshot in enumerate(snapshots, 1):
+        sink(Progress("mark", number, 0, len(snapshots), None))
         used.executemany(
             "INSERT OR IGNORE INTO used VALUES (?)", ((bytes.fromhex(t),) for t in snapshot.tree)
         )
@@ -86,7 +88,7 @@ def prune_repository(
     with Lease(repo.storage, exclusive=True):
         old_index_files = repo.sync_index()
         used = sqlite3.connect("")
-        _mark_used(repo, used)
+        _mark_used(repo, used, sink)
 
         def is_used(entry: PackEntry) -> bool:
             row = used.execute("SELECT 1 FROM used WHERE id=?", (entry.blob_id,)).fetchone()

@@ -8,9 +8,11 @@ lines with `--json`). The engine itself never reads the environment.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -122,6 +124,29 @@ class Context:
                 click.echo(event.message, err=True)
 
 
+def releasing_memory(sink: Any) -> Any:
+    """Wrap a sink so that, at most once a second, freed heap memory goes back to the system.
+
+    Chunk buffers are freed by other threads than the one that allocated them; glibc keeps such
+    memory in per-thread arenas, and the peak resident size of a long backup creeps up by tens of
+    MiB. `malloc_trim` (glibc only) returns the free pages; once a second it costs nothing visible.
+    """
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return sink
+    last = [time.monotonic()]
+
+    def wrapped(event: Event) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            trim(0)
+        sink(event)
+
+    return wrapped
+
+
 def read_passphrase_file(path: Path) -> bytes:
     """The passphrase in a file, without its trailing newline."""
     try:
@@ -200,7 +225,6 @@ def progress_sink(ctx: Context, label: str) -> Iterator[Any]:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        MofNCompleteColumn,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
@@ -210,15 +234,16 @@ def progress_sink(ctx: Context, label: str) -> Iterator[Any]:
     )
 
     with Bar(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), DownloadColumn(),
+        TextColumn(label), BarColumn(), TextColumn("{task.fields[files]} fichiers"),
+        DownloadColumn(),
         TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
         transient=True,
     ) as bar:  # fmt: skip
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(label, total=None, files=0)
 
         def render(event: Event) -> None:
             if isinstance(event, Progress):
-                bar.update(task, completed=event.bytes, total=event.bytes_total)
+                bar.update(task, completed=event.bytes, total=event.bytes_total, files=event.files)
             else:
                 ctx.emit(event)
 
@@ -315,7 +340,7 @@ def run_command(
     if host:
         options = BackupOptions(paths, exclude, tag, one_file_system, host)
     with engine_errors(), ctx.open() as repo, progress_sink(ctx, "Sauvegarde") as sink:
-        result = run_backup(repo, options, sink)
+        result = run_backup(repo, options, releasing_memory(sink))
     stats = result.snapshot.stats
     if ctx.json:
         line({"event": "summary", "snapshot": result.snapshot.snapshot_id, **stats})
@@ -433,14 +458,20 @@ def _subset(value: str | None) -> tuple[int, int] | None:
     metavar="n/m",
     help="Ne relit que la tranche n sur m des packs (une tranche par nuit).",
 )
+@click.option("--resume", is_flag=True, help="Reprend une relecture interrompue.")
 @pass_context
-def check(ctx: Context, read_data: bool, read_data_subset: str | None) -> None:
+def check(ctx: Context, read_data: bool, read_data_subset: str | None, resume: bool) -> None:
     """Vérifie le dépôt ; nomme les instantanés et fichiers endommagés."""
     from egide.backup.checker import check_repository
 
     subset = _subset(read_data_subset)
     with engine_errors(), ctx.open() as repo, progress_sink(ctx, "Vérification") as sink:
-        report = check_repository(repo, read_data or subset is not None, subset, sink)
+        journal = ctx.cache() / repo.repo_id / "check-journal"
+        if not resume:
+            journal.unlink(missing_ok=True)
+        report = check_repository(
+            repo, read_data or subset is not None, subset, sink, journal=journal
+        )
     if ctx.json:
         line({"event": "check", "ok": report.ok, "errors": report.errors,
               "damaged": [{"snapshot": s, "path": p} for s, p in report.damaged_files],
@@ -452,7 +483,8 @@ def check(ctx: Context, read_data: bool, read_data_subset: str | None) -> None:
             click.echo(f"ENDOMMAGÉ : instantané {snapshot_id} : {shown(path)}", err=True)
         if report.ok:
             click.echo(f"Dépôt intact : {report.snapshots} instantané(s),"
-                       f" {report.packs_read} pack(s) relu(s).")  # fmt: skip
+                       f" {report.packs_read} pack(s) relu(s),"
+                       f" {report.packs_skipped} déjà vérifié(s).")  # fmt: skip
     if not report.ok:
         raise SystemExit(EXIT_FAILURE)
 
