@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from .errors import SmtpRefusal
 
@@ -45,6 +46,7 @@ __all__ = [
     "InboundMessage",
     "MailSink",
     "Peer",
+    "SmtpController",
     "SmtpHandler",
     "check_content",
     "client_tls_context",
@@ -224,3 +226,31 @@ class SmtpHandler:
         if user is None:
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=user)
+
+
+class AuditedSMTP(SMTP):
+    """aiosmtpd's SMTP with failed TLS handshakes reported to the sink (refused and audited).
+
+    A bad client certificate (unknown CA, expired, revoked) or an old TLS version fails inside
+    OpenSSL's handshake, before any SMTP reply can be given; without this hook the refusal
+    would only appear in a debug log.
+    """
+
+    async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as error:
+            handler = self.event_handler
+            if isinstance(handler, SmtpHandler) and self.session is not None:
+                reason = str(error.__cause__ or error)[:200]
+                await handler._refuse(
+                    _peer(self.session), "tls", f"TLS handshake refused: {reason}"
+                )
+            raise
+
+
+class SmtpController(Controller):
+    """aiosmtpd's threaded Controller serving `AuditedSMTP`."""
+
+    def factory(self) -> SMTP:
+        return AuditedSMTP(self.handler, **self.SMTP_kwargs)

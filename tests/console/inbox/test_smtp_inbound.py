@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from typing import Any
 
 import pytest
@@ -41,6 +42,15 @@ def connect(port: int, pki: Pki, pair: Pair | None) -> smtplib.SMTP:
     client.starttls(context=tls_client(pki, pair))
     client.ehlo("smtp-1.operateur-alpha.test")
     return client
+
+
+def eventually_refused(stage: str) -> bool:
+    """The refusal is audited by the server thread; the client may learn of it first."""
+    for _ in range(100):
+        if stage in refusals():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def refusals() -> list[str]:
@@ -127,6 +137,7 @@ def test_it_refuses_tls_1_1(listeners: dict[str, int], pki: Pki) -> None:
         pytest.raises(refused),
     ):
         client.starttls(context=context)
+    assert eventually_refused("tls")
 
 
 def test_it_asks_for_a_client_certificate(listeners: dict[str, int], pki: Pki) -> None:
@@ -145,6 +156,7 @@ def test_it_refuses_unknown_expired_or_revoked_certificates(
     with pytest.raises(refused), connect(listeners["relay"], pki, pair) as client:
         client.sendmail(PEER_SENDER, [hosted.address], message_to(hosted.address))
     assert not Message.objects.exists()
+    assert eventually_refused("tls")
 
 
 def test_it_refuses_a_sender_domain_outside_the_trust_space(
