@@ -40,6 +40,7 @@ MSSANTE_CIPHERS = (
 )
 _BARE_LINE_END = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 _NUL = b"\x00"
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 __all__ = [
     "MSSANTE_CIPHERS",
@@ -156,6 +157,10 @@ class SmtpHandler:
         self.relay = relay
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-sink")
 
+    def close(self) -> None:
+        """Wait for the sink calls in flight, then let the pool's threads end."""
+        self.pool.shutdown(wait=True)
+
     async def _call(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
 
@@ -235,6 +240,32 @@ class AuditedSMTP(SMTP):
     OpenSSL's handshake, before any SMTP reply can be given; without this hook the refusal
     would only appear in a debug log.
     """
+
+    _previous_byte = b""
+
+    def data_received(self, data: bytes) -> None:
+        """Refuse a bare LF anywhere in the stream (commands or data) and hang up (521).
+
+        aiosmtpd reads commands up to LF, so `MAIL FROM:<a>\n` would pass; a bare LF in
+        message data is where SMTP smuggling hides. Like Postfix's
+        `smtpd_forbid_bare_newline = reject`, we answer 521 and close the connection.
+        """
+        # The previous chunk's last byte only serves the look-behind (a CR split from its LF).
+        window = self._previous_byte + data
+        start = len(self._previous_byte)
+        self._previous_byte = data[-1:]
+        if _BARE_LF.search(window, start) is None:
+            super().data_received(data)
+            return
+        handler = self.event_handler
+        reply = "521 5.5.2 Bare LF received, closing (RFC 5321 2.3.8)"
+        if isinstance(handler, SmtpHandler) and self.session is not None:
+            self.loop.create_task(handler._refuse(_peer(self.session), "stream", reply))
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(reply.encode() + b"\r\n")
+        if transport is not None:
+            transport.close()
 
     async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
         try:

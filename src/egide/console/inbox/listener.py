@@ -32,6 +32,9 @@ class Listener:
 
     def stop(self) -> None:
         self.controller.stop()
+        handler = self.controller.handler
+        if isinstance(handler, SmtpHandler):
+            handler.close()
 
 
 def _missing() -> list[str]:
