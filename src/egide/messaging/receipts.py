@@ -183,6 +183,12 @@ def _address(value: str) -> str:
 
 def read_report(raw: bytes) -> list[Report]:
     """The reports a received message carries; empty when it is not a DSN or MDN."""
+    # Most mail is not a report: decide on the header block alone before parsing the body.
+    headers = BytesParser(policy=email.policy.compat32).parsebytes(
+        original_headers(raw), headersonly=True
+    )
+    if headers.get_content_type() != "multipart/report":
+        return []
     message = BytesParser(policy=email.policy.default).parsebytes(raw[: 1024 * 1024])
     if message.get_content_type() != "multipart/report":
         return []

@@ -26,7 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from .errors import SmtpRefusal
 
@@ -39,12 +40,14 @@ MSSANTE_CIPHERS = (
 )
 _BARE_LINE_END = re.compile(rb"(?<!\r)\n|\r(?!\n)")
 _NUL = b"\x00"
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 
 __all__ = [
     "MSSANTE_CIPHERS",
     "InboundMessage",
     "MailSink",
     "Peer",
+    "SmtpController",
     "SmtpHandler",
     "check_content",
     "client_tls_context",
@@ -154,6 +157,10 @@ class SmtpHandler:
         self.relay = relay
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-sink")
 
+    def close(self) -> None:
+        """Wait for the sink calls in flight, then let the pool's threads end."""
+        self.pool.shutdown(wait=True)
+
     async def _call(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
 
@@ -224,3 +231,57 @@ class SmtpHandler:
         if user is None:
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=user)
+
+
+class AuditedSMTP(SMTP):
+    """aiosmtpd's SMTP with failed TLS handshakes reported to the sink (refused and audited).
+
+    A bad client certificate (unknown CA, expired, revoked) or an old TLS version fails inside
+    OpenSSL's handshake, before any SMTP reply can be given; without this hook the refusal
+    would only appear in a debug log.
+    """
+
+    _previous_byte = b""
+
+    def data_received(self, data: bytes) -> None:
+        """Refuse a bare LF anywhere in the stream (commands or data) and hang up (521).
+
+        aiosmtpd reads commands up to LF, so `MAIL FROM:<a>\n` would pass; a bare LF in
+        message data is where SMTP smuggling hides. Like Postfix's
+        `smtpd_forbid_bare_newline = reject`, we answer 521 and close the connection.
+        """
+        # The previous chunk's last byte only serves the look-behind (a CR split from its LF).
+        window = self._previous_byte + data
+        start = len(self._previous_byte)
+        self._previous_byte = data[-1:]
+        if _BARE_LF.search(window, start) is None:
+            super().data_received(data)
+            return
+        handler = self.event_handler
+        reply = "521 5.5.2 Bare LF received, closing (RFC 5321 2.3.8)"
+        if isinstance(handler, SmtpHandler) and self.session is not None:
+            self.loop.create_task(handler._refuse(_peer(self.session), "stream", reply))
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(reply.encode() + b"\r\n")
+        if transport is not None:
+            transport.close()
+
+    async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as error:
+            handler = self.event_handler
+            if isinstance(handler, SmtpHandler) and self.session is not None:
+                reason = str(error.__cause__ or error)[:200]
+                await handler._refuse(
+                    _peer(self.session), "tls", f"TLS handshake refused: {reason}"
+                )
+            raise
+
+
+class SmtpController(Controller):
+    """aiosmtpd's threaded Controller serving `AuditedSMTP`."""
+
+    def factory(self) -> SMTP:
+        return AuditedSMTP(self.handler, **self.SMTP_kwargs)

@@ -197,3 +197,28 @@ def test_it_refuses_to_queue_recipients_outside_the_trust_space(
         send(hosted, "ami@gmail.test")
     assert not OutboundDelivery.objects.exists()
     assert not Message.objects.exists()
+
+
+def test_concurrent_workers_deliver_each_row_once(peer: PeerOperator, hosted: Mailbox) -> None:
+    import threading
+
+    from django.db import connection
+
+    send(hosted, REMOTE)
+    barrier = threading.Barrier(3)
+    counts: list[int] = []
+
+    def worker() -> None:
+        barrier.wait()
+        try:
+            counts.append(outbound.deliver_due())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(counts) == [0, 0, 1]
+    assert len(peer.received) == 1

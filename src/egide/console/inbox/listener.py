@@ -10,10 +10,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiosmtpd.controller import Controller
 from django.conf import settings
 
-from egide.messaging.smtp_server import SmtpHandler, server_tls_context
+from egide.messaging.smtp_server import SmtpController, SmtpHandler, server_tls_context
 
 from .inbound import RelaySink, SubmissionSink
 
@@ -29,10 +28,13 @@ class Listener:
     name: str
     host: str
     port: int
-    controller: Controller
+    controller: SmtpController
 
     def stop(self) -> None:
         self.controller.stop()
+        handler = self.controller.handler
+        if isinstance(handler, SmtpHandler):
+            handler.close()
 
 
 def _missing() -> list[str]:
@@ -48,6 +50,9 @@ def start(
     *, host: str | None = None, port: int | None = None, submission_port: int | None = None
 ) -> list[Listener]:
     """Start the relay listener (and submission when its port is not 0); raise if not configured."""
+    # aiosmtpd logs every command at INFO, addresses included: keep only its warnings, our
+    # refusals are logged and audited by the sinks.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     missing = _missing()
     if missing:
         raise SmtpNotConfigured(
@@ -65,7 +70,7 @@ def start(
         client_ca_file=settings.EGIDE_SMTP_TRUST_ANCHORS_FILE,
         crl_files=settings.EGIDE_SMTP_CRL_FILES,
     )
-    relay = Controller(
+    relay = SmtpController(
         SmtpHandler(RelaySink(), relay=True),
         hostname=host,
         port=relay_port,
@@ -80,7 +85,7 @@ def start(
     listeners.append(Listener("relay", host, relay.port, relay))
     if submission:
         handler = SmtpHandler(SubmissionSink(), relay=False)
-        sub = Controller(
+        sub = SmtpController(
             handler,
             hostname=host,
             port=submission,

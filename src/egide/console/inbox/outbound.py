@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_AGE = datetime.timedelta(days=4)
 FIRST_RETRY = datetime.timedelta(minutes=5)
 LONGEST_WAIT = datetime.timedelta(hours=4)
+# Longer than one delivery attempt can take (connection and data timeouts are 60 s each).
+CLAIM_LEASE = datetime.timedelta(minutes=10)
 
 
 def queue(message: Message, recipients: list[str]) -> list[OutboundDelivery]:
@@ -91,10 +93,27 @@ def _system_anchors() -> str:
 def deliver_due(now: datetime.datetime | None = None) -> int:
     """Try every due row once; return how many rows were tried."""
     now = now or timezone.now()
+    candidates = list(
+        OutboundDelivery.objects.filter(
+            state__in=[DeliveryState.QUEUED, DeliveryState.DEFERRED], next_attempt_at__lte=now
+        )
+        .order_by("message_id", "domain")
+        .values_list("pk", "next_attempt_at")[:500]
+    )
+    # Claim each row with a conditional update (a lease): the periodic task, the task queued
+    # after a send and other worker processes may run at once, and a row must go out once.
+    lease = now + CLAIM_LEASE
+    claimed = [
+        pk
+        for pk, planned in candidates
+        if OutboundDelivery.objects.filter(pk=pk, next_attempt_at=planned).update(
+            next_attempt_at=lease
+        )
+    ]
     due = list(
         OutboundDelivery.objects.select_related("message__mailbox")
-        .filter(state__in=[DeliveryState.QUEUED, DeliveryState.DEFERRED], next_attempt_at__lte=now)
-        .order_by("message_id", "domain")[:500]
+        .filter(pk__in=claimed)
+        .order_by("message_id", "domain")
     )
     for _, group in groupby(due, key=lambda row: (row.message_id, row.domain)):
         _attempt(list(group), now)
