@@ -307,13 +307,17 @@ def run_command(
         result = run_backup(repo, options, sink)
     stats = result.snapshot.stats
     if ctx.json:
-        line({"event": "summary", "snapshot": result.snapshot.snapshot_id, **stats})
+        line({"event": "summary", "snapshot": result.snapshot.snapshot_id, **stats,
+              "suspect": result.snapshot.suspect,
+              "suspect_reasons": result.snapshot.suspect_reasons})  # fmt: skip
     else:
         click.echo(
             f"Instantané {result.snapshot.short_id} enregistré : {int(stats['files'])} fichiers,"
             f" {_size(stats['bytes'])} ; {int(stats['files_unchanged'])} inchangés ;"
             f" {_size(stats['bytes_added'])} ajoutés au dépôt en {stats['seconds']:.1f} s."
         )
+        for reason in result.snapshot.suspect_reasons:
+            click.echo(f"ALERTE rançongiciel possible : {reason}", err=True)
     if result.problems:
         if not ctx.json:
             click.echo(f"{len(result.problems)} fichier(s) n'ont pas pu être lus.", err=True)
@@ -324,21 +328,27 @@ def run_command(
 @pass_context
 def snapshots(ctx: Context) -> None:
     """Liste les instantanés."""
+    from egide.backup.retention import pinned
     from egide.backup.snapshot import list_snapshots
 
     with engine_errors(), ctx.open() as repo:
         found = list_snapshots(repo)
+    pins = {s.snapshot_id for s in pinned(found)}
     if ctx.json:
-        line({"event": "snapshots", "snapshots": [asdict(s) for s in found]})
+        listed = [{**asdict(s), "pinned": s.snapshot_id in pins} for s in found]
+        line({"event": "snapshots", "snapshots": listed})
         return
     if not found:
         click.echo("Aucun instantané.")
     for s in found:
+        mark = "SUSPECT " if s.suspect else "épinglé " if s.snapshot_id in pins else ""
         click.echo(
             f"{s.short_id}  {s.moment.astimezone():%Y-%m-%d %H:%M:%S}  {s.host:<16}"
             f"  {','.join(s.tags) or '-':<12}  {_size(s.stats.get('bytes', 0)):>10}"
-            f"  {' '.join(s.paths)}"
+            f"  {mark}{' '.join(s.paths)}"
         )
+        for reason in s.suspect_reasons:
+            click.echo(f"          ⚠ {reason}")
 
 
 @backup.command()
