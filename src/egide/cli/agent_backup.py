@@ -22,11 +22,13 @@ from egide import __version__
 from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.drill import run_drill
 from egide.backup.errors import BackupError, DeliveryFailed
+from egide.backup.gatewaystore import GatewayStorage
 from egide.backup.outbox import FlushResult, Outbox
 from egide.backup.plan import AgentPlan, backup_due, load_plan, next_slot
 from egide.backup.pruner import forget_snapshots
 from egide.backup.runreport import backup_report, drill_report, repository_label, restamp
 from egide.backup.snapshot import find_snapshot
+from egide.backup.storage import RetryingStorage, Storage
 from egide.backup.watch import Sighting, look, reasons_for, vanished
 from egide.posture.delivery import send_report
 from egide.posture.errors import ReportDeliveryFailed
@@ -77,9 +79,26 @@ def _plan(config: Path) -> AgentPlan:
     return plan
 
 
+class _AgentContext(Context):
+    """`egide backup`'s context, plus the gateway: an https:// location with the agent's token."""
+
+    def __init__(self, plan: AgentPlan) -> None:
+        super().__init__(plan.repository, plan.passphrase_file, plan.s3_endpoint,
+                         plan.state_dir / "cache", json_output=False)  # fmt: skip
+        self.plan = plan
+
+    def storage(self) -> Storage:
+        if self.plan.repository.startswith(("https://", "http://")):
+            try:
+                gateway = GatewayStorage(self.plan.repository, _token(self.plan), self.plan.ca_file)
+            except BackupError as error:
+                raise click.ClickException(str(error)) from None
+            return RetryingStorage(gateway)
+        return super().storage()
+
+
 def _context(plan: AgentPlan) -> Context:
-    return Context(plan.repository, plan.passphrase_file, plan.s3_endpoint,
-                   plan.state_dir / "cache", json_output=False)  # fmt: skip
+    return _AgentContext(plan)
 
 
 def _token(plan: AgentPlan) -> str:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -18,11 +20,15 @@ from django.core import mail
 from moto.server import ThreadedMotoServer
 from pytest_django.live_server_helper import LiveServer
 
+from egide.backup.errors import DeletionRefused, StorageError
+from egide.backup.gatewaystore import GatewayStorage
+from egide.backup.objectlock import LockMode, ObjectLockStorage
 from egide.backup.repository import init_repository
 from egide.backup.s3store import S3Location, S3Storage
 from egide.backup.storage import RetryingStorage
 from egide.cli.main import cli
 from egide.console.accounts.models import Practice, User
+from egide.console.audit.models import AuditEntry
 from egide.console.backups.models import AlertKind, BackupReport, RestoreDrill
 from egide.console.backups.services import enrol_agent
 from egide.crypto.kdf import Argon2Params
@@ -176,3 +182,60 @@ def test_reports_wait_in_the_outbox_while_the_console_is_down_and_leave_once_del
     assert code == 0, output
     assert BackupReport.objects.filter(agent=enrolled).count() == 1
     assert list((tmp_path / "state" / "outbox").glob("*.json")) == []
+
+
+def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
+    live_server: LiveServer,
+    s3_endpoint: str,
+    aws: None,
+    tmp_path: Path,
+    settings: Any,
+    make_practice: Callable[..., Practice],
+    make_member: Callable[..., User],
+) -> None:
+    practice = make_practice("Cabinet de la Gare", "gare")
+    enrolled, token = enrol_agent(practice, "Poste", by=make_member(practice, "dr.gare"))
+    bucket = "hds-verrou-" + secrets.token_hex(4)
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket, ObjectLockEnabledForBucket=True
+    )
+    settings.EGIDE_BACKUP_GATEWAY = {
+        "bucket": bucket, "endpoint_url": s3_endpoint, "region": "us-east-1",
+        "access_key_id": "testing", "secret_access_key": "testing",
+        "mode": "COMPLIANCE", "days": 30,
+    }  # fmt: skip
+    # The operator creates the repository with its own identity (bucket credentials).
+    location = S3Location(bucket, "gare/repository", s3_endpoint, "us-east-1", "testing", "testing")
+    operator = ObjectLockStorage(location, LockMode.COMPLIANCE, timedelta(days=30))
+    fast = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
+    init_repository(operator, PASSPHRASE.encode(), fast, tmp_path / "operator-cache").close()
+    make_corpus(tmp_path / "cabinet", seed=5)
+    gateway = f"{live_server.url}/gateway/"
+    plan = write_plan(tmp_path, live_server.url, gateway, s3_endpoint, token)
+
+    code, output = agent("backup", "-c", str(plan))
+    assert code == 0, output
+    report = BackupReport.objects.get(agent=enrolled)
+    assert report.status == "success" and report.immutable
+    assert report.repository == f"{live_server.url}/gateway/"
+
+    # The agent's credential (its token) cannot delete or replace anything...
+    client = GatewayStorage(gateway, token)
+    snapshot = next(iter(client.list("snapshots/"))).name
+    with pytest.raises(DeletionRefused):
+        client.delete(snapshot)
+    with pytest.raises(DeletionRefused):
+        client.put(snapshot, b"rancon")
+    assert AuditEntry.objects.filter(action="backup.gateway_refused").count() == 2
+    # ...nor reach the gateway with a wrong token.
+    with pytest.raises(StorageError, match="401"):
+        list(GatewayStorage(gateway, token[:-2] + "xx").list("snapshots/"))
+    # Every object is under COMPLIANCE retention; the operator cannot delete it before it ends,
+    # nor shorten it, although moto itself would let the shortening through.
+    retention = operator.retention(snapshot)
+    assert retention.mode is LockMode.COMPLIANCE
+    with pytest.raises(DeletionRefused):
+        operator.delete(snapshot)
+    with pytest.raises(DeletionRefused):
+        operator.extend(snapshot, datetime.now(UTC) + timedelta(days=1))
+    assert operator.get(snapshot)
