@@ -100,3 +100,21 @@ def test_an_append_only_repository_refuses_deletion_and_overwrite_but_not_backup
             storage.put(name, b"autre chose")
         storage.put(name, storage.get(name))  # a retried identical upload is fine
     assert len(list(storage.list("snapshots/"))) == 2
+
+
+def test_egide_backup_append_only_refuses_forget_with_a_clear_message(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from egide.cli.main import cli
+
+    env = {"EGIDE_BACKUP_PASSPHRASE": PASSPHRASE.decode(), "EGIDE_BACKUP_REPOSITORY": ""}
+    base = ["backup", "-r", str(tmp_path / "repo"), "--cache-dir", str(tmp_path / "c")]
+    runner = CliRunner()
+    source = str(make_tree(tmp_path / "src"))
+    assert runner.invoke(cli, [*base, "init", "--kdf-memory", "8", "--kdf-time", "1"],
+                         env=env).exit_code == 0  # fmt: skip
+    for _ in range(2):
+        assert runner.invoke(cli, [*base, "--append-only", "run", source], env=env).exit_code == 0
+    refused = runner.invoke(cli, [*base, "--append-only", "forget", "--keep-last", "1"], env=env)
+    assert refused.exit_code == 1
+    assert "ajout seul" in refused.output and "opérateur" in refused.output

@@ -57,8 +57,17 @@ class Context:
         self.cache_dir = cache_dir
         self.json = json_output
         self.warnings = 0
+        self.append_only = False
 
     def storage(self) -> Storage:
+        storage = self.backend()
+        if self.append_only:
+            from egide.backup.objectlock import AppendOnlyStorage
+
+            return AppendOnlyStorage(storage)
+        return storage
+
+    def backend(self) -> Storage:
         if not self.repo:
             fail("indiquez le dépôt avec -r/--repo ou EGIDE_BACKUP_REPOSITORY", EXIT_FAILURE)
         if self.repo.startswith("s3://"):
@@ -158,6 +167,9 @@ def engine_errors() -> Iterator[None]:
         fail(str(error), EXIT_FAILURE)
     except errors.SnapshotNotFound as error:
         fail(str(error), EXIT_FAILURE)
+    except errors.DeletionRefused as error:
+        fail(f"refusé : {error}. Les suppressions relèvent de l'opérateur, après la fin de la"
+             " rétention.", EXIT_FAILURE)  # fmt: skip
     except errors.StorageFull as error:
         fail(f"stockage plein : {error}. Le dépôt reste cohérent.", EXIT_FAILURE)
     except errors.StorageError as error:
@@ -238,13 +250,20 @@ pass_context = click.make_pass_decorator(Context)
     help="Cache local de l'index (par défaut ~/.cache/egide/backup).",
 )
 @click.option("--json", "json_output", is_flag=True, help="Événements en lignes JSON.")
+@click.option(
+    "--append-only",
+    is_flag=True,
+    envvar="EGIDE_BACKUP_APPEND_ONLY",
+    help="Ajout seul : toute suppression ou réécriture de données est refusée.",
+)
 @click.pass_context
 def backup(
     click_ctx: click.Context, repo: str | None, passphrase_file: Path | None,
-    s3_endpoint: str | None, cache_dir: Path | None, json_output: bool,
+    s3_endpoint: str | None, cache_dir: Path | None, json_output: bool, append_only: bool,
 ) -> None:  # fmt: skip
     """Sauvegarde chiffrée, dédupliquée et compressée vers un disque ou un stockage S3 HDS."""
     click_ctx.obj = Context(repo, passphrase_file, s3_endpoint, cache_dir, json_output)
+    click_ctx.obj.append_only = append_only
 
 
 def _size(count: float) -> str:
