@@ -167,3 +167,15 @@ def test_objects_deleted_before_their_retention_ends_are_detected(
     assert "1 snapshots" in reasons_for(gone)[0]
     # Past the retention period, a deletion is the operator's ordinary prune.
     assert vanished(first, later, timedelta(days=30), now + timedelta(days=31)) == []
+
+
+def test_a_retention_moved_earlier_or_removed_is_detected_and_a_longer_one_is_not() -> None:
+    from egide.backup.watch import shortened, shortened_reasons
+
+    before = {"snapshots/a": "2027-01-01T00:00:00+00:00", "snapshots/b": "2027-01-01T00:00:00+00:00",
+              "snapshots/c": "2027-01-01T00:00:00+00:00", "snapshots/d": None}  # fmt: skip
+    after = {"snapshots/a": "2026-12-01T00:00:00+00:00", "snapshots/b": None,
+             "snapshots/c": "2027-02-01T00:00:00+00:00", "snapshots/d": None}  # fmt: skip
+    assert shortened(before, after) == ["snapshots/a", "snapshots/b"]
+    assert "2 instantané" in shortened_reasons(shortened(before, after))[0]
+    assert shortened({}, after) == [] and shortened_reasons([]) == []

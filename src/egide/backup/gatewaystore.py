@@ -100,6 +100,18 @@ class GatewayStorage:
             except (ValueError, KeyError, TypeError):
                 raise StorageError("liste de la passerelle illisible") from None
 
+    def retention(self, prefix: str) -> dict[str, str | None]:
+        """Name → end of its Object Lock retention (ISO time, None if unlocked), per the gateway."""
+        answer = self._call("GET", f"?prefix={quote(prefix)}&retention=1")
+        found: dict[str, str | None] = {}
+        for line in answer.splitlines():
+            try:
+                item = json.loads(line)
+                found[str(item["name"])] = item.get("locked_until")
+            except (ValueError, KeyError, TypeError):
+                raise StorageError("liste de la passerelle illisible") from None
+        return found
+
     def delete(self, name: str) -> None:
         """See `Storage.delete` (the gateway refuses all but leases)."""
         try:

@@ -4,7 +4,12 @@ An immutable repository only grows until the operator prunes objects whose reten
 After each run the agent records every snapshot and pack it saw, with when it first saw it; on the
 next run, an object missing although it is younger than the retention period means someone
 deleted it — an attacker with stolen storage credentials, or a provider's bug — and the run
-reports it as suspect. (Shortened retention is checked by the gateway, which alone can read it.)
+reports it as suspect.
+
+Retention only ever grows: the agent also records, for each snapshot, the end of its Object Lock
+retention as the gateway reports it; an end earlier than the one recorded at the previous run, or
+a lock that disappeared, means the retention was shortened behind the gateway's back (a
+provider's console, stolen operator credentials), and is reported the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from datetime import datetime, timedelta
 
 from .storage import Storage
 
-WATCHED = ("snapshots/", "data/", "keys/")
+WATCHED = ("snapshots/", "index/", "data/", "keys/")
 
 
 @dataclass(frozen=True)
@@ -56,3 +61,22 @@ def reasons_for(gone: list[str]) -> list[str]:
     return [
         f"dépôt altéré : {len(gone)} objet(s) supprimé(s) avant la fin de leur rétention ({detail})"
     ]
+
+
+def shortened(previous: dict[str, str | None], current: dict[str, str | None]) -> list[str]:
+    """Objects whose retention end moved earlier (or vanished) since the last run."""
+    found = []
+    for name, before in previous.items():
+        if before is None or name not in current:
+            continue  # never locked, or gone (which `vanished` reports)
+        after = current[name]
+        if after is None or datetime.fromisoformat(after) < datetime.fromisoformat(before):
+            found.append(name)
+    return sorted(found)
+
+
+def shortened_reasons(names: list[str]) -> list[str]:
+    """French reason for the report."""
+    if not names:
+        return []
+    return [f"dépôt altéré : rétention raccourcie ou retirée sur {len(names)} instantané(s)"]

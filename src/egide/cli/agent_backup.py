@@ -29,7 +29,14 @@ from egide.backup.pruner import forget_snapshots
 from egide.backup.runreport import backup_report, drill_report, repository_label, restamp
 from egide.backup.snapshot import find_snapshot
 from egide.backup.storage import RetryingStorage, Storage
-from egide.backup.watch import Sighting, look, reasons_for, vanished
+from egide.backup.watch import (
+    Sighting,
+    look,
+    reasons_for,
+    shortened,
+    shortened_reasons,
+    vanished,
+)
 from egide.posture.delivery import send_report
 from egide.posture.errors import ReportDeliveryFailed
 
@@ -55,6 +62,7 @@ class AgentState:
     last_backup: str = ""
     last_drill: str = ""
     sighting: dict[str, str] | None = None
+    retention: dict[str, str | None] | None = None
 
     @classmethod
     def load(cls, plan: AgentPlan) -> AgentState:
@@ -135,6 +143,14 @@ def flush(plan: AgentPlan) -> FlushResult:
     return result
 
 
+def _retention(storage: Storage) -> dict[str, str | None] | None:
+    """Retention ends of the snapshots, when the storage is the gateway (else None)."""
+    inner = storage.inner if isinstance(storage, RetryingStorage) else storage
+    if isinstance(inner, GatewayStorage):
+        return inner.retention("snapshots/")
+    return None
+
+
 def backup_once(plan: AgentPlan, state: AgentState) -> dict[str, Any]:
     """One backup, queued as a report (a failure too); returns the report."""
     ctx = _context(plan)
@@ -150,6 +166,9 @@ def backup_once(plan: AgentPlan, state: AgentState) -> dict[str, Any]:
             previous = Sighting(state.sighting) if state.sighting is not None else None
             current = look(repo.storage, previous, started)
             tamper = reasons_for(vanished(previous, current, _PROTECTED, started))
+            locked = _retention(repo.storage)
+            if locked is not None:
+                tamper += shortened_reasons(shortened(state.retention or {}, locked))
             options = BackupOptions(plan.sources, plan.excludes, ("agent",), host=plan.host)
             result = run_backup(repo, options)
             snapshot = result.snapshot
@@ -160,6 +179,7 @@ def backup_once(plan: AgentPlan, state: AgentState) -> dict[str, Any]:
             if plan.retention_by_agent and not plan.retention.empty():
                 forget_snapshots(repo, plan.retention)
             state.sighting = look(repo.storage, current, datetime.now(UTC)).first_seen
+            state.retention = _retention(repo.storage)
     except BackupError as failure:
         error = str(failure) or type(failure).__name__
     report = backup_report(started=started, finished=datetime.now(UTC), repository=label,

@@ -239,3 +239,21 @@ def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
     with pytest.raises(DeletionRefused):
         operator.extend(snapshot, datetime.now(UTC) + timedelta(days=1))
     assert operator.get(snapshot)
+
+    # Behind the gateway's back (a provider console, stolen operator keys), someone shortens a
+    # snapshot's COMPLIANCE retention — moto accepts it — and hides an index file behind a
+    # delete marker. The agent's next run reports both; the console raises the alert.
+    raw = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    raw.put_object_retention(
+        Bucket=bucket, Key=f"gare/repository/{snapshot}",
+        Retention={"Mode": "COMPLIANCE", "RetainUntilDate": datetime.now(UTC) + timedelta(days=1)},
+    )  # fmt: skip
+    index = next(iter(operator.list("index/"))).name
+    raw.delete_object(Bucket=bucket, Key=f"gare/repository/{index}")
+    code, output = agent("backup", "-c", str(plan))
+    assert code == 0, output
+    latest = BackupReport.objects.filter(agent=enrolled).latest("id")
+    assert latest.suspect
+    reasons = " ".join(latest.suspect_reasons)
+    assert "rétention raccourcie" in reasons and "1 index" in reasons
+    assert practice.backup_alerts.filter(kind=AlertKind.SUSPECT).exists()

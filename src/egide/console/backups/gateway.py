@@ -7,6 +7,7 @@ S3 Object Lock retention (`egide.backup.objectlock`), and refuses every delete a
 own practice's (encrypted) repository, and nothing else. Each practice has its own key prefix.
 
     GET    /gateway/?prefix=snapshots/      list: one JSON line {"name", "size", "modified"} each
+    GET    /gateway/?prefix=…&retention=1   the same, plus "mode" and "locked_until" (ISO or null)
     GET    /gateway/<name>                  read (an HTTP Range "bytes=a-b" reads part)
     PUT    /gateway/<name>                  write (locked); 409 if it exists with other bytes
     DELETE /gateway/<name>                  403, except leases under locks/
@@ -31,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from egide.backup.errors import DeletionRefused, ObjectMissing, StorageError
 from egide.backup.objectlock import AppendOnlyStorage, LockMode, ObjectLockStorage
 from egide.backup.s3store import S3Location
+from egide.backup.storage import ObjectInfo
 from egide.console.audit import services as audit
 
 from . import services
@@ -82,9 +84,9 @@ def objects(request: HttpRequest, name: str = "") -> HttpResponseBase:
     try:
         if request.method == "GET" and not name:
             prefix = request.GET.get("prefix", "")
+            with_retention = request.GET.get("retention") == "1"
             lines = (
-                json.dumps({"name": i.name, "size": i.size, "modified": i.modified}) + "\n"
-                for i in storage.list(prefix)
+                json.dumps(_listed(storage, i, with_retention)) + "\n" for i in storage.list(prefix)
             )
             return StreamingHttpResponse(lines, content_type="application/x-ndjson")
         if request.method == "GET":
@@ -115,6 +117,16 @@ def objects(request: HttpRequest, name: str = "") -> HttpResponseBase:
     except StorageError as error:
         return problem(502, "Stockage indisponible", str(error)[:200])
     return problem(405, "Méthode refusée", str(request.method))
+
+
+def _listed(storage: AppendOnlyStorage, info: ObjectInfo, with_retention: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"name": info.name, "size": info.size, "modified": info.modified}
+    if with_retention and isinstance(storage.inner, ObjectLockStorage):
+        # One HEAD per object: agents ask it for snapshots/ only, which are few.
+        retention = storage.inner.retention(info.name)
+        item["mode"] = retention.mode.value if retention.mode else None
+        item["locked_until"] = retention.until.isoformat() if retention.until else None
+    return item
 
 
 def _read(request: HttpRequest, storage: AppendOnlyStorage, name: str) -> HttpResponse:
