@@ -172,8 +172,8 @@ def test_objects_deleted_before_their_retention_ends_are_detected(
 def test_a_retention_moved_earlier_or_removed_is_detected_and_a_longer_one_is_not() -> None:
     from egide.backup.watch import shortened, shortened_reasons
 
-    before = {"snapshots/a": "2027-01-01T00:00:00+00:00", "snapshots/b": "2027-01-01T00:00:00+00:00",
-              "snapshots/c": "2027-01-01T00:00:00+00:00", "snapshots/d": None}  # fmt: skip
+    year = "2027-01-01T00:00:00+00:00"
+    before = {"snapshots/a": year, "snapshots/b": year, "snapshots/c": year, "snapshots/d": None}
     after = {"snapshots/a": "2026-12-01T00:00:00+00:00", "snapshots/b": None,
              "snapshots/c": "2027-02-01T00:00:00+00:00", "snapshots/d": None}  # fmt: skip
     assert shortened(before, after) == ["snapshots/a", "snapshots/b"]
