@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -118,3 +119,29 @@ def test_egide_backup_append_only_refuses_forget_with_a_clear_message(tmp_path: 
     refused = runner.invoke(cli, [*base, "--append-only", "forget", "--keep-last", "1"], env=env)
     assert refused.exit_code == 1
     assert "ajout seul" in refused.output and "opérateur" in refused.output
+
+
+def test_the_operator_cli_cannot_forget_a_locked_snapshot_before_its_retention_ends(
+    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from egide.cli.main import cli
+
+    location = locked_bucket(s3_endpoint)
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "EGIDE_BACKUP_PASSPHRASE": PASSPHRASE.decode()}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    base = ["backup", "-r", f"s3://{location.bucket}/cabinet", "--s3-endpoint", s3_endpoint,
+            "--cache-dir", str(tmp_path / "c"), "--object-lock", "compliance"]  # fmt: skip
+    runner = CliRunner()
+    source = str(make_tree(tmp_path / "src"))
+    assert (
+        runner.invoke(cli, [*base, "init", "--kdf-memory", "8", "--kdf-time", "1"]).exit_code == 0
+    )
+    for _ in range(2):
+        assert runner.invoke(cli, [*base, "run", source]).exit_code == 0
+    refused = runner.invoke(cli, [*base, "forget", "--keep-last", "1"])
+    assert refused.exit_code == 1 and "verrouillé" in refused.output
+    listing = runner.invoke(cli, [*base, "--json", "snapshots"])
+    assert len(json.loads(listing.output.strip().splitlines()[-1])["snapshots"]) == 2

@@ -58,6 +58,7 @@ class Context:
         self.json = json_output
         self.warnings = 0
         self.append_only = False
+        self.object_lock: tuple[str, int] | None = None
 
     def storage(self) -> Storage:
         storage = self.backend()
@@ -87,6 +88,15 @@ class Context:
                 secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
                 session_token=env.get("AWS_SESSION_TOKEN"),
             )
+            if self.object_lock:
+                from datetime import timedelta
+
+                from egide.backup.objectlock import LockMode, ObjectLockStorage
+
+                mode, days = self.object_lock
+                return RetryingStorage(
+                    ObjectLockStorage(location, LockMode(mode.upper()), timedelta(days=days))
+                )
             return RetryingStorage(S3Storage(location))
         return RetryingStorage(LocalStorage(Path(self.repo)))
 
@@ -256,14 +266,24 @@ pass_context = click.make_pass_decorator(Context)
     envvar="EGIDE_BACKUP_APPEND_ONLY",
     help="Ajout seul : toute suppression ou réécriture de données est refusée.",
 )
+@click.option(
+    "--object-lock",
+    type=click.Choice(["compliance", "governance"]),
+    envvar="EGIDE_BACKUP_OBJECT_LOCK",
+    help="S3 : écrit chaque objet sous verrou (Object Lock) ; suppressions après la rétention.",
+)
+@click.option("--lock-days", type=click.IntRange(1), default=30, show_default=True,
+              help="Durée du verrou Object Lock (jours).")  # fmt: skip
 @click.pass_context
 def backup(
     click_ctx: click.Context, repo: str | None, passphrase_file: Path | None,
     s3_endpoint: str | None, cache_dir: Path | None, json_output: bool, append_only: bool,
+    object_lock: str | None, lock_days: int,
 ) -> None:  # fmt: skip
     """Sauvegarde chiffrée, dédupliquée et compressée vers un disque ou un stockage S3 HDS."""
     click_ctx.obj = Context(repo, passphrase_file, s3_endpoint, cache_dir, json_output)
     click_ctx.obj.append_only = append_only
+    click_ctx.obj.object_lock = (object_lock, lock_days) if object_lock else None
 
 
 def _size(count: float) -> str:
