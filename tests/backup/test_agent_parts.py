@@ -59,7 +59,7 @@ def test_a_plan_parses_with_relative_paths_resolved_and_times_sorted(tmp_path: P
         (GOOD.replace("daily = 7", "daily = -1"), "positif"),
         (GOOD.replace('sources = ["donnees", "/srv/exports"]', "sources = []"), "sources"),
         (GOOD.replace('location = "s3://hds/cabinet"', ""), "location"),
-        (GOOD.replace("[retention]", "retention = 3\n[x]"), ""),
+        (GOOD.replace("[retention]", "retention = 3\n[x]"), "inconnue"),
     ],
 )
 def test_a_bad_plan_is_refused_with_a_message(tmp_path: Path, text: str, message: str) -> None:

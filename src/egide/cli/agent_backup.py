@@ -21,7 +21,7 @@ import click
 from egide import __version__
 from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.drill import run_drill
-from egide.backup.errors import BackupError, DeliveryFailed
+from egide.backup.errors import BackupError, DeliveryFailed, PlanInvalid
 from egide.backup.gatewaystore import GatewayStorage
 from egide.backup.outbox import FlushResult, Outbox
 from egide.backup.plan import AgentPlan, backup_due, load_plan, next_slot
@@ -95,13 +95,18 @@ class _AgentContext(Context):
                          plan.state_dir / "cache", json_output=False)  # fmt: skip
         self.plan = plan
 
+    def passphrase(self, confirm: bool = False) -> bytes:
+        # A daemon has no terminal: an unreadable file is a failed run, reported, not an exit.
+        try:
+            return self.plan.passphrase_file.read_bytes().rstrip(b"\r\n")
+        except OSError as error:
+            raise PlanInvalid(f"phrase de passe illisible : {error.strerror}") from None
+
     def storage(self) -> Storage:
         if self.plan.repository.startswith(("https://", "http://")):
-            try:
-                gateway = GatewayStorage(self.plan.repository, _token(self.plan), self.plan.ca_file)
-            except BackupError as error:
-                raise click.ClickException(str(error)) from None
-            return RetryingStorage(gateway)
+            return RetryingStorage(
+                GatewayStorage(self.plan.repository, _token(self.plan), self.plan.ca_file)
+            )
         return super().storage()
 
 
