@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
+from .alarm import SAMPLE_SIZE, Thresholds, assess, is_dense
 from .chunker import HEAD_SIZE, Chunker, Policy, choose_policy
 from .errors import BackupError, ObjectMissing, RepositoryLocked
 from .events import EventSink, FileProblem, Notice, Progress, ignore
@@ -29,7 +30,7 @@ from .pack import HEADER_SIZE, BlobType, PackReader, pack_name, trailer_length
 from .repository import Repository
 from .snapshot import Snapshot, list_snapshots, read_tree, save_snapshot
 from .store import BlobStore
-from .tree import MergeCursor, Node
+from .tree import MergeCursor, Node, decode_stream
 from .walker import node_for, walk
 
 _BATCH_BYTES = 1 << 20
@@ -48,6 +49,7 @@ class BackupOptions:
     host: str = field(default_factory=socket.gethostname)
     parent: str | None = None
     workers: int = 2
+    alarm: Thresholds = field(default_factory=Thresholds)
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,10 @@ class _Run:
             policy = choose_policy(path, head)
             batch: list[bytes] = []
             batch_size = read = 0
+            sample = b""
             for view in self.chunker.chunks(_as_binary(stream), policy, head):
+                if len(sample) < SAMPLE_SIZE:  # for the ransomware alarm (alarm.py)
+                    sample += bytes(view[: SAMPLE_SIZE - len(sample)])
                 batch.append(bytes(view))
                 batch_size += len(view)
                 read += len(view)
@@ -187,6 +192,7 @@ class _Run:
             if batch:
                 self._submit(batch, batch_size, futures)
             after = os.fstat(fd)
+        node.dense = is_dense(sample)
         self.stats["bytes_read"] += read
         if read != node.size or after.st_mtime_ns != node.mtime_ns:
             self.problem(
@@ -228,6 +234,7 @@ class _Run:
             if self.unchanged(node, before):
                 assert before is not None
                 node.chunks = before.chunks
+                node.dense = before.dense
                 self.stats["files_unchanged"] += 1
                 self.done_bytes += node.size
             else:
@@ -276,6 +283,12 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
                         run.problem(entry.path, entry.error)
                     run.visit(entry.path, entry.stat, parent_nodes, out)
                 run.drain(out, 0)
+                out.seek(0)
+                verdict = assess(
+                    read_tree(repo, parent) if parent else None,
+                    decode_stream(iter(lambda: out.read(1 << 20), b"")),
+                    options.alarm,
+                )
                 tree = run.store_tree(out)
             run.store.flush()
         finally:
@@ -294,6 +307,7 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
             bytes_added=run.store.stored_bytes,
             seconds=round(time.monotonic() - started, 3),
         )
+        stats.update(verdict.metrics())
         snapshot = Snapshot(
             time=moment.isoformat(),
             host=options.host,
@@ -303,6 +317,8 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
             user=_user_name(),
             parent=parent.snapshot_id if parent else "",
             stats=stats,
+            suspect=verdict.suspect,
+            suspect_reasons=verdict.reasons,
         )
         save_snapshot(repo, snapshot)
     return BackupResult(snapshot, tuple(run.problems))

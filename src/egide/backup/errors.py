@@ -9,7 +9,11 @@ BackupError
  ├── RepositoryCorrupted    an object fails authentication, its hash, or parsing (names it)
  ├── SnapshotNotFound       no snapshot matches the given id, prefix or `latest`
  ├── RepositoryLocked       a live lease of another client conflicts with this operation
+ ├── PlanInvalid            the agent's TOML configuration is malformed (names the field)
+ ├── TamperingDetected      objects vanished or retention was shortened since the last run
+ ├── DeliveryFailed         a report could not be handed to the console (`rejected`: refused)
  └── StorageError           the storage backend failed
+      ├── DeletionRefused        an append-only or locked storage refused a delete or overwrite
       ├── TransientStorageError  worth retrying (network, throttling, 5xx); retried with backoff
       ├── StorageFull            no space left (never retried)
       └── ObjectMissing          the named object does not exist
@@ -58,8 +62,28 @@ class RepositoryLocked(BackupError):
     """Another client holds a conflicting lease on the repository."""
 
 
+class PlanInvalid(BackupError):
+    """The agent's configuration is malformed."""
+
+
+class TamperingDetected(BackupError):
+    """Objects seen at the last run are gone, or their retention was shortened."""
+
+
+class DeliveryFailed(BackupError):
+    """The deliverer could not hand the report over; `rejected` when the console refused it."""
+
+    def __init__(self, message: str, rejected: bool = False) -> None:
+        super().__init__(message)
+        self.rejected = rejected
+
+
 class StorageError(BackupError):
     """The storage backend failed."""
+
+
+class DeletionRefused(StorageError):
+    """An append-only or Object Lock storage refused to delete, overwrite or shorten retention."""
 
 
 class TransientStorageError(StorageError):

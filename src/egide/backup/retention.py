@@ -3,6 +3,11 @@
 Snapshots are grouped by host and paths; within a group, newest first, a snapshot is kept when it
 is among the `last` newest, or is the newest of a period (hour, day, ISO week, month, year) that
 is among the `n` most recent periods having a snapshot.
+
+Each snapshot the ransomware alarm flagged, and the last snapshot before it, are pinned: kept
+whatever the policy says, so that the days after an attack never push the last good copy out.
+Unpinning is deliberate: the operator forgets the suspect snapshot by its id once the alert is
+resolved.
 """
 
 from __future__ import annotations
@@ -62,5 +67,23 @@ def apply_policy(
                 if bucket not in seen:
                     seen.add(bucket)
                     keep_ids.add(snapshot.snapshot_id)
+        keep_ids.update(s.snapshot_id for s in pinned(members))
     kept = [s for s in snapshots if s.snapshot_id in keep_ids]
     return kept, [s for s in snapshots if s.snapshot_id not in keep_ids]
+
+
+def pinned(snapshots: list[Snapshot]) -> list[Snapshot]:
+    """The snapshots no policy may forget: each suspect snapshot (the evidence, and the anchor of
+    the pin) and the newest non-suspect snapshot of the same host and paths taken before it (the
+    last copy known to be good)."""
+    last_good: dict[tuple[str, tuple[str, ...]], Snapshot] = {}
+    pins: dict[str, Snapshot] = {}
+    for snapshot in sorted(snapshots, key=lambda s: (s.time, s.snapshot_id)):
+        group = (snapshot.host, tuple(sorted(snapshot.paths)))
+        if not snapshot.suspect:
+            last_good[group] = snapshot
+        else:
+            pins[snapshot.snapshot_id] = snapshot
+            if group in last_good:
+                pins[last_good[group].snapshot_id] = last_good[group]
+    return list(pins.values())

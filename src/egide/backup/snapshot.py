@@ -4,7 +4,11 @@ Sealed as `Kind.SNAPSHOT` and stored as `snapshots/<hash>`; the plaintext is JSO
 
     {"version": 1, "time": "<ISO 8601 UTC>", "host": "...", "user": "...", "tags": [...],
      "paths": ["/abs/path", ...], "parent": "<snapshot id or empty>",
-     "tree": ["<64 hex TREE blob id>", ...], "stats": {"files": …, "bytes": …, …}}
+     "tree": ["<64 hex TREE blob id>", ...], "stats": {"files": …, "bytes": …, …},
+     "suspect": true, "suspect_reasons": ["…"]}
+
+`suspect` and `suspect_reasons` (the ransomware alarm's verdict, `alarm.py`) are optional: a
+snapshot written before the alarm existed reads as not suspect.
 
 A snapshot is stored only after every pack and index file it depends on is durable, so any
 snapshot present is complete. Its id is its object hash; people use the first 8 hex digits.
@@ -38,6 +42,8 @@ class Snapshot:
     user: str = ""
     parent: str = ""
     stats: dict[str, float] = field(default_factory=dict)
+    suspect: bool = False
+    suspect_reasons: list[str] = field(default_factory=list)
     snapshot_id: str = ""
 
     @property
@@ -55,6 +61,10 @@ def save_snapshot(repo: Repository, snapshot: Snapshot) -> str:
     """Store the snapshot; returns its id."""
     document = {"version": VERSION, **asdict(snapshot)}
     del document["snapshot_id"]
+    if not snapshot.suspect:
+        # Not written when false, so that an unflagged snapshot stays byte-compatible with readers
+        # that predate the alarm.
+        del document["suspect"], document["suspect_reasons"]
     data = sealed.seal_object(repo.master, sealed.Kind.SNAPSHOT, json.dumps(document).encode())
     snapshot.snapshot_id = sealed.object_name(data)
     repo.storage.put(PREFIX + snapshot.snapshot_id, data)

@@ -7,7 +7,8 @@ Each line is a node:
      "mode": 420, "uid": 1000, "gid": 1000, "user": "cabinet", "group": "cabinet",
      "mtime_ns": …, "atime_ns": …, "ctime_ns": …, "size": 123, "inode": …, "dev": …,
      "target": "…" (symlinks), "chunks": ["<64 hex>", …] (files),
-     "xattrs": {"user.x": "<base64>"} (when present), "error": "…" (when unreadable)}
+     "xattrs": {"user.x": "<base64>"} (when present), "error": "…" (when unreadable),
+     "dense": true (files whose first 4 KiB do not compress; see `alarm.py`; absent when false)}
 
 Walk order: depth first, children sorted by name; `order_key` gives the same order, so a tree
 can be merged with its parent's in one streaming pass. The stream is cut with the small FastCDC
@@ -46,6 +47,7 @@ class Node:
     chunks: list[str] = field(default_factory=list)
     xattrs: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    dense: bool = False
 
     def key(self) -> tuple[str, ...]:
         """Position in walk order."""

@@ -152,3 +152,11 @@ def check(
         except ReportDeliveryFailed as error:
             raise click.ClickException(str(error)) from None
         click.echo("Rapport envoyé à la console.", err=True)
+
+
+# The backup agent's commands live in their own module; registered here, on the one `agent` group.
+from .agent_backup import backup_command, drill_command, run_command  # noqa: E402
+
+agent.add_command(run_command)
+agent.add_command(backup_command)
+agent.add_command(drill_command)

@@ -59,8 +59,18 @@ class Context:
         self.cache_dir = cache_dir
         self.json = json_output
         self.warnings = 0
+        self.append_only = False
+        self.object_lock: tuple[str, int] | None = None
 
     def storage(self) -> Storage:
+        storage = self.backend()
+        if self.append_only:
+            from egide.backup.objectlock import AppendOnlyStorage
+
+            return AppendOnlyStorage(storage)
+        return storage
+
+    def backend(self) -> Storage:
         if not self.repo:
             fail("indiquez le dépôt avec -r/--repo ou EGIDE_BACKUP_REPOSITORY", EXIT_FAILURE)
         if self.repo.startswith("s3://"):
@@ -80,6 +90,15 @@ class Context:
                 secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
                 session_token=env.get("AWS_SESSION_TOKEN"),
             )
+            if self.object_lock:
+                from datetime import timedelta
+
+                from egide.backup.objectlock import LockMode, ObjectLockStorage
+
+                mode, days = self.object_lock
+                return RetryingStorage(
+                    ObjectLockStorage(location, LockMode(mode.upper()), timedelta(days=days))
+                )
             return RetryingStorage(S3Storage(location))
         return RetryingStorage(LocalStorage(Path(self.repo)))
 
@@ -194,6 +213,9 @@ def engine_errors() -> Iterator[None]:
         fail(str(error), EXIT_FAILURE)
     except errors.SnapshotNotFound as error:
         fail(str(error), EXIT_FAILURE)
+    except errors.DeletionRefused as error:
+        fail(f"refusé : {error}. Les suppressions relèvent de l'opérateur, après la fin de la"
+             " rétention.", EXIT_FAILURE)  # fmt: skip
     except errors.StorageFull as error:
         fail(f"stockage plein : {error}. Le dépôt reste cohérent.", EXIT_FAILURE)
     except errors.StorageError as error:
@@ -274,13 +296,30 @@ pass_context = click.make_pass_decorator(Context)
     help="Cache local de l'index (par défaut ~/.cache/egide/backup).",
 )
 @click.option("--json", "json_output", is_flag=True, help="Événements en lignes JSON.")
+@click.option(
+    "--append-only",
+    is_flag=True,
+    envvar="EGIDE_BACKUP_APPEND_ONLY",
+    help="Ajout seul : toute suppression ou réécriture de données est refusée.",
+)
+@click.option(
+    "--object-lock",
+    type=click.Choice(["compliance", "governance"]),
+    envvar="EGIDE_BACKUP_OBJECT_LOCK",
+    help="S3 : écrit chaque objet sous verrou (Object Lock) ; suppressions après la rétention.",
+)
+@click.option("--lock-days", type=click.IntRange(1), default=30, show_default=True,
+              help="Durée du verrou Object Lock (jours).")  # fmt: skip
 @click.pass_context
 def backup(
     click_ctx: click.Context, repo: str | None, passphrase_file: Path | None,
-    s3_endpoint: str | None, cache_dir: Path | None, json_output: bool,
+    s3_endpoint: str | None, cache_dir: Path | None, json_output: bool, append_only: bool,
+    object_lock: str | None, lock_days: int,
 ) -> None:  # fmt: skip
     """Sauvegarde chiffrée, dédupliquée et compressée vers un disque ou un stockage S3 HDS."""
     click_ctx.obj = Context(repo, passphrase_file, s3_endpoint, cache_dir, json_output)
+    click_ctx.obj.append_only = append_only
+    click_ctx.obj.object_lock = (object_lock, lock_days) if object_lock else None
 
 
 def _size(count: float) -> str:
@@ -343,13 +382,17 @@ def run_command(
         result = run_backup(repo, options, releasing_memory(sink))
     stats = result.snapshot.stats
     if ctx.json:
-        line({"event": "summary", "snapshot": result.snapshot.snapshot_id, **stats})
+        line({"event": "summary", "snapshot": result.snapshot.snapshot_id, **stats,
+              "suspect": result.snapshot.suspect,
+              "suspect_reasons": result.snapshot.suspect_reasons})  # fmt: skip
     else:
         click.echo(
             f"Instantané {result.snapshot.short_id} enregistré : {int(stats['files'])} fichiers,"
             f" {_size(stats['bytes'])} ; {int(stats['files_unchanged'])} inchangés ;"
             f" {_size(stats['bytes_added'])} ajoutés au dépôt en {stats['seconds']:.1f} s."
         )
+        for reason in result.snapshot.suspect_reasons:
+            click.echo(f"ALERTE rançongiciel possible : {reason}", err=True)
     if result.problems:
         if not ctx.json:
             click.echo(f"{len(result.problems)} fichier(s) n'ont pas pu être lus.", err=True)
@@ -360,21 +403,27 @@ def run_command(
 @pass_context
 def snapshots(ctx: Context) -> None:
     """Liste les instantanés."""
+    from egide.backup.retention import pinned
     from egide.backup.snapshot import list_snapshots
 
     with engine_errors(), ctx.open() as repo:
         found = list_snapshots(repo)
+    pins = {s.snapshot_id for s in pinned(found)}
     if ctx.json:
-        line({"event": "snapshots", "snapshots": [asdict(s) for s in found]})
+        listed = [{**asdict(s), "pinned": s.snapshot_id in pins} for s in found]
+        line({"event": "snapshots", "snapshots": listed})
         return
     if not found:
         click.echo("Aucun instantané.")
     for s in found:
+        mark = "SUSPECT " if s.suspect else "épinglé " if s.snapshot_id in pins else ""
         click.echo(
             f"{s.short_id}  {s.moment.astimezone():%Y-%m-%d %H:%M:%S}  {s.host:<16}"
             f"  {','.join(s.tags) or '-':<12}  {_size(s.stats.get('bytes', 0)):>10}"
-            f"  {' '.join(s.paths)}"
+            f"  {mark}{' '.join(s.paths)}"
         )
+        for reason in s.suspect_reasons:
+            click.echo(f"          ⚠ {reason}")
 
 
 @backup.command()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import api, gateway, views
 
 app_name = "backups"
 urlpatterns = [
@@ -12,4 +12,6 @@ urlpatterns = [
     path("api/agent/backup-report", api.backup_report, name="api_backup_report"),
     path("api/agent/drill", api.drill_report, name="api_drill"),
     path("api/agent/posture", api.posture_report, name="api_posture"),
+    path("gateway/", gateway.objects, name="gateway_list"),
+    path("gateway/<path:name>", gateway.objects, name="gateway_object"),
 ]
