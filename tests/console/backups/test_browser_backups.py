@@ -57,7 +57,7 @@ def test_the_backup_page_shows_red_with_the_suspect_run_and_the_failed_drill(
 
     with chromium() as browser:
         page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 900})
-        sign_in(page, live_server.url, member.username, PASSWORD, totp_now(member))
+        sign_in(page, live_server.url, member.username, PASSWORD, lambda: totp_now(member))
         page.goto(f"{live_server.url}/sauvegarde/")
         badge = page.locator("#etat-sauvegarde")
         assert "rouge" in (badge.get_attribute("class") or "") or "red" in (
