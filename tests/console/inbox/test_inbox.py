@@ -241,3 +241,28 @@ def test_a_cda_uploaded_in_the_form_leaves_as_an_xdm_package(
     received = Message.objects.get(mailbox=physio_box)
     assert services.summary_of(received).subject.startswith("XDM/1.0/DDM+")
     assert "IHE_XDM.ZIP" in services.summary_of(received).attachments
+
+
+def test_the_compose_form_suggests_hosted_mailboxes_and_directory_entries(
+    cabinet: dict[str, object], client: Client, settings: object, tmp_path: Path
+) -> None:
+    from egide.messaging.directory import import_file, open_index
+
+    sample = (
+        Path(__file__).parents[2] / "data/directory/Extraction_Correspondance_MSSante_sample.txt"
+    )
+    index = open_index(tmp_path)
+    import_file(index, sample)
+    index.close()
+    settings.DATA_DIR = tmp_path  # type: ignore[attr-defined]
+    settings.DATABASE_URL = "sqlite:///unused"  # type: ignore[attr-defined]
+    doctor = cabinet["doctor"]
+    assert isinstance(doctor, User)
+    client.force_login(doctor)
+    hosted = client.get("/messagerie/destinataires", {"q": "karim"}).json()["suggestions"]
+    assert hosted[0]["address"] == "karim.bernard@tilleuls.egide.test"
+    found = client.get("/messagerie/destinataires", {"q": "dupont ma"}).json()["suggestions"]
+    assert found and all("@" in s["address"] for s in found)
+    assert "DUPONT" in found[0]["label"]
+    compose = client.get("/messagerie/nouveau").content.decode()
+    assert 'list="annuaire"' in compose and "inbox/compose.js" in compose

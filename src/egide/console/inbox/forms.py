@@ -8,7 +8,13 @@ class ComposeForm(forms.Form):
     to = forms.CharField(
         label=_("À"),
         help_text=_("Une ou plusieurs adresses MSSanté, séparées par des virgules."),
-        widget=forms.TextInput(attrs={"autocomplete": "off", "list": "annuaire"}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "list": "annuaire",
+                "data-suggest-url": "/messagerie/destinataires",
+            }
+        ),
     )
     subject = forms.CharField(
         label=_("Objet"),

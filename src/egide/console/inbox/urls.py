@@ -6,6 +6,7 @@ app_name = "inbox"
 urlpatterns = [
     path("messagerie/", views.index, name="index"),
     path("messagerie/nouveau", views.compose, name="compose"),
+    path("messagerie/destinataires", views.recipients, name="recipients"),
     path("messagerie/bal/<int:mailbox_id>/<slug:folder>/", views.folder, name="folder"),
     path("messagerie/message/<int:message_id>/", views.read, name="read"),
     path("messagerie/message/<int:message_id>/piece/<int:index>", views.download, name="download"),

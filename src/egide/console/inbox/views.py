@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,6 +18,7 @@ from egide.messaging.health_message import HealthMail
 
 from . import services
 from .access import mailbox_for, mailboxes_for, may_send, message_for
+from .directory_search import suggest
 from .documents import find_documents
 from .forms import ComposeForm
 from .models import Folder, Message
@@ -179,3 +180,10 @@ def compose(request: HttpRequest) -> HttpResponse:
             flash.success(request, _("Message envoyé."))
             return redirect("inbox:folder", mailbox_id=mailbox.pk, folder=Folder.SENT)
     return render(request, "inbox/compose.html", {"sidebar": _sidebar(request), "form": form})
+
+
+@login_required
+def recipients(request: HttpRequest) -> JsonResponse:
+    """Autocomplete for the «À» field of the compose form."""
+    current_user(request)
+    return JsonResponse({"suggestions": suggest(request.GET.get("q", ""))})
