@@ -40,7 +40,7 @@ from egide.backup.watch import (
 from egide.posture.delivery import send_report
 from egide.posture.errors import ReportDeliveryFailed
 
-from .backup import Context
+from .backup_session import Context
 
 _RETRY_SECONDS = 15 * 60
 _PROTECTED = timedelta(days=30)
