@@ -42,7 +42,7 @@ def test_a_message_is_sent_and_read_through_the_web_inbox(
         sign_in(page, live_server.url, doctor.username, PASSWORD, lambda: totp_now(doctor))
         page.goto(f"{live_server.url}/messagerie/nouveau")
         page.fill("input[name=to]", "karim")  # the directory suggests as the secretary types
-        page.wait_for_function("document.querySelectorAll('#annuaire option').length > 0")
+        page.wait_for_selector("#annuaire option", state="attached")
         suggested = page.get_attribute("#annuaire option", "value")
         assert suggested == "karim.bernard@tilleuls.egide.test"
         page.fill("input[name=to]", suggested)
