@@ -114,3 +114,29 @@ def test_professionals_and_mailboxes_live_side_by_side(index: DirectoryIndex) ->
     # Mailboxes come before activities without an MSSanté address.
     assert found[0].source is Source.MSSANTE
     assert {entry.source for entry in found} == {Source.MSSANTE, Source.PS}
+
+
+def test_day_to_day_changes_keep_the_alphabetical_order(
+    index: DirectoryIndex, tmp_path: Path
+) -> None:
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    lines = sample_lines()
+    added = [
+        lines[0].replace("marie.dupont@", "anne.dupond@").replace("DUPONT|Marie", "DUPOND|Anne"),
+        lines[0].replace("marie.dupont@", "zoe.dupuy@").replace("DUPONT|Marie", "DUPUY|Zoé"),
+    ]
+    changed = [line.replace("PETIT|Hugo", "PETIT|Hugues") for line in lines]
+    record = import_file(index, mssante_file(tmp_path, changed + added), imported_at=DAY_TWO)
+    assert (record.added, record.removed, record.changed) == (2, 0, 1)
+    assert [entry.family_name for entry in index.search("dup")] == [
+        "DUPOND",
+        "DUPONT",
+        "DUPONTEL",
+        "DUPUY",
+    ]
+    assert [entry.given_name for entry in index.search("petit")] == ["Hugues"]
+    assert index.search("hugo") == []
+    # A third day: the same file changes nothing, and the entries are still all there.
+    again = import_file(index, mssante_file(tmp_path, changed + added, "again.txt"))
+    assert (again.added, again.removed, again.changed) == (0, 0, 0)
+    assert index.count() == 12
