@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from egide.messaging.directory import ChangeKind, DirectoryIndex, Source, import_file
-from egide.messaging.errors import DirectoryFileRefused
+from egide.messaging.directory import ChangeKind, DirectoryIndex, Source, import_file, open_index
+from egide.messaging.errors import DirectoryFileRefused, DirectoryIndexError
 
 from .conftest import MSSANTE_SAMPLE, PS_SAMPLE, mssante_file, sample_lines
 
@@ -140,3 +140,14 @@ def test_day_to_day_changes_keep_the_alphabetical_order(
     again = import_file(index, mssante_file(tmp_path, changed + added, "again.txt"))
     assert (again.added, again.removed, again.changed) == (0, 0, 0)
     assert index.count() == 12
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    with pytest.raises(DirectoryIndexError, match="injoignable"):
+        open_index("postgresql://postgres@127.0.0.1:1/egide_directory_test?connect_timeout=2")
+
+
+def test_a_missing_embedded_index_is_not_created_for_a_search(tmp_path: Path) -> None:
+    with pytest.raises(DirectoryIndexError, match="importez d'abord"):
+        open_index(tmp_path / "absent.sqlite3", create=False)
+    assert not (tmp_path / "absent.sqlite3").exists()
