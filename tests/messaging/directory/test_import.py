@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from egide.messaging.directory import ChangeKind, DirectoryIndex, Source, import_file
-from egide.messaging.errors import DirectoryFileRefused
+from egide.messaging.directory import ChangeKind, DirectoryIndex, Source, import_file, open_index
+from egide.messaging.errors import DirectoryFileRefused, DirectoryIndexError
 
 from .conftest import MSSANTE_SAMPLE, PS_SAMPLE, mssante_file, sample_lines
 
@@ -114,3 +114,40 @@ def test_professionals_and_mailboxes_live_side_by_side(index: DirectoryIndex) ->
     # Mailboxes come before activities without an MSSanté address.
     assert found[0].source is Source.MSSANTE
     assert {entry.source for entry in found} == {Source.MSSANTE, Source.PS}
+
+
+def test_day_to_day_changes_keep_the_alphabetical_order(
+    index: DirectoryIndex, tmp_path: Path
+) -> None:
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    lines = sample_lines()
+    added = [
+        lines[0].replace("marie.dupont@", "anne.dupond@").replace("DUPONT|Marie", "DUPOND|Anne"),
+        lines[0].replace("marie.dupont@", "zoe.dupuy@").replace("DUPONT|Marie", "DUPUY|Zoé"),
+    ]
+    changed = [line.replace("PETIT|Hugo", "PETIT|Hugues") for line in lines]
+    record = import_file(index, mssante_file(tmp_path, changed + added), imported_at=DAY_TWO)
+    assert (record.added, record.removed, record.changed) == (2, 0, 1)
+    assert [entry.family_name for entry in index.search("dup")] == [
+        "DUPOND",
+        "DUPONT",
+        "DUPONTEL",
+        "DUPUY",
+    ]
+    assert [entry.given_name for entry in index.search("petit")] == ["Hugues"]
+    assert index.search("hugo") == []
+    # A third day: the same file changes nothing, and the entries are still all there.
+    again = import_file(index, mssante_file(tmp_path, changed + added, "again.txt"))
+    assert (again.added, again.removed, again.changed) == (0, 0, 0)
+    assert index.count() == 12
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    with pytest.raises(DirectoryIndexError, match="injoignable"):
+        open_index("postgresql://postgres@127.0.0.1:1/egide_directory_test?connect_timeout=2")
+
+
+def test_a_missing_embedded_index_is_not_created_for_a_search(tmp_path: Path) -> None:
+    with pytest.raises(DirectoryIndexError, match="importez d'abord"):
+        open_index(tmp_path / "absent.sqlite3", create=False)
+    assert not (tmp_path / "absent.sqlite3").exists()

@@ -35,7 +35,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -148,7 +149,8 @@ class PostgresIndex:
         self._db.close()
 
     def search(self, query: str, limit: int = 10) -> list[Entry]:
-        return search_entries(self, query, limit)
+        with _server_errors():
+            return search_entries(self, query, limit)
 
     def candidates(self, query: Query, document: Document, count: int) -> list[Entry]:
         column = document.value
@@ -382,6 +384,17 @@ class PostgresIndex:
         record: ImportRecord,
         changes: Sequence[Change] | None,
     ) -> ImportRecord:
+        with _server_errors():
+            return self._replace_source(source, rows, fingerprints, record, changes)
+
+    def _replace_source(
+        self,
+        source: Source,
+        rows: Sequence[Row],
+        fingerprints: Mapping[str, int],
+        record: ImportRecord,
+        changes: Sequence[Change] | None,
+    ) -> ImportRecord:
         partition = f"{SCHEMA}.entry_{source.value}"
         db = self._db
         with db.transaction():
@@ -492,6 +505,18 @@ class PostgresIndex:
         self._totals.clear()
         self._plans.clear()
         return dataclasses.replace(record, id=import_id)
+
+
+@contextmanager
+def _server_errors() -> Iterator[None]:
+    """A lost or refusing server becomes a DirectoryIndexError with what to do."""
+    try:
+        yield
+    except psycopg.OperationalError as error:
+        raise DirectoryIndexError(
+            "Annuaire PostgreSQL indisponible (connexion perdue ou refusée) : réessayez, ou"
+            " vérifiez le serveur."
+        ) from error
 
 
 def _entry(source: str, data: str) -> Entry:

@@ -43,12 +43,18 @@ from .entry import Entry, Row, Source, row_from_text, row_text
 from .extraction import MalformedLine
 from .index import Change, ChangeKind, Document, ImportRecord, search_entries
 from .query import Query
+from .vocabulary import vocabulary_version
 
 T = TypeVar("T")
 
 FORMAT_VERSION = "1"
 SOURCE_BASE = {Source.MSSANTE: 0, Source.PS: 1 << 40}
 SOURCE_SPAN = 1 << 40
+# Ids are spaced by GAP at each full rebuild, so that day-to-day additions fit between their
+# alphabetical neighbours (16 levels of halving before a rebuild is needed).
+GAP = 1 << 16
+# A diff of more changes than this (or a tenth of the entries) is applied by a full rebuild.
+INCREMENTAL_LIMIT = 1000
 
 _FTS_TABLES = "\n".join(
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {document.value}_{source.value} USING fts5("
@@ -252,6 +258,112 @@ class SqliteIndex:
 
     # -- writes -----------------------------------------------------------------------------
 
+    def _vocabulary_version(self) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'vocabulary'").fetchone()
+        return str(row[0]) if row else ""
+
+    def _rebuild(
+        self, source: Source, rows: Sequence[Row], fingerprints: Mapping[str, int]
+    ) -> None:
+        """Every entry of `source` written again, ids spaced by `GAP` in alphabetical order."""
+        base = SOURCE_BASE[source]
+        db = self._db
+        identity = f"{Document.IDENTITY.value}_{source.value}"
+        everything = f"{Document.EVERYTHING.value}_{source.value}"
+        db.execute("DELETE FROM entry WHERE id > ? AND id < ?", (base, base + SOURCE_SPAN))
+        # Building the key index once after the insert (a sort) is several times faster
+        # than updating it row by row in random key order.
+        db.execute("DROP INDEX entry_by_key")
+        db.executemany(
+            "INSERT INTO entry(id, key, fingerprint, data) VALUES (?, ?, ?, ?)",
+            in_background(
+                lambda: (
+                    (base + number * GAP, row[0], fingerprints[row[0]], row_text(row))
+                    for number, row in enumerate(rows, start=1)
+                )
+            ),
+        )
+        db.execute("CREATE UNIQUE INDEX entry_by_key ON entry(key)")
+        documents: list[tuple[str, str]] = []
+        for table, position in ((identity, 0), (everything, 1)):
+            db.execute(f"INSERT INTO {table}({table}) VALUES ('delete-all')")
+            db.executemany(
+                f"INSERT INTO {table}(rowid, {table.split('_')[0]}) VALUES (?, ?)",
+                in_background(functools.partial(_documents, rows, documents, base, position)),
+            )
+        db.execute(
+            "INSERT OR REPLACE INTO meta(name, value) VALUES ('vocabulary', ?)",
+            (vocabulary_version(),),
+        )
+
+    def _apply(
+        self,
+        source: Source,
+        rows: Sequence[Row],
+        fingerprints: Mapping[str, int],
+        changes: Sequence[Change],
+    ) -> bool:
+        """Apply a day's diff in place; False (nothing written) when the id gaps are used up.
+
+        New and changed entries take ids between their alphabetical neighbours', so FTS5's
+        rowid order stays alphabetical. Contentless FTS5 deletes a row given its original
+        text, rebuilt here from `entry.data` with the same vocabulary (checked by the caller).
+        """
+        base = SOURCE_BASE[source]
+        db = self._db
+        touched = [c.key for c in changes if c.kind is not ChangeKind.ADDED]
+        arriving = {c.key for c in changes if c.kind is not ChangeKind.REMOVED}
+        known = dict(
+            db.execute(
+                "SELECT key, id FROM entry WHERE id > ? AND id < ?", (base, base + SOURCE_SPAN)
+            )
+        )
+        placed: list[tuple[int, Row]] = []
+        waiting: list[Row] = []
+        previous = base
+        for row in [*rows, None]:
+            if row is not None and row[0] in arriving:
+                waiting.append(row)
+                continue
+            following = base + SOURCE_SPAN if row is None else int(known[row[0]])
+            if waiting:
+                step = (following - previous) // (len(waiting) + 1)
+                if step < 1:
+                    return False
+                placed += [(previous + step * (i + 1), r) for i, r in enumerate(waiting)]
+                waiting = []
+            previous = following
+        identity = f"{Document.IDENTITY.value}_{source.value}"
+        everything = f"{Document.EVERYTHING.value}_{source.value}"
+        gone = [(int(known[key]), key) for key in touched if key in known]
+        for entry_id, _ in gone:
+            (data,) = db.execute("SELECT data FROM entry WHERE id = ?", (entry_id,)).fetchone()
+            old_identity, old_everything = row_documents(row_from_text(data))
+            db.execute(
+                f"INSERT INTO {identity}({identity}, rowid, identity) VALUES ('delete', ?, ?)",
+                (entry_id, old_identity),
+            )
+            db.execute(
+                f"INSERT INTO {everything}({everything}, rowid, everything)"
+                " VALUES ('delete', ?, ?)",
+                (entry_id, old_everything),
+            )
+        db.executemany("DELETE FROM entry WHERE id = ?", [(entry_id,) for entry_id, _ in gone])
+        for entry_id, row in placed:
+            new_identity, new_everything = row_documents(row)
+            db.execute(
+                "INSERT INTO entry(id, key, fingerprint, data) VALUES (?, ?, ?, ?)",
+                (entry_id, row[0], fingerprints[row[0]], row_text(row)),
+            )
+            db.execute(
+                f"INSERT INTO {identity}(rowid, identity) VALUES (?, ?)", (entry_id, new_identity)
+            )
+            db.execute(
+                f"INSERT INTO {everything}(rowid, everything) VALUES (?, ?)",
+                (entry_id, new_everything),
+            )
+        return True
+
     def replace_source(
         self,
         source: Source,
@@ -265,32 +377,16 @@ class SqliteIndex:
         # A large page cache: the FTS rebuild and the key index sort in memory instead of
         # spilling to disk half-way (the default cache is 2 MB).
         db.execute("PRAGMA cache_size = -262144")
-        identity = f"{Document.IDENTITY.value}_{source.value}"
-        everything = f"{Document.EVERYTHING.value}_{source.value}"
         try:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM entry WHERE id > ? AND id < ?", (base, base + SOURCE_SPAN))
-            # Building the key index once after the insert (a sort) is several times faster
-            # than updating it row by row in random key order.
-            db.execute("DROP INDEX entry_by_key")
-            db.executemany(
-                "INSERT INTO entry(id, key, fingerprint, data) VALUES (?, ?, ?, ?)",
-                in_background(
-                    lambda: (
-                        (base + number, row[0], fingerprints[row[0]], row_text(row))
-                        for number, row in enumerate(rows, start=1)
-                    )
-                ),
+            applied = (
+                changes is not None
+                and len(changes) <= max(INCREMENTAL_LIMIT, len(rows) // 10)
+                and self._vocabulary_version() == vocabulary_version()
+                and self._apply(source, rows, fingerprints, changes)
             )
-            db.execute("CREATE UNIQUE INDEX entry_by_key ON entry(key)")
-            documents: list[tuple[str, str]] = []
-            for table, position in ((identity, 0), (everything, 1)):
-                db.execute(f"INSERT INTO {table}({table}) VALUES ('delete-all')")
-                db.executemany(
-                    f"INSERT INTO {table}(rowid, {table.split('_')[0]}) VALUES (?, ?)",
-                    in_background(functools.partial(_documents, rows, documents, base, position)),
-                )
-            del documents
+            if not applied:
+                self._rebuild(source, rows, fingerprints)
             db.execute("DELETE FROM term WHERE source = ?", (source.value,))
             for document in Document:
                 table = f"{document.value}_{source.value}"
@@ -349,10 +445,10 @@ def _documents(
         for number, row in enumerate(rows, start=1):
             pair = row_documents(row)
             documents.append(pair)
-            yield base + number, pair[position]
+            yield base + number * GAP, pair[position]
         return
     for number, pair in enumerate(documents, start=1):
-        yield base + number, pair[position]
+        yield base + number * GAP, pair[position]
 
 
 def in_background(make: Callable[[], Iterable[T]], batch: int = 2048) -> Iterator[T]:

@@ -8,6 +8,7 @@ behave the same, and a query costs nothing more.
 from __future__ import annotations
 
 import tomllib
+import zlib
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -45,10 +46,20 @@ def parse_vocabulary(text: str) -> Vocabulary:
 
 
 @cache
+def vocabulary_text() -> str:
+    """The text of the shipped `professions.toml`."""
+    return resources.files(__package__).joinpath("professions.toml").read_text("utf-8")
+
+
+@cache
 def default_vocabulary() -> Vocabulary:
     """The vocabulary shipped with Égide."""
-    text = resources.files(__package__).joinpath("professions.toml").read_text("utf-8")
-    return parse_vocabulary(text)
+    return parse_vocabulary(vocabulary_text())
+
+
+def vocabulary_version() -> str:
+    """Changes whenever the synonym table does: indexed documents depend on it."""
+    return f"{zlib.crc32(vocabulary_text().encode()):08x}"
 
 
 @lru_cache(maxsize=4096)
