@@ -222,3 +222,12 @@ def test_concurrent_workers_deliver_each_row_once(peer: PeerOperator, hosted: Ma
         thread.join()
     assert sorted(counts) == [0, 0, 1]
     assert len(peer.received) == 1
+
+
+def test_without_a_trust_list_nothing_leaves_and_the_reason_is_given(
+    smtp_settings: Any, hosted: Mailbox, tmp_path: Any
+) -> None:
+    smtp_settings.EGIDE_TRUST_LIST_FILE = str(tmp_path / "absente.xml")
+    with pytest.raises(services.InboxError, match="pas encore chargée"):
+        send(hosted, REMOTE)
+    assert not OutboundDelivery.objects.exists()
