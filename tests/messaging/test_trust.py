@@ -136,3 +136,16 @@ def test_a_failed_refresh_keeps_the_last_good_copy(tmp_path: Path) -> None:
     assert current is not None
     assert "medecin.mssante.test" in current.domains
     assert not (tmp_path / "listeblanche.xml.new").exists()
+
+
+def test_it_knows_which_operator_certificates_serve_each_domain() -> None:
+    space = parse_trust_list(SAMPLE.read_bytes())
+    assert space.operators["ch-exemple.mssante.test"] == {
+        "smtp-1.operateur-alpha.test",
+        "smtp-2.operateur-alpha.test",
+    }
+    assert space.operator_allowed("CH-Exemple.mssante.test", "SMTP-2.operateur-alpha.test")
+    assert not space.operator_allowed(
+        "pharmacie-du-port.mssante.test", "smtp-1.operateur-alpha.test"
+    )
+    assert not space.operator_allowed("medecin.mssante.test", "")

@@ -21,6 +21,7 @@ __all__ = [
     "Report",
     "compose_dsn",
     "compose_mdn",
+    "is_report",
     "notification_address",
     "original_headers",
     "read_report",
@@ -181,13 +182,22 @@ def _address(value: str) -> str:
     return value.partition(";")[2].strip().strip("<>").lower() or value.strip().lower()
 
 
-def read_report(raw: bytes) -> list[Report]:
-    """The reports a received message carries; empty when it is not a DSN or MDN."""
-    # Most mail is not a report: decide on the header block alone before parsing the body.
+def is_report(raw: bytes) -> bool:
+    """True for a DSN or MDN (a `multipart/report`), judged on the header block alone.
+
+    Reports travel with a null reverse-path (`MAIL FROM:<>`, RFC 5321 §4.5.5, RFC 3464, RFC
+    8098), so that a report that cannot be delivered never causes another report (mail loops).
+    """
     headers = BytesParser(policy=email.policy.compat32).parsebytes(
         original_headers(raw), headersonly=True
     )
-    if headers.get_content_type() != "multipart/report":
+    return headers.get_content_type() == "multipart/report"
+
+
+def read_report(raw: bytes) -> list[Report]:
+    """The reports a received message carries; empty when it is not a DSN or MDN."""
+    # Most mail is not a report: decide on the header block alone before parsing the body.
+    if not is_report(raw):
         return []
     message = BytesParser(policy=email.policy.default).parsebytes(raw[: 1024 * 1024])
     if message.get_content_type() != "multipart/report":

@@ -64,6 +64,15 @@ class Peer:
     certificate_subject: str = ""
     user: Any = None  # what the sink's `authenticate` returned (submission port)
 
+    @property
+    def certificate_name(self) -> str:
+        """The common name of the verified peer certificate ('' without one)."""
+        for part in self.certificate_subject.split(","):
+            key, _, value = part.partition("=")
+            if key == "commonName":
+                return value
+        return ""
+
 
 @dataclass(frozen=True)
 class InboundMessage:

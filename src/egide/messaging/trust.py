@@ -17,8 +17,8 @@ May import: `egide.crypto` (signature check), `.xmlreader`, `.errors`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from egide.crypto import xmldsig
@@ -72,6 +72,20 @@ class TrustSpace:
     generated_at: str = ""
     signed: bool = False
     warnings: tuple[str, ...] = ()
+    # domain → common names of the operator certificates the list names for it
+    # (`DNCertificatOperateur`); a domain may be served by several relays.
+    operators: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def operator_allowed(self, domain: str, certificate_name: str) -> bool:
+        """True when a peer presenting `certificate_name` may speak for `domain`.
+
+        Domains listed without an operator certificate accept any peer of the trust space.
+        """
+        try:
+            names = self.operators.get(normalise_domain(domain))
+        except ValueError:
+            return False
+        return not names or certificate_name.strip().lower() in names
 
     def contains(self, domain: str) -> bool:
         """True when `domain` (any form: IDN, mixed case) is in the trust space."""
@@ -136,16 +150,40 @@ def parse_trust_list(
             "Liste blanche MSSanté non signée alors qu'une signature est exigée."
         )
     domains: set[str] = set()
+    operators: dict[str, set[str]] = {}
     warnings: list[str] = []
-    for node in root.iterfind(f".//{{{NAMESPACE}}}Domaine/{{{NAMESPACE}}}Nom"):
+    for entry in root.iterfind(f".//{{{NAMESPACE}}}Domaine"):
+        node = entry.find(f"{{{NAMESPACE}}}Nom")
+        if node is None:
+            continue
         try:
-            domains.add(normalise_domain(node.text or ""))
+            domain = normalise_domain(node.text or "")
         except ValueError as error:
             warnings.append(f"entrée ignorée (ligne {node.sourceline}) : {error}")
+            continue
+        domains.add(domain)
+        name = _common_name(entry.findtext(f"{{{NAMESPACE}}}DNCertificatOperateur") or "")
+        if name:
+            operators.setdefault(domain, set()).add(name)
     if not domains:
         raise InvalidTrustList("Liste blanche MSSanté : aucun domaine lisible.")
     generated = root.findtext(f"{{{NAMESPACE}}}DateDeGeneration") or ""
-    return TrustSpace(frozenset(domains), generated.strip(), bool(signatures), tuple(warnings))
+    return TrustSpace(
+        frozenset(domains),
+        generated.strip(),
+        bool(signatures),
+        tuple(warnings),
+        {domain: frozenset(names) for domain, names in operators.items()},
+    )
+
+
+def _common_name(distinguished_name: str) -> str:
+    """The CN of a DN written `CN=…,OU=…,O=…` as in the list, lower-cased ('' if none)."""
+    for part in distinguished_name.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.strip().upper() == "CN":
+            return value.strip().lower()
+    return ""
 
 
 class TrustListStore:

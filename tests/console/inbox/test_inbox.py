@@ -162,7 +162,7 @@ def test_an_unreadable_message_is_kept_in_the_quarantine_folder(cabinet: dict[st
 def test_sending_outside_egide_is_refused_with_an_explanation(cabinet: dict[str, object]) -> None:
     doctor, mailbox = cabinet["doctor"], cabinet["mailbox"]
     assert isinstance(doctor, User) and isinstance(mailbox, Mailbox)
-    with pytest.raises(services.InboxError, match=r"hors de l.espace de confiance MSSanté"):
+    with pytest.raises(services.InboxError, match=r"Envoi impossible"):
         services.send(doctor, mailbox, draft("quelquun@gmail.com"))
 
 

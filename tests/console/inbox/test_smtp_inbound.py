@@ -73,6 +73,9 @@ def test_the_sink_refuses_a_sender_outside_the_trust_space(smtp_settings: Any) -
         "x@gmail.test",
     ) == ("550 5.7.1 Sender domain is not in the MSSante trust space")
     assert sink.check_sender(PEER, PEER_SENDER) is None
+    # The list names operator beta's relay for this domain, not alpha's certificate.
+    refusal = sink.check_sender(PEER, "officine@pharmacie-du-port.mssante.test")
+    assert refusal is not None and "operator listed" in refusal
     assert sink.check_sender(PEER, "") is None  # bounces have a null reverse-path
 
 

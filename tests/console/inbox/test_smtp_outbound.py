@@ -222,3 +222,28 @@ def test_concurrent_workers_deliver_each_row_once(peer: PeerOperator, hosted: Ma
         thread.join()
     assert sorted(counts) == [0, 0, 1]
     assert len(peer.received) == 1
+
+
+def test_without_a_trust_list_nothing_leaves_and_the_reason_is_given(
+    smtp_settings: Any, hosted: Mailbox, tmp_path: Any
+) -> None:
+    smtp_settings.EGIDE_TRUST_LIST_FILE = str(tmp_path / "absente.xml")
+    with pytest.raises(services.InboxError, match="pas encore chargée"):
+        send(hosted, REMOTE)
+    assert not OutboundDelivery.objects.exists()
+
+
+def test_an_undeliverable_report_never_causes_another_report(
+    peer: PeerOperator, hosted: Mailbox
+) -> None:
+    mdn = receipts.compose_mdn(
+        sender=hosted.address,
+        to="inconnu@medecin.mssante.test",
+        final_recipient=hosted.address,
+        original_message_id="<x@medecin.mssante.test>",
+    )
+    kept = services.store(hosted, mdn, folder=Folder.SENT, actor="mdn")
+    outbound.queue(kept, ["inconnu@medecin.mssante.test"])
+    outbound.deliver_due()
+    assert OutboundDelivery.objects.get(message=kept).state == DeliveryState.BOUNCED
+    assert not Message.objects.filter(folder=Folder.INBOX).exists()

@@ -26,6 +26,7 @@ from egide.console.accounts.models import User
 from egide.console.audit import services as audit
 from egide.messaging import receipts
 from egide.messaging.smtp_server import InboundMessage, Peer
+from egide.messaging.trust import domain_of
 
 from . import outbound, services, trustspace
 from .access import may_send
@@ -72,6 +73,8 @@ class RelaySink:
         space = trustspace.current()
         if space is None or not space.allows(address):
             return "550 5.7.1 Sender domain is not in the MSSante trust space"
+        if not space.operator_allowed(domain_of(address), peer.certificate_name):
+            return "550 5.7.1 Your certificate is not the operator listed for this sender domain"
         return None
 
     def check_recipient(self, peer: Peer, address: str) -> str | None:

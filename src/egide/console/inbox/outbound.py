@@ -142,7 +142,7 @@ def _attempt(rows: list[OutboundDelivery], now: datetime.datetime) -> None:
         else:
             results = relay.send_message(
                 raw,
-                sender=message.mailbox.address,
+                sender="" if receipts.is_report(raw) else message.mailbox.address,
                 recipients=[row.recipient for row in rows],
                 routes=routes,
                 tls=_tls(),
@@ -163,7 +163,7 @@ def _attempt(rows: list[OutboundDelivery], now: datetime.datetime) -> None:
         with transaction.atomic():
             row.save()
             _audit(row, f"delivery.{row.state}")
-    if bounced:
+    if bounced and not receipts.is_report(raw):  # never a report about a report
         _bounce(message, raw, bounced)
 
 

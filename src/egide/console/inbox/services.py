@@ -254,7 +254,13 @@ def _split_recipients(recipients: list[str]) -> tuple[dict[str, Mailbox], list[s
     remote = [r for r in dict.fromkeys(wanted) if r not in hosted]
     if remote:
         space = trustspace.current()
-        outside = remote if space is None else space.outside(remote)
+        if space is None:
+            raise InboxError(
+                "Envoi impossible vers " + ", ".join(remote) + " : la liste blanche MSSanté "
+                "n'est pas encore chargée sur ce serveur, l'espace de confiance est donc inconnu. "
+                "Prévenez l'administrateur (commande « egide smtp refresh-trust-list »)."
+            )
+        outside = space.outside(remote)
         if outside:
             raise InboxError(trustspace.explain_outside(outside))
     return hosted, remote
