@@ -50,6 +50,9 @@ class BackupOptions:
     parent: str | None = None
     workers: int = 2
     alarm: Thresholds = field(default_factory=Thresholds)
+    # Reasons to distrust this run found before it (the agent's tamper watch): recorded with the
+    # alarm's own, so the snapshot is suspect and the one before it pinned.
+    known_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -317,8 +320,8 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
             user=_user_name(),
             parent=parent.snapshot_id if parent else "",
             stats=stats,
-            suspect=verdict.suspect,
-            suspect_reasons=verdict.reasons,
+            suspect=verdict.suspect or bool(options.known_reasons),
+            suspect_reasons=[*options.known_reasons, *verdict.reasons],
         )
         save_snapshot(repo, snapshot)
     return BackupResult(snapshot, tuple(run.problems))

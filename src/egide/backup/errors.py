@@ -10,7 +10,6 @@ BackupError
  ├── SnapshotNotFound       no snapshot matches the given id, prefix or `latest`
  ├── RepositoryLocked       a live lease of another client conflicts with this operation
  ├── PlanInvalid            the agent's TOML configuration is malformed (names the field)
- ├── TamperingDetected      objects vanished or retention was shortened since the last run
  ├── DeliveryFailed         a report could not be handed to the console (`rejected`: refused)
  └── StorageError           the storage backend failed
       ├── DeletionRefused        an append-only or locked storage refused a delete or overwrite
@@ -64,10 +63,6 @@ class RepositoryLocked(BackupError):
 
 class PlanInvalid(BackupError):
     """The agent's configuration is malformed."""
-
-
-class TamperingDetected(BackupError):
-    """Objects seen at the last run are gone, or their retention was shortened."""
 
 
 class DeliveryFailed(BackupError):

@@ -174,13 +174,11 @@ def backup_once(plan: AgentPlan, state: AgentState) -> dict[str, Any]:
             locked = _retention(repo.storage)
             if locked is not None:
                 tamper += shortened_reasons(shortened(state.retention or {}, locked))
-            options = BackupOptions(plan.sources, plan.excludes, ("agent",), host=plan.host)
+            options = BackupOptions(plan.sources, plan.excludes, ("agent",), host=plan.host,
+                                    known_reasons=tuple(tamper))  # fmt: skip
             result = run_backup(repo, options)
             snapshot = result.snapshot
             warnings = len(result.problems)
-            if tamper:
-                snapshot.suspect_reasons = [*snapshot.suspect_reasons, *tamper]
-                snapshot.suspect = True
             if plan.retention_by_agent and not plan.retention.empty():
                 forget_snapshots(repo, plan.retention)
             state.sighting = look(repo.storage, current, datetime.now(UTC)).first_seen
