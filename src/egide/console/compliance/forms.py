@@ -51,19 +51,7 @@ class ProfileForm(forms.ModelForm[Profile]):
 
     class Meta:
         model = Profile
-        fields = (
-            "profession",
-            "staff",
-            "laptop",
-            "smartphone",
-            "website",
-            "server",
-            "wifi",
-            "remote_access",
-            "outsourced_hosting",
-            "software_development",
-            "large_group",
-        )
+        fields = ("profession", *Profile.CONDITIONS)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

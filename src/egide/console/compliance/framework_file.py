@@ -19,20 +19,20 @@ from .errors import ComplianceError
 
 FRAMEWORK_FORMAT = "egide-framework/1"
 CATALOGUE_FORMAT = "egide-catalogue/1"
-CONDITIONS = frozenset(
-    {
-        "staff",
-        "laptop",
-        "smartphone",
-        "website",
-        "server",
-        "wifi",
-        "remote_access",
-        "outsourced_hosting",
-        "software_development",
-        "large_group",
-    }
+#: What a practice may have, in the order the profile form asks; measures apply on these.
+PROFILE_CONDITIONS = (
+    "staff",
+    "laptop",
+    "smartphone",
+    "website",
+    "server",
+    "wifi",
+    "remote_access",
+    "outsourced_hosting",
+    "software_development",
+    "large_group",
 )
+CONDITIONS = frozenset(PROFILE_CONDITIONS)
 EVIDENCE_MODES = frozenset(
     {
         "automatic_backup",

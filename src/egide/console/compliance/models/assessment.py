@@ -11,6 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from egide.console.accounts.models import Practice
 
+from ..framework_file import PROFILE_CONDITIONS
+
 
 class Framework(models.Model):
     """One version of a framework file; older versions stay, so past assessments keep meaning."""
@@ -90,18 +92,7 @@ class Profile(models.Model):
         _("cabinet de groupe de plus de 10 000 patients par an"), default=False
     )
 
-    CONDITIONS: ClassVar[tuple[str, ...]] = (
-        "staff",
-        "laptop",
-        "smartphone",
-        "website",
-        "server",
-        "wifi",
-        "remote_access",
-        "outsourced_hosting",
-        "software_development",
-        "large_group",
-    )
+    CONDITIONS: ClassVar[tuple[str, ...]] = PROFILE_CONDITIONS
 
     def __str__(self) -> str:
         return f"profil {self.practice_id}"
