@@ -214,11 +214,16 @@ def receive_drill(agent: Agent, drill: DrillResult) -> RestoreDrill:
     if passed:
         _resolve(agent.practice, agent, AlertKind.DRILL_FAILED)
     else:
+        what = (
+            f"{drill.failures} fichier(s) non conformes sur {drill.files_checked}"
+            if drill.files_checked
+            else "aucun fichier n'a pu être restauré depuis la dernière sauvegarde"
+        )
         raise_alert(
             agent.practice,
             AlertKind.DRILL_FAILED,
-            f"Le test de restauration du poste « {agent.name} » a échoué "
-            f"({drill.failures} fichier(s) non conformes sur {drill.files_checked}).",
+            f"Le test de restauration du poste « {agent.name} » a échoué ({what}). "
+            "Prévenez votre prestataire : vos sauvegardes ne sont peut-être pas restaurables.",
             agent,
         )
     evidence.drill_reported(record)
