@@ -239,3 +239,24 @@ def test_a_secretary_sees_backups_but_cannot_enrol_a_computer(
     client.force_login(secretary)
     assert client.get("/sauvegarde/").status_code == 200
     assert client.post("/sauvegarde/postes/nouveau", {"name": "PC"}).status_code == 403
+
+
+def test_the_backup_page_names_the_host_and_its_hds_certificate(
+    client: Client, enrolled: tuple[Agent, str], doctor: User
+) -> None:
+    from egide.console.compliance.models import Processor, ProcessorKind
+
+    agent, token = enrolled
+    post(client, BACKUP, token, backup_run())
+    Processor.objects.create(
+        practice=agent.practice,
+        name="Hébergeur HDS Exemple",
+        kind=next(iter(ProcessorKind)),
+        hosts_health_data=True,
+        hds_scope="hébergement infogéré",
+        hds_expires_on=timezone.localdate() - timedelta(days=3),
+    )
+    client.force_login(doctor)
+    page = client.get("/sauvegarde/").content.decode()
+    assert "s3://hds-cabinet/tilleuls" in page
+    assert "Hébergeur HDS Exemple" in page and "certificat HDS expiré" in page

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.utils import timezone
 
 from egide.console.accounts.models import Practice
+from egide.console.compliance.models import Processor
 
 from .models import Agent, Alert, AlertKind, BackupReport, RestoreDrill
 from .services import LATE_AFTER
@@ -60,3 +61,34 @@ def fleet() -> list[tuple[Practice, BackupStatus]]:
     """Every practice with its status, riskiest first (for the operator)."""
     rows = [(practice, status_of(practice)) for practice in Practice.objects.all()]
     return sorted(rows, key=lambda row: (row[1].risk, row[0].name))
+
+
+@dataclass(frozen=True)
+class Hosting:
+    """Where the backups go and what certifies that host (from the processors register)."""
+
+    repository: str
+    hosts: list[tuple[str, str, date | None, str]]  # name, HDS scope, expiry, state
+
+
+def hosting(practice: Practice) -> Hosting:
+    repository = (
+        BackupReport.objects.filter(practice=practice)
+        .exclude(repository="")
+        .values_list("repository", flat=True)
+        .first()
+    )
+    today = timezone.localdate()
+    hosts = []
+    for processor in Processor.objects.filter(practice=practice, hosts_health_data=True):
+        expiry = processor.hds_expires_on
+        if expiry is None:
+            state = "certificat HDS non renseigné"
+        elif expiry < today:
+            state = "certificat HDS expiré"
+        elif (expiry - today).days <= 60:
+            state = "certificat HDS à renouveler"
+        else:
+            state = "certificat HDS valide"
+        hosts.append((processor.name, processor.hds_scope, expiry, state))
+    return Hosting(repository or "", hosts)

@@ -29,6 +29,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     labels = [run.finished_at.strftime("%d/%m %H:%M") for run in oldest_first]
     context = {
         "status": queries.status_of(practice),
+        "hosting": queries.hosting(practice),
         "runs": runs,
         "drills": RestoreDrill.objects.filter(practice=practice).select_related("agent")[:10],
         "agents": Agent.objects.filter(practice=practice, revoked_at__isnull=True),
