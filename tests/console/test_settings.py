@@ -34,8 +34,15 @@ def test_production_defaults_are_safe(tmp_path: Path) -> None:
     result = run_settings(tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "False", "True", "True", "True", "31536000", "DENY", "7200", "django.db.backends.sqlite3",
-    ]  # fmt: skip
+        "False",
+        "True",
+        "True",
+        "True",
+        "31536000",
+        "DENY",
+        "7200",
+        "django.db.backends.sqlite3",
+    ]
     assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o777 == 0o600
 
 
@@ -79,3 +86,28 @@ def test_hsts_is_sent_over_https(client: Client, settings: object) -> None:
     settings.SECURE_HSTS_SECONDS = 31_536_000  # type: ignore[attr-defined]
     assert "max-age=31536000" in client.get("/healthz", secure=True)["Strict-Transport-Security"]
     assert "Strict-Transport-Security" not in client.get("/healthz")
+
+
+def test_the_backup_gateway_configuration_is_read_from_a_json_file(tmp_path: Path) -> None:
+    good = tmp_path / "gateway.json"
+    good.write_text('{"bucket": "hds", "access_key_id": "k", "secret_access_key": "s"}')
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from egide.console import settings as s; print(s.EGIDE_BACKUP_GATEWAY['bucket'])",
+        ],
+        env={
+            **os.environ,
+            "EGIDE_DATA_DIR": str(tmp_path / "d"),
+            "EGIDE_BACKUP_GATEWAY_FILE": str(good),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.strip() == "hds", result.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"bucket": "hds"}')
+    refused = run_settings(tmp_path, EGIDE_BACKUP_GATEWAY_FILE=str(bad))
+    assert refused.returncode != 0 and "missing keys access_key_id" in refused.stderr

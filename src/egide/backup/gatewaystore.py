@@ -13,7 +13,7 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -111,6 +111,15 @@ class GatewayStorage:
             except (ValueError, KeyError, TypeError):
                 raise StorageError("liste de la passerelle illisible") from None
         return found
+
+    def keep(self, names: Sequence[str]) -> int:
+        """Ask the gateway to extend the lock of `names` whose retention ends soon; the count."""
+        body = json.dumps({"keep": list(names)}).encode()
+        answer = self._call("POST", "", body, {"Content-Type": "application/json"})
+        try:
+            return int(json.loads(answer)["extended"])
+        except (ValueError, KeyError, TypeError):
+            raise StorageError("réponse de la passerelle illisible") from None
 
     def delete(self, name: str) -> None:
         """See `Storage.delete` (the gateway refuses all but leases)."""

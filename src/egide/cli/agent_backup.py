@@ -23,11 +23,13 @@ from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.drill import run_drill
 from egide.backup.errors import BackupError, DeliveryFailed, PlanInvalid
 from egide.backup.gatewaystore import GatewayStorage
+from egide.backup.keepalive import referenced_objects
 from egide.backup.outbox import FlushResult, Outbox
 from egide.backup.plan import AgentPlan, backup_due, load_plan, next_slot
 from egide.backup.pruner import forget_snapshots
+from egide.backup.repository import Repository
 from egide.backup.runreport import backup_report, drill_report, repository_label, restamp
-from egide.backup.snapshot import find_snapshot
+from egide.backup.snapshot import Snapshot, find_snapshot
 from egide.backup.storage import RetryingStorage, Storage
 from egide.backup.watch import (
     Sighting,
@@ -148,12 +150,26 @@ def flush(plan: AgentPlan) -> FlushResult:
     return result
 
 
+def _gateway(storage: Storage) -> GatewayStorage | None:
+    inner = storage.inner if isinstance(storage, RetryingStorage) else storage
+    return inner if isinstance(inner, GatewayStorage) else None
+
+
 def _retention(storage: Storage) -> dict[str, str | None] | None:
     """Retention ends of the snapshots, when the storage is the gateway (else None)."""
-    inner = storage.inner if isinstance(storage, RetryingStorage) else storage
-    if isinstance(inner, GatewayStorage):
-        return inner.retention("snapshots/")
-    return None
+    gateway = _gateway(storage)
+    return gateway.retention("snapshots/") if gateway is not None else None
+
+
+def _keep_locked(repo: Repository, snapshot: Snapshot) -> None:
+    """Have the gateway extend the locks of what the new snapshot needs (retried next run)."""
+    gateway = _gateway(repo.storage)
+    if gateway is None:
+        return
+    try:
+        gateway.keep(referenced_objects(repo, snapshot))
+    except BackupError as failure:
+        click.echo(f"Prolongation des verrous reportée : {failure}", err=True)
 
 
 def backup_once(plan: AgentPlan, state: AgentState) -> dict[str, Any]:
@@ -179,6 +195,7 @@ def backup_once(plan: AgentPlan, state: AgentState) -> dict[str, Any]:
             result = run_backup(repo, options)
             snapshot = result.snapshot
             warnings = len(result.problems)
+            _keep_locked(repo, snapshot)
             if plan.retention_by_agent and not plan.retention.empty():
                 forget_snapshots(repo, plan.retention)
             state.sighting = look(repo.storage, current, datetime.now(UTC)).first_seen

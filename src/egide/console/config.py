@@ -6,6 +6,7 @@ what to write instead, so a misconfigured process refuses to start rather than r
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Mapping
@@ -112,4 +113,23 @@ def read_database_url(env: Mapping[str, str], name: str, default: str) -> str:
             f"{name}={value!r}: unsupported database. Use sqlite:///path/egide.sqlite3 or "
             "postgresql://user@host:5432/name."
         )
+    return value
+
+
+def read_json_file(
+    env: Mapping[str, str], name: str, *, required: tuple[str, ...]
+) -> dict[str, object] | None:
+    """A JSON object read from the secret file named by `name`, with its required keys."""
+    text = read_secret_file(env, name)
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: the file is not valid JSON ({error}).") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f"{name}: a JSON object is expected.")
+    missing = [key for key in required if key not in value]
+    if missing:
+        raise ImproperlyConfigured(f"{name}: missing keys {', '.join(missing)}.")
     return value

@@ -199,6 +199,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = EGIDE_MAX_MESSAGE_BYTES
 EGIDE_MSS_NIL = config.read_str(_env, "EGIDE_MSS_NIL", "EGIDE")
 EGIDE_MSS_SOURCE_OID = config.read_str(_env, "EGIDE_MSS_SOURCE_OID", "1.2.250.1.999.1")
 
+# --- Backup gateway (operator) ----------------------------------------------------------------
+# A JSON file (it holds the bucket's credentials): {"bucket", "endpoint_url", "region",
+# "access_key_id", "secret_access_key", "mode": "COMPLIANCE"|"GOVERNANCE", "days"}.
+EGIDE_BACKUP_GATEWAY = config.read_json_file(
+    _env, "EGIDE_BACKUP_GATEWAY_FILE", required=("bucket", "access_key_id", "secret_access_key")
+)
+
 # --- Outgoing e-mail (alerts) ------------------------------------------------------------------
 # With no relay configured, alerts are written as files in the data directory: never lost, and
 # visible to whoever administers the practice's computer.

@@ -49,8 +49,11 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
 
 
@@ -84,8 +87,13 @@ token_file = "token"
 
 def s3_repository(endpoint: str) -> tuple[str, S3Location]:
     bucket = "hds-" + secrets.token_hex(5)
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     client.create_bucket(Bucket=bucket)
     location = S3Location(bucket, "tilleuls", endpoint, "us-east-1", "testing", "testing")
     return f"s3://{bucket}/tilleuls", location
@@ -200,10 +208,14 @@ def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
         Bucket=bucket, ObjectLockEnabledForBucket=True
     )
     settings.EGIDE_BACKUP_GATEWAY = {
-        "bucket": bucket, "endpoint_url": s3_endpoint, "region": "us-east-1",
-        "access_key_id": "testing", "secret_access_key": "testing",
-        "mode": "COMPLIANCE", "days": 30,
-    }  # fmt: skip
+        "bucket": bucket,
+        "endpoint_url": s3_endpoint,
+        "region": "us-east-1",
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+        "mode": "COMPLIANCE",
+        "days": 30,
+    }
     # The operator creates the repository with its own identity (bucket credentials).
     location = S3Location(bucket, "gare/repository", s3_endpoint, "us-east-1", "testing", "testing")
     operator = ObjectLockStorage(location, LockMode.COMPLIANCE, timedelta(days=30))
@@ -245,9 +257,10 @@ def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
     # delete marker. The agent's next run reports both; the console raises the alert.
     raw = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     raw.put_object_retention(
-        Bucket=bucket, Key=f"gare/repository/{snapshot}",
+        Bucket=bucket,
+        Key=f"gare/repository/{snapshot}",
         Retention={"Mode": "COMPLIANCE", "RetainUntilDate": datetime.now(UTC) + timedelta(days=1)},
-    )  # fmt: skip
+    )
     index = next(iter(operator.list("index/"))).name
     raw.delete_object(Bucket=bucket, Key=f"gare/repository/{index}")
     code, output = agent("backup", "-c", str(plan))
@@ -257,3 +270,61 @@ def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
     reasons = " ".join(latest.suspect_reasons)
     assert "rétention raccourcie" in reasons and "1 index" in reasons
     assert practice.backup_alerts.filter(kind=AlertKind.SUSPECT).exists()
+
+
+def test_the_gateway_extends_the_locks_of_what_the_latest_snapshot_still_needs(
+    live_server: LiveServer,
+    s3_endpoint: str,
+    aws: None,
+    tmp_path: Path,
+    settings: Any,
+    make_practice: Callable[..., Practice],
+    make_member: Callable[..., User],
+) -> None:
+    from django.utils import timezone
+
+    from egide.console.backups.models import GatewayLock
+
+    practice = make_practice("Cabinet du Parc", "parc")
+    _, token = enrol_agent(practice, "Poste", by=make_member(practice, "dr.parc"))
+    bucket = "hds-garde-" + secrets.token_hex(4)
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
+        Bucket=bucket, ObjectLockEnabledForBucket=True
+    )
+    settings.EGIDE_BACKUP_GATEWAY = {
+        "bucket": bucket,
+        "endpoint_url": s3_endpoint,
+        "region": "us-east-1",
+        "access_key_id": "testing",
+        "secret_access_key": "testing",
+        "mode": "COMPLIANCE",
+        "days": 2,
+    }
+    location = S3Location(bucket, "parc/repository", s3_endpoint, "us-east-1", "testing", "testing")
+    operator = ObjectLockStorage(location, LockMode.COMPLIANCE, timedelta(days=2))
+    fast = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
+    init_repository(operator, PASSPHRASE.encode(), fast, tmp_path / "operator-cache").close()
+    make_corpus(tmp_path / "cabinet", seed=7)
+    gateway = f"{live_server.url}/gateway/"
+    plan = write_plan(tmp_path, live_server.url, gateway, s3_endpoint, token)
+
+    assert agent("backup", "-c", str(plan))[0] == 0
+    first = AuditEntry.objects.filter(action="backup.gateway_locks_extended").latest("id")
+    assert first.details["asked"] > 3 and first.details["extended"] == 0  # all freshly locked
+    pack = next(iter(operator.list("data/"))).name
+    before = operator.retention(pack).until
+    assert before is not None
+
+    # A day and a half later (as the gateway's records see it), the next backup still uses the
+    # old packs: the gateway extends their locks, and only lengthens them.
+    GatewayLock.objects.filter(practice=practice).update(
+        locked_until=timezone.now() + timedelta(hours=1)
+    )
+    assert agent("backup", "-c", str(plan))[0] == 0
+    second = AuditEntry.objects.filter(action="backup.gateway_locks_extended").latest("id")
+    assert second.details["extended"] >= 1
+    after = operator.retention(pack).until
+    assert after is not None and after > before
+
+    with pytest.raises(StorageError, match="400"):
+        GatewayStorage(gateway, token).keep(["../../autre-cabinet/config"])

@@ -11,8 +11,9 @@ own practice's (encrypted) repository, and nothing else. Each practice has its o
     GET    /gateway/<name>                  read (an HTTP Range "bytes=a-b" reads part)
     PUT    /gateway/<name>                  write (locked); 409 if it exists with other bytes
     DELETE /gateway/<name>                  403, except leases under locks/
+    POST   /gateway/  {"keep": [names…]}    extend the locks of these objects when they end soon
 
-Configured by the `EGIDE_BACKUP_GATEWAY` setting (a dict: bucket, endpoint_url, region,
+Configured by `EGIDE_BACKUP_GATEWAY_FILE` (a JSON file: bucket, endpoint_url, region,
 access_key_id, secret_access_key, mode "COMPLIANCE" or "GOVERNANCE", days); without it, 503.
 """
 
@@ -25,8 +26,9 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from egide.backup.errors import DeletionRefused, ObjectMissing, StorageError
@@ -35,8 +37,9 @@ from egide.backup.s3store import S3Location
 from egide.backup.storage import ObjectInfo
 from egide.console.audit import services as audit
 
-from . import services
+from . import keepalive, services
 from .api import problem
+from .models import Agent
 
 _NAME = re.compile(r"^(config|(keys|data|index|snapshots|locks)/[A-Za-z0-9._/-]{1,200})$")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
@@ -91,11 +94,16 @@ def objects(request: HttpRequest, name: str = "") -> HttpResponseBase:
             return StreamingHttpResponse(lines, content_type="application/x-ndjson")
         if request.method == "GET":
             return _read(request, storage, name)
+        if request.method == "POST" and not name:
+            return _keep(request, agent, storage)
         if request.method == "PUT":
             data = request.read(MAX_OBJECT + 1)
             if len(data) > MAX_OBJECT:
                 return problem(413, "Objet trop grand", f"Au plus {MAX_OBJECT} octets.")
             storage.put(name, data)
+            locked = storage.inner
+            if isinstance(locked, ObjectLockStorage) and not name.startswith("locks/"):
+                keepalive.remember(agent.practice, name, timezone.now() + locked.period)
             return HttpResponse(status=201)
         if request.method == "DELETE":
             storage.delete(name)
@@ -117,6 +125,32 @@ def objects(request: HttpRequest, name: str = "") -> HttpResponseBase:
     except StorageError as error:
         return problem(502, "Stockage indisponible", str(error)[:200])
     return problem(405, "Méthode refusée", str(request.method))
+
+
+def _keep(request: HttpRequest, agent: Agent, storage: AppendOnlyStorage) -> HttpResponse:
+    locked = storage.inner
+    if not isinstance(locked, ObjectLockStorage):
+        return JsonResponse({"extended": 0, "missing": []})
+    try:
+        names = json.loads(request.read(64 << 20))["keep"]
+    except (ValueError, KeyError, TypeError):
+        return problem(400, "Requête invalide", 'Un objet JSON {"keep": [noms…]} est attendu.')
+    if not isinstance(names, list) or len(names) > keepalive.MAX_NAMES:
+        return problem(400, "Requête invalide", "« keep » : une liste de noms d'objets.")
+    wanted = [n for n in names if isinstance(n, str) and _NAME.match(n) and ".." not in n]
+    wanted = [n for n in dict.fromkeys(wanted) if not n.startswith("locks/")]
+    if len(wanted) != len(names):
+        return problem(400, "Nom refusé", "Nom d'objet invalide dans « keep ».")
+    extended, missing = keepalive.keep(agent.practice, locked, wanted)
+    audit.record(
+        "backup.gateway_locks_extended",
+        practice_id=agent.practice_id,
+        actor=f"agent:{agent.pk}",
+        object_type="agent",
+        object_id=agent.pk,
+        details={"asked": len(wanted), "extended": extended, "missing": len(missing)},
+    )
+    return JsonResponse({"extended": extended, "missing": missing[:100]})
 
 
 def _listed(storage: AppendOnlyStorage, info: ObjectInfo, with_retention: bool) -> dict[str, Any]:

@@ -131,3 +131,22 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.practice}"
+
+
+class GatewayLock(models.Model):
+    """When the gateway's Object Lock on one object ends, as the gateway last set or read it.
+
+    Lets the keep-alive after each backup touch S3 only for the objects whose lock ends soon.
+    """
+
+    practice = models.ForeignKey(Practice, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=250)
+    locked_until = models.DateTimeField()
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["practice", "name"], name="one_lock_row_per_object")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.locked_until:%Y-%m-%d}"
