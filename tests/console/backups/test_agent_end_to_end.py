@@ -194,17 +194,10 @@ def test_reports_wait_in_the_outbox_while_the_console_is_down_and_leave_once_del
     assert list((tmp_path / "state" / "outbox").glob("*.json")) == []
 
 
-def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
-    live_server: LiveServer,
-    s3_endpoint: str,
-    aws: None,
-    tmp_path: Path,
-    settings: Any,
-    make_practice: Callable[..., Practice],
-    make_member: Callable[..., User],
-) -> None:
-    practice = make_practice("Cabinet de la Gare", "gare")
-    enrolled, token = enrol_agent(practice, "Poste", by=make_member(practice, "dr.gare"))
+def locked_gateway(
+    settings: Any, s3_endpoint: str, tmp_path: Path, slug: str, *, days: int
+) -> tuple[str, ObjectLockStorage]:
+    """An Object Lock bucket behind the gateway, and the repository the operator created in it."""
     bucket = "hds-verrou-" + secrets.token_hex(4)
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
         Bucket=bucket, ObjectLockEnabledForBucket=True
@@ -216,13 +209,30 @@ def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
         "access_key_id": "testing",
         "secret_access_key": "testing",
         "mode": "COMPLIANCE",
-        "days": 30,
+        "days": days,
     }
     # The operator creates the repository with its own identity (bucket credentials).
-    location = S3Location(bucket, "gare/repository", s3_endpoint, "us-east-1", "testing", "testing")
-    operator = ObjectLockStorage(location, LockMode.COMPLIANCE, timedelta(days=30))
+    location = S3Location(
+        bucket, f"{slug}/repository", s3_endpoint, "us-east-1", "testing", "testing"
+    )
+    operator = ObjectLockStorage(location, LockMode.COMPLIANCE, timedelta(days=days))
     fast = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
     init_repository(operator, PASSPHRASE.encode(), fast, tmp_path / "operator-cache").close()
+    return bucket, operator
+
+
+def test_through_the_gateway_the_agent_adds_locked_data_and_can_delete_nothing(
+    live_server: LiveServer,
+    s3_endpoint: str,
+    aws: None,
+    tmp_path: Path,
+    settings: Any,
+    make_practice: Callable[..., Practice],
+    make_member: Callable[..., User],
+) -> None:
+    practice = make_practice("Cabinet de la Gare", "gare")
+    enrolled, token = enrol_agent(practice, "Poste", by=make_member(practice, "dr.gare"))
+    bucket, operator = locked_gateway(settings, s3_endpoint, tmp_path, "gare", days=30)
     make_corpus(tmp_path / "cabinet", seed=5)
     gateway = f"{live_server.url}/gateway/"
     plan = write_plan(tmp_path, live_server.url, gateway, s3_endpoint, token)
@@ -289,23 +299,7 @@ def test_the_gateway_extends_the_locks_of_what_the_latest_snapshot_still_needs(
 
     practice = make_practice("Cabinet du Parc", "parc")
     _, token = enrol_agent(practice, "Poste", by=make_member(practice, "dr.parc"))
-    bucket = "hds-garde-" + secrets.token_hex(4)
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(
-        Bucket=bucket, ObjectLockEnabledForBucket=True
-    )
-    settings.EGIDE_BACKUP_GATEWAY = {
-        "bucket": bucket,
-        "endpoint_url": s3_endpoint,
-        "region": "us-east-1",
-        "access_key_id": "testing",
-        "secret_access_key": "testing",
-        "mode": "COMPLIANCE",
-        "days": 2,
-    }
-    location = S3Location(bucket, "parc/repository", s3_endpoint, "us-east-1", "testing", "testing")
-    operator = ObjectLockStorage(location, LockMode.COMPLIANCE, timedelta(days=2))
-    fast = Argon2Params(time_cost=1, memory_kib=8 * 1024, parallelism=1)
-    init_repository(operator, PASSPHRASE.encode(), fast, tmp_path / "operator-cache").close()
+    _, operator = locked_gateway(settings, s3_endpoint, tmp_path, "parc", days=2)
     make_corpus(tmp_path / "cabinet", seed=7)
     gateway = f"{live_server.url}/gateway/"
     plan = write_plan(tmp_path, live_server.url, gateway, s3_endpoint, token)
