@@ -210,28 +210,51 @@ def parse_message(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Receive
                 + ". Le message doit être examiné à la main."
             )
         body, attachments = _body_and_attachments(message, max_bytes)
-        headers = {
-            key: value
-            for key in ("X-MSS-CODECDA", "X-MSS-INS", "X-MSS-NIL", "X-MSS-MES")
-            if (value := _header(message, key, warnings)) is not None
-        }
-        references = _header(message, "References", warnings)
-        raw = [v for h in ("To", "Cc") if (v := _header(message, h, warnings)) is not None]
-        recipients = [address for _, address in getaddresses(raw) if address]
-        return ReceivedMessage(
-            message_id=_header(message, "Message-ID", warnings),
-            subject=_header(message, "Subject", warnings) or "",
-            sender=_header(message, "From", warnings) or "",
-            recipients=tuple(recipients),
-            date=_header(message, "Date", warnings),
-            in_reply_to=_header(message, "In-Reply-To", warnings),
-            references=tuple(references.split()) if references else (),
-            headers=headers,
-            body=body,
-            attachments=attachments,
-            warnings=[f"Défaut MIME toléré : {w}" for w in warnings],
-        )
+        return _received(message, warnings, body, attachments)
     except (MalformedMime, MessageTooLarge):
         raise
     except Exception as error:  # the email package may raise many types on hostile input
         raise MalformedMime(f"Message illisible ({type(error).__name__}).") from None
+
+
+def _received(
+    message: Message, warnings: list[str], body: str, attachments: list[Attachment]
+) -> ReceivedMessage:
+    headers = {
+        key: value
+        for key in ("X-MSS-CODECDA", "X-MSS-INS", "X-MSS-NIL", "X-MSS-MES")
+        if (value := _header(message, key, warnings)) is not None
+    }
+    references = _header(message, "References", warnings)
+    raw = [v for h in ("To", "Cc") if (v := _header(message, h, warnings)) is not None]
+    recipients = [address for _, address in getaddresses(raw) if address]
+    return ReceivedMessage(
+        message_id=_header(message, "Message-ID", warnings),
+        subject=_header(message, "Subject", warnings) or "",
+        sender=_header(message, "From", warnings) or "",
+        recipients=tuple(recipients),
+        date=_header(message, "Date", warnings),
+        in_reply_to=_header(message, "In-Reply-To", warnings),
+        references=tuple(references.split()) if references else (),
+        headers=headers,
+        body=body,
+        attachments=attachments,
+        warnings=[f"Défaut MIME toléré : {w}" for w in warnings],
+    )
+
+
+def parse_headers(data: bytes) -> ReceivedMessage:
+    """The header section alone (empty body, no attachments): routing before the full parse.
+
+    Reads only up to the first empty line, so its cost does not grow with the attachments.
+    Raises MalformedMime when the headers cannot be read at all.
+    """
+    ends = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0]
+    head = data[: min(ends)] if ends else data
+    try:
+        message = BytesParser(policy=email.policy.default).parsebytes(
+            head + b"\r\n\r\n", headersonly=True
+        )
+        return _received(message, [], "", [])
+    except Exception as error:  # the email package may raise many types on hostile input
+        raise MalformedMime(f"En-têtes illisibles ({type(error).__name__}).") from None

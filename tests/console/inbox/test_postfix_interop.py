@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from egide.console.accounts.models import User
-from egide.console.inbox import outbound, services
+from egide.console.inbox import inbound, outbound, services
 from egide.console.inbox.models import DeliveryState, Folder, Mailbox, Message, OutboundDelivery
 from egide.messaging import mime, receipts
 
@@ -113,10 +113,12 @@ def test_egide_delivers_to_postfix_and_the_timeline_follows_the_receipts(
         original_message_id=sent.message_id,
     )
     inject(postfix, pki, "", hosted.address, mdn)
-    wait_for(
-        lambda: OutboundDelivery.objects.filter(pk=row.pk, read_at__isnull=False).exists(),
-        "the read receipt to come back through Postfix",
-    )
+
+    def receipt_applied() -> bool:
+        inbound.summarise_pending()  # the worker's job: reports are read after `250`
+        return OutboundDelivery.objects.filter(pk=row.pk, read_at__isnull=False).exists()
+
+    wait_for(receipt_applied, "the read receipt to come back through Postfix")
 
 
 def test_a_recipient_unknown_to_postfix_bounces_with_a_dsn(

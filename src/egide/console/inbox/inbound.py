@@ -2,8 +2,9 @@
 
 Plain functions over the database, tested without sockets. `RelaySink` serves other operators
 (port 25/2525): the sender's domain must be in the trust space, recipients must be hosted here,
-and `250` is returned only after `services.store` committed (blob fsynced, encrypted). A message
-that is accepted but cannot be read goes to «À traiter» and its sender gets a DSN. `SubmissionSink`
+and `250` is returned only after the group commit of `ingest` made it durable (sealed in an
+fsynced segment, row and audit entry committed). A message that is accepted but cannot be read
+goes to «À traiter» and its sender gets a DSN, once the worker parsed it. `SubmissionSink`
 serves practice software and mail clients (port 587): an application token, and a From mailbox
 the user owns or was delegated.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import email.policy
 import logging
+import threading
+import time
 from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Any
@@ -28,9 +31,9 @@ from egide.messaging import receipts
 from egide.messaging.smtp_server import InboundMessage, Peer
 from egide.messaging.trust import domain_of
 
-from . import outbound, services, trustspace
+from . import ingest, outbound, services, trustspace
 from .access import may_send
-from .models import Folder, Mailbox
+from .models import Folder, Mailbox, Message
 
 log = logging.getLogger(__name__)
 # Brute force: after 5 failed logins from one address, every login from it is refused for 15 min.
@@ -63,9 +66,19 @@ def _audit_refusal(peer: Peer, stage: str, reply: str, channel: str) -> None:
 
 
 class RelaySink:
-    """Mail from the other operators of the trust space."""
+    """Mail from the other operators of the trust space.
+
+    `deliver` stores through the group commit (`ingest.accept`): `250` once the message is
+    sealed in a segment, its row and audit entry committed. Its full parse (summary, «À
+    traiter» and DSN if unreadable, delivery reports) follows: at once by default, in the
+    background worker when `background=True` (the listener: nothing but the durable storage
+    before `250`, ADR 0015).
+    """
 
     channel = "smtp"
+
+    def __init__(self, *, background: bool = False) -> None:
+        self.background = background
 
     def check_sender(self, peer: Peer, address: str) -> str | None:
         if address.strip() in ("", "<>"):  # null reverse-path: a DSN or MDN from the peer
@@ -86,16 +99,17 @@ class RelaySink:
     def deliver(self, message: InboundMessage) -> str:
         _db_ready()
         boxes = list(Mailbox.objects.filter(address__in=[r.lower() for r in message.recipients]))
-        with transaction.atomic():
-            stored = [
-                services.store(box, message.content, actor=f"smtp:{message.peer.ip}")
-                for box in boxes
-            ]
-        quarantined = [m for m in stored if m.folder == Folder.QUARANTINE]
-        if quarantined and message.mail_from.strip() not in ("", "<>"):
-            _notify_unreadable(message, quarantined[0].problem)
-        for report in _reports(message.content):
-            outbound.apply_report(report)
+        stored = ingest.accept(
+            boxes,
+            message.content,
+            envelope_from=message.mail_from,
+            actor=f"smtp:{message.peer.ip}",
+        )
+        if self.background:
+            schedule_summaries()
+        else:
+            for row in stored:
+                summarise(row.pk)
         return f"250 2.0.0 OK stored for {len(stored)} mailbox(es)"
 
     def authenticate(self, peer: Peer, login: str, password: str) -> Any:
@@ -103,6 +117,70 @@ class RelaySink:
 
     def refused(self, peer: Peer, stage: str, reply: str) -> None:
         _audit_refusal(peer, stage, reply, self.channel)
+
+
+# At most one summarising task queued per interval; each task drains all there is, and the
+# worker's periodic task catches anything left (ADR 0015).
+SCHEDULE_INTERVAL = 1.0
+_scheduled = {"at": -SCHEDULE_INTERVAL}
+_schedule_lock = threading.Lock()
+
+
+def schedule_summaries() -> None:
+    """Ask the background worker to summarise what the listener stored (rate-limited)."""
+    now = time.monotonic()
+    with _schedule_lock:
+        if now - _scheduled["at"] < SCHEDULE_INTERVAL:
+            return
+        _scheduled["at"] = now
+    from .tasks import summarise_inbound
+
+    summarise_inbound()
+
+
+def summarise_pending(limit: int = 100) -> int:
+    """Summarise every message kept before its full parse; how many were done.
+
+    One that fails unexpectedly stays as it is (listed with its subject, readable) and is
+    tried again by the next run; the others go on.
+    """
+    done = 0
+    failed: set[int] = set()
+    while True:
+        pending = list(
+            Message.objects.filter(summarised=False)
+            .exclude(pk__in=failed)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not pending:
+            return done
+        for pk in pending:
+            try:
+                done += summarise(pk)
+            except Exception:
+                log.exception("summarising stored message %s failed; it stays as stored", pk)
+                failed.add(pk)
+
+
+def summarise(pk: int) -> bool:
+    """Complete one stored message (False if another worker did it already)."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("mailbox")
+            .filter(pk=pk, summarised=False)
+            .first()
+        )
+        if message is None:
+            return False
+        raw = services.raw_of(message)
+        services.summarise(message)
+        if message.problem and message.envelope_from.strip() not in ("", "<>"):
+            _notify_unreadable(message, raw)
+    for report in _reports(raw):
+        outbound.apply_report(report)
+    return True
 
 
 def _reports(content: bytes) -> list[receipts.Report]:
@@ -113,24 +191,23 @@ def _reports(content: bytes) -> list[receipts.Report]:
         return []
 
 
-def _notify_unreadable(message: InboundMessage, problem: str) -> None:
+def _notify_unreadable(message: Message, raw: bytes) -> None:
     """Tell the sender that its accepted message could not be processed (kept «à traiter»)."""
     dsn = receipts.compose_dsn(
-        message.content,
+        raw,
         reporting_mta=settings.EGIDE_SMTP_HOSTNAME,
         postmaster=f"MAILER-DAEMON@{settings.EGIDE_SMTP_HOSTNAME}",
-        to=message.mail_from,
+        to=message.envelope_from,
         failures=[
-            (r, "5.6.0", f"message reçu mais illisible, conservé « à traiter » : {problem}")
-            for r in message.recipients
+            (
+                message.mailbox.address,
+                "5.6.0",
+                f"message reçu mais illisible, conservé « à traiter » : {message.problem}",
+            )
         ],
     )
-    sender_box = Mailbox.objects.filter(address=message.recipients[0].lower()).first()
-    if sender_box is None:
-        return
-    with transaction.atomic():
-        sent = services.store(sender_box, dsn, folder=Folder.SENT, actor="smtp-dsn")
-        outbound.queue(sent, [message.mail_from])
+    sent = services.store(message.mailbox, dsn, folder=Folder.SENT, actor="smtp-dsn")
+    outbound.queue(sent, [message.envelope_from])
 
 
 class SubmissionSink:

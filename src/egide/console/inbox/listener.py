@@ -71,7 +71,7 @@ def start(
         crl_files=settings.EGIDE_SMTP_CRL_FILES,
     )
     relay = SmtpController(
-        SmtpHandler(RelaySink(), relay=True),
+        SmtpHandler(RelaySink(background=True), relay=True),
         hostname=host,
         port=relay_port,
         server_hostname=settings.EGIDE_SMTP_HOSTNAME,

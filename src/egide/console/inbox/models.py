@@ -109,10 +109,19 @@ class Message(models.Model):
     problem = models.CharField(max_length=300, blank=True)
     signed_by = models.EmailField(blank=True)
     integrated_at = models.DateTimeField(null=True, blank=True)
+    # Kept by the SMTP group commit before its full parse (ADR 0015): False until the worker
+    # wrote its summary; `envelope_from` is the SMTP reverse-path, for the DSN if unreadable.
+    summarised = models.BooleanField(default=True)
+    envelope_from = models.CharField(max_length=254, blank=True)
 
     class Meta:
         ordering: ClassVar = ["-received_at"]
-        indexes: ClassVar = [models.Index(fields=["mailbox", "folder", "-received_at"])]
+        indexes: ClassVar = [
+            models.Index(fields=["mailbox", "folder", "-received_at"]),
+            models.Index(
+                fields=["id"], condition=models.Q(summarised=False), name="message_to_summarise"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.mailbox.address} #{self.pk}"
