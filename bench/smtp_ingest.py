@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16])
     args = parser.parse_args()
+    if os.environ.get("BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     why_not = postfix_peer.usable()
     if why_not:
         sys.exit(f"Postfix cannot run here: {why_not}")

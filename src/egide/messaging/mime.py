@@ -16,6 +16,7 @@ import email.policy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import format_datetime, getaddresses, make_msgid
@@ -246,15 +247,40 @@ def _received(
 def parse_headers(data: bytes) -> ReceivedMessage:
     """The header section alone (empty body, no attachments): routing before the full parse.
 
-    Reads only up to the first empty line, so its cost does not grow with the attachments.
-    Raises MalformedMime when the headers cannot be read at all.
+    Reads only up to the first empty line, with the email package's light `compat32` policy
+    (encoded words decoded here), so that its cost does not grow with the attachments and
+    stays well below `parse_message`'s. Raises MalformedMime when nothing can be read.
     """
-    ends = [i for i in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if i >= 0]
-    head = data[: min(ends)] if ends else data
+    end = data.find(b"\r\n\r\n")  # SMTP data is CRLF; a bare-LF file is rarer (and slower)
+    if end < 0:
+        end = data.find(b"\n\n")
+    head = data[:end] if end >= 0 else data
     try:
-        message = BytesParser(policy=email.policy.default).parsebytes(
+        message = BytesParser(policy=email.policy.compat32).parsebytes(
             head + b"\r\n\r\n", headersonly=True
         )
-        return _received(message, [], "", [])
+
+        def text(name: str) -> str | None:
+            value = message.get(name)
+            if value is None:
+                return None
+            decoded = str(make_header(decode_header(str(value)))).strip()
+            return " ".join(decoded.split()) or None
+
+        references = text("References")
+        raw = [v for h in ("To", "Cc") if (v := text(h)) is not None]
+        return ReceivedMessage(
+            message_id=text("Message-ID"),
+            subject=text("Subject") or "",
+            sender=text("From") or "",
+            recipients=tuple(address for _, address in getaddresses(raw) if address),
+            date=text("Date"),
+            in_reply_to=text("In-Reply-To"),
+            references=tuple(references.split()) if references else (),
+            headers={},
+            body="",
+            attachments=[],
+            warnings=[],
+        )
     except Exception as error:  # the email package may raise many types on hostile input
         raise MalformedMime(f"En-têtes illisibles ({type(error).__name__}).") from None

@@ -363,13 +363,17 @@ class AuditedSMTP(SMTP):
                 chunks.append(chunk)
         if too_much or (limit and size > limit):
             return b"", "552 Error: Too much mail data"
-        stuffed = b"".join(chunks)
-        if len(stuffed) > MAX_DATA_LINE - 2 and any(
-            len(line) > MAX_DATA_LINE - 2 for line in stuffed.split(b"\r\n")
+        content = b"".join(chunks)
+        if len(content) > MAX_DATA_LINE - 2 and (
+            max(map(len, content.split(b"\n"))) > MAX_DATA_LINE - 1  # text + its CR
         ):
             return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
         # RFC 5321 4.5.2: a dot starting a line was doubled by the sender.
-        return (b"\r\n" + stuffed).replace(b"\r\n.", b"\r\n")[2:], ""
+        if content.startswith(b"."):
+            content = content[1:]
+        if b"\r\n." in content:
+            content = content.replace(b"\r\n.", b"\r\n")
+        return content, ""
 
     async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
         try:

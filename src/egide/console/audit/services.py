@@ -115,8 +115,11 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
     with transaction.atomic():
         heads: dict[str, AuditChain] = {}
         for key in sorted({chain_key(e.practice_id) for e in events}):  # one lock order
-            AuditChain.objects.get_or_create(key=key)
-            heads[key] = AuditChain.objects.select_for_update().get(key=key)
+            head = AuditChain.objects.select_for_update().filter(key=key).first()
+            if head is None:  # a new chain: create it, then lock it as `record` does
+                AuditChain.objects.get_or_create(key=key)
+                head = AuditChain.objects.select_for_update().get(key=key)
+            heads[key] = head
         at = timezone.now()
         entries = []
         for event in events:

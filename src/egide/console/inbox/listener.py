@@ -14,6 +14,7 @@ from django.conf import settings
 
 from egide.messaging.smtp_server import SmtpController, SmtpHandler, server_tls_context
 
+from . import storage
 from .inbound import RelaySink, SubmissionSink
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Listener:
         handler = self.controller.handler
         if isinstance(handler, SmtpHandler):
             handler.close()
+        storage.close_segment()
 
 
 def _missing() -> list[str]:

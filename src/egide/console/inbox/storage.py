@@ -152,6 +152,12 @@ def append_segment(sealers: Sequence[Callable[[str], bytes]]) -> list[str]:
             raise
 
 
+def close_segment() -> None:
+    """Close this process's segment (a listener stops); the next batch starts a new one."""
+    with _segment.lock:
+        _segment.close()
+
+
 def _read_record(name: str) -> bytes:
     segment, _, offset = name.partition("@")
     with _segment_path(segment).open("rb") as handle:
