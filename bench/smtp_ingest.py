@@ -1,17 +1,17 @@
 """SMTP ingest: Égide's relay listener vs Postfix → Maildir, same load, same machine.
 
-    .venv/bin/python -m bench.smtp_ingest --messages 400 --connections 1 4 16
+    .venv/bin/python -m bench.smtp_ingest --messages 300 --connections 1 4 16 --processes 1 2
 
 Each message carries a 100 KB attachment and is sent over STARTTLS on persistent connections
 (one thread per connection, smtplib, TCP_NODELAY) by a load generator in its own process
-(`bench/smtp_load.py`), so that the client does not share the measured server's GIL. Latency
-is measured from MAIL FROM to the final reply after DATA, i.e. until the server acknowledged
-durable storage (`250`). Égide runs its relay listener in this process with the embedded
-default (SQLite WAL, synchronous=FULL, encrypted at rest, segment fsynced, audit entry, group
-commit of ADR 0015); Postfix is a private instance in a temporary directory (needs root and the
-Debian package). CPU per message: this process for Égide, Postfix's master and its children
-for Postfix. The summaries Égide leaves to its worker are timed after the runs. Prints a
-Markdown table; record medians and ratios, never absolute promises.
+(`bench/smtp_load.py`). Latency is measured from MAIL FROM to the final reply after DATA,
+i.e. until the server acknowledged durable storage (`250`). Égide is `egide smtp serve` in
+its own process(es) (`--processes`: several listeners on one port, SO_REUSEPORT) with the
+embedded default: SQLite WAL with synchronous=FULL, encrypted at rest, segment fdatasync'ed,
+audit entry, group commit of ADR 0015. Postfix is a private instance in a temporary directory
+(needs root and the Debian package). CPU per message: the server's processes and their
+children, for both. The summaries Égide leaves to its worker are timed after the runs, in
+this process. Prints a Markdown table; record medians and ratios, never absolute promises.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import argparse
 import multiprocessing
 import os
 import shutil
+import smtplib
+import subprocess
 import sys
 import tempfile
 import time
@@ -100,13 +102,44 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def start_egide(pki: Pki, port: int, processes: int) -> subprocess.Popen[bytes]:
+    """`egide smtp serve` on `port` with `processes` listener processes, once it answers."""
+    env = dict(os.environ)
+    env.update(
+        EGIDE_SMTP_CERT_FILE=pki.server.cert,
+        EGIDE_SMTP_KEY_FILE=pki.server.key,
+        EGIDE_SMTP_TRUST_ANCHORS_FILE=pki.root,
+        EGIDE_SMTP_CRL_FILES=pki.crl,
+        EGIDE_TASKS_IMMEDIATE="0",
+    )
+    egide = str(Path(sys.executable).with_name("egide"))
+    command = [egide, "smtp", "serve", "--port", str(port), "--submission-port", "0"]
+    server = subprocess.Popen(
+        [*command, "--processes", str(processes)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(WORK / f"egide-{port}.log").open("wb"),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
+            time.sleep(1)  # the other processes bind right after the first one
+            return server
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    sys.exit((WORK / f"egide-{port}.log").read_text(errors="replace")[-2000:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument(
+        "--processes", type=int, nargs="+", default=[1], help="Égide listener processes"
+    )
     args = parser.parse_args()
-    if os.environ.get("BENCH_SWITCH"):
-        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     why_not = postfix_peer.usable()
     if why_not:
         sys.exit(f"Postfix cannot run here: {why_not}")
@@ -119,18 +152,11 @@ def main() -> None:
 
     from egide.console.accounts.models import Role
     from egide.console.accounts.services import create_member, create_practice
-    from egide.console.inbox import inbound, ingest, listener, services
+    from egide.console.inbox import inbound, services
     from egide.console.inbox.models import MailboxKind, Message
     from egide.messaging.trust import TrustListStore
 
     pki = make_pki(Path(tempfile.mkdtemp(prefix="pki-", dir=WORK)))
-    for name, value in {
-        "EGIDE_SMTP_CERT_FILE": pki.server.cert,
-        "EGIDE_SMTP_KEY_FILE": pki.server.key,
-        "EGIDE_SMTP_TRUST_ANCHORS_FILE": pki.root,
-        "EGIDE_SMTP_CRL_FILES": [pki.crl],
-    }.items():
-        setattr(settings, name, value)
     TrustListStore(Path(settings.EGIDE_TRUST_LIST_FILE)).accept(TRUST_LIST.read_bytes())
     practice = create_practice("Cabinet Bench", "bench", "Lyon")
     owner = create_member(
@@ -144,13 +170,11 @@ def main() -> None:
     services.create_mailbox(
         practice, address=EGIDE_RCPT, kind=MailboxKind.PERSONAL, display_name="Bench", owner=owner
     )
-    started = listener.start(port=free_port(), submission_port=0)
-    egide_port = started[0].port
     postfix_root = Path(tempfile.mkdtemp(prefix="egide-bench-postfix-"))
     peer = postfix_peer.start(
         postfix_root,
         port=free_port(),
-        egide_port=egide_port,
+        egide_port=free_port(),  # Postfix does not relay to Égide in this benchmark
         ca_file=pki.root,
         cert_file=pki.peer.cert,
         key_file=pki.peer.key,
@@ -160,36 +184,47 @@ def main() -> None:
     postfix_pid = int(master.read_text().split()[0])
     print(f"{args.messages} messages of ≈ 137 KB (100 KB attachment, base64), STARTTLS\n")
     print(
-        "| connections | Égide msg/s | p50 ms | p99 ms | CPU ms/msg "
+        "| Égide processes | connections | Égide msg/s | p50 ms | p99 ms | CPU ms/msg "
         "| Postfix msg/s | p50 ms | p99 ms | CPU ms/msg | ratio |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    group = ingest.group()
+    server = None
     try:
-        for connections in args.connections:
-            egide = measure(
-                pool, egide_port, pki, EGIDE_RCPT, args.messages, connections, own_cpu_seconds
-            )
-            postfix = measure(
-                pool,
-                peer.port,
-                pki,
-                POSTFIX_RCPT,
-                args.messages,
-                connections,
-                lambda: tree_cpu_seconds(postfix_pid),
-            )
-            print(
-                "| {} | {:.0f} | {:.0f} | {:.0f} | {:.1f} | {:.0f} | {:.0f} | {:.0f} | {:.1f} "
-                "| {:.2f} |".format(connections, *egide, *postfix, egide[0] / postfix[0])
-            )
+        for processes in args.processes:
+            port = free_port()
+            server = start_egide(pki, port, processes)
+            for connections in args.connections:
+                egide = measure(
+                    pool,
+                    port,
+                    pki,
+                    EGIDE_RCPT,
+                    args.messages,
+                    connections,
+                    lambda: tree_cpu_seconds(server.pid),  # noqa: B023 - used at once
+                )
+                postfix = measure(
+                    pool,
+                    peer.port,
+                    pki,
+                    POSTFIX_RCPT,
+                    args.messages,
+                    connections,
+                    lambda: tree_cpu_seconds(postfix_pid),
+                )
+                print(
+                    "| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.1f} | {:.0f} | {:.0f} | {:.0f} "
+                    "| {:.1f} | {:.2f} |".format(
+                        processes, connections, *egide, *postfix, egide[0] / postfix[0]
+                    )
+                )
+            server.terminate()
+            server.wait(timeout=60)
+            server = None
         stored = Message.objects.filter(mailbox__address=EGIDE_RCPT).count()
-        print(
-            f"\nÉgide stored {stored} messages (expected {args.messages * len(args.connections)})"
-            f" in {group.batches} group commits ({group.items / max(group.batches, 1):.1f}"
-            " messages per commit on average)."
-        )
+        expected = args.messages * len(args.connections) * len(args.processes)
+        print(f"\nÉgide stored {stored} messages (expected {expected}).")
         before, started_at = own_cpu_seconds(), time.perf_counter()
         summarised = inbound.summarise_pending()
         wall, cpu = time.perf_counter() - started_at, own_cpu_seconds() - before
@@ -199,8 +234,8 @@ def main() -> None:
             f" CPU {cpu / max(summarised, 1) * 1000:.1f} ms/msg)."
         )
     finally:
-        for item in started:
-            item.stop()
+        if server is not None:
+            server.kill()
         pool.shutdown()
         peer.stop()
         shutil.rmtree(postfix_root, ignore_errors=True)

@@ -389,7 +389,34 @@ class AuditedSMTP(SMTP):
 
 
 class SmtpController(Controller):
-    """aiosmtpd's threaded Controller serving `AuditedSMTP`."""
+    """aiosmtpd's threaded Controller serving `AuditedSMTP`.
+
+    With `reuse_port`, several processes listen on the same port (SO_REUSEPORT) and the kernel
+    spreads the connections among them: one Python process uses about one core.
+    """
+
+    def __init__(self, handler: Any, *, reuse_port: bool = False, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.reuse_port = reuse_port
 
     def factory(self) -> SMTP:
         return AuditedSMTP(self.handler, **self.SMTP_kwargs)
+
+    def _create_server(self) -> Any:
+        if not self.reuse_port:
+            return super()._create_server()
+        return self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            reuse_port=True,
+        )
+
+    def _trigger_server(self) -> None:
+        if not self.reuse_port:
+            super()._trigger_server()  # type: ignore[no-untyped-call]
+            return
+        # aiosmtpd connects to itself to have `factory` run once; with SO_REUSEPORT that
+        # connection may reach another process. Run it in the loop as a connection would.
+        self.loop.call_soon_threadsafe(self._factory_invoker)

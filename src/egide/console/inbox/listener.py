@@ -49,9 +49,16 @@ def _missing() -> list[str]:
 
 
 def start(
-    *, host: str | None = None, port: int | None = None, submission_port: int | None = None
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    submission_port: int | None = None,
+    reuse_port: bool = False,
 ) -> list[Listener]:
-    """Start the relay listener (and submission when its port is not 0); raise if not configured."""
+    """Start the relay listener (and submission when its port is not 0); raise if not configured.
+
+    `reuse_port`: other processes listen on the same ports (`egide smtp serve --processes`).
+    """
     # aiosmtpd logs every command at INFO, addresses included: keep only its warnings, our
     # refusals are logged and audited by the sinks.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -78,6 +85,7 @@ def start(
         port=relay_port,
         server_hostname=settings.EGIDE_SMTP_HOSTNAME,
         tls_context=relay_tls,
+        reuse_port=reuse_port,
         require_starttls=True,
         data_size_limit=limit,
         enable_SMTPUTF8=True,
@@ -95,6 +103,7 @@ def start(
             tls_context=server_tls_context(
                 settings.EGIDE_SMTP_CERT_FILE, settings.EGIDE_SMTP_KEY_FILE
             ),
+            reuse_port=reuse_port,
             require_starttls=True,
             auth_required=True,
             auth_require_tls=True,
