@@ -29,11 +29,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-# Not in the load generator's process (multiprocessing imports this module there too).
+# Only when run (multiprocessing imports this module in the load generator's process too).
 WORK = Path(tempfile.mkdtemp(prefix="egide-bench-smtp-")) if __name__ == "__main__" else Path()
-os.environ.update(
-    EGIDE_DATA_DIR=str(WORK / "data"), EGIDE_KEY_DIR=str(WORK / "keys"), EGIDE_HTTPS="0"
-)
+if __name__ == "__main__":
+    os.environ.update(
+        EGIDE_DATA_DIR=str(WORK / "data"), EGIDE_KEY_DIR=str(WORK / "keys"), EGIDE_HTTPS="0"
+    )
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.console.inbox import postfix_peer  # noqa: E402

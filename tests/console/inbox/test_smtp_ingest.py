@@ -149,6 +149,23 @@ def test_segment_records_are_bound_to_their_name_and_deleting_one_destroys_it(
         services.raw_of(a)
 
 
+def test_a_message_whose_stored_bytes_are_lost_is_kept_to_process_with_the_reason(
+    settings: Any, tmp_path: Path, hosted: Mailbox
+) -> None:
+    settings.EGIDE_MAIL_DIR = str(tmp_path / "mail")
+    raw = message_to(hosted.address)
+    RelaySink(background=True).deliver(InboundMessage(PEER, PEER_SENDER, (hosted.address,), raw))
+    kept = Message.objects.get(mailbox=hosted)
+    segment, _, offset = kept.blob.partition("@")
+    [path] = Path(settings.EGIDE_MAIL_DIR).rglob(segment)
+    with path.open("r+b") as handle:  # what a power cut can leave of an unsynced tail
+        handle.truncate(int(offset) + 4)
+    assert inbound.summarise_pending() == 1
+    kept.refresh_from_db()
+    assert kept.folder == Folder.QUARANTINE and "illisible" in kept.problem
+    assert kept.summarised
+
+
 # --- the DATA reader, over the network ------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from egide.console.accounts import services as accounts
 from egide.console.accounts import tokens
 from egide.console.accounts.models import User
 from egide.console.audit import services as audit
+from egide.crypto.errors import CryptoError
 from egide.messaging import receipts
 from egide.messaging.smtp_server import InboundMessage, Peer
 from egide.messaging.trust import domain_of
@@ -105,11 +106,16 @@ class RelaySink:
             envelope_from=message.mail_from,
             actor=f"smtp:{message.peer.ip}",
         )
-        if self.background:
-            schedule_summaries()
-        else:
-            for row in stored:
-                summarise(row.pk)
+        # Stored: from here on a failure must not turn into a 4xx (the peer would send it
+        # again and it would be stored twice); what is left is the worker's, it retries.
+        try:
+            if self.background:
+                schedule_summaries()
+            else:
+                for row in stored:
+                    summarise(row.pk)
+        except Exception:
+            log.exception("stored message(s) left for the worker to summarise")
         return f"250 2.0.0 OK stored for {len(stored)} mailbox(es)"
 
     def authenticate(self, peer: Peer, login: str, password: str) -> Any:
@@ -174,7 +180,18 @@ def summarise(pk: int) -> bool:
         )
         if message is None:
             return False
-        raw = services.raw_of(message)
+        try:
+            raw = services.raw_of(message)
+        except (OSError, ValueError, CryptoError) as error:
+            # Never silent: the row stays, «À traiter», with what happened.
+            log.error("stored bytes of message %s unreadable: %s", message.pk, error)
+            message.folder, message.summarised = Folder.QUARANTINE, True
+            message.problem = (
+                "Contenu stocké illisible (fichier de stockage endommagé ou incomplet) : "
+                "demandez à l'expéditeur de renvoyer le message."
+            )
+            message.save(update_fields=["folder", "summarised", "problem"])
+            return True
         services.summarise(message)
         if message.problem and message.envelope_from.strip() not in ("", "<>"):
             _notify_unreadable(message, raw)

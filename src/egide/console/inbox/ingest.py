@@ -9,7 +9,8 @@ was in progress are stored together by the next one:
    append-only segment file (`storage.append_segment`: one fdatasync; the directory is fsynced
    once per segment, when it is created);
 2. one database transaction inserts a routing row per message and mailbox (headers only,
-   `summarised=False`) and appends their audit entries (`audit.record_many`), then commits.
+   `summarised=False`) and appends their audit entries (`audit.record_many`) while that
+   fdatasync runs, waits for it, then commits.
 
 Only then is each waiting connection told its message is stored. Nothing is answered before
 step 2 commits: a crash in between leaves unreferenced records and no `250` given.
@@ -146,12 +147,12 @@ def store_batch(arrivals: list[Arrival]) -> list[list[Message]]:
             keys[box.pk], raw, mailbox_id=box.address, message_id=name
         )
 
-    names = storage.append_segment([sealer(arrival.raw, box) for arrival, box in targets])
+    appended = storage.append_segment([sealer(arrival.raw, box) for arrival, box in targets])
     rows = [
         services.pending_row(
             box, arrival.raw, arrival.headers, blob=name, envelope_from=arrival.envelope_from
         )
-        for (arrival, box), name in zip(targets, names, strict=True)
+        for (arrival, box), name in zip(targets, appended.names, strict=True)
     ]
     with transaction.atomic():
         if connection.features.can_return_rows_from_bulk_insert:
@@ -172,6 +173,7 @@ def store_batch(arrivals: list[Arrival]) -> list[list[Message]]:
                 for (arrival, box), row in zip(targets, rows, strict=True)
             ]
         )
+        appended.wait_durable()  # the bytes are on disk before a row naming them commits
     stored: list[list[Message]] = []
     position = 0
     for arrival in arrivals:

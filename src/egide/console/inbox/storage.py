@@ -16,6 +16,8 @@ import secrets
 import struct
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO
@@ -117,12 +119,32 @@ class _Segment:
 _segment = _Segment()
 
 
-def append_segment(sealers: Sequence[Callable[[str], bytes]]) -> list[str]:
-    """Append records to this process's segment durably (one fdatasync); their blob names.
+_syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segment-sync")
+
+
+@dataclass(frozen=True)
+class Appended:
+    """Records written to the segment; `wait_durable` returns once they are on disk."""
+
+    names: list[str]
+    _synced: Future[None]
+
+    def wait_durable(self) -> None:
+        try:
+            self._synced.result()
+        except BaseException:
+            close_segment()  # never append after a failed sync
+            raise
+
+
+def append_segment(sealers: Sequence[Callable[[str], bytes]]) -> Appended:
+    """Append records to this process's segment; their blob names, and a way to wait for disk.
 
     Each sealer receives its record's blob name (the encryption binds the bytes to it) and
-    returns the sealed bytes. Everything is on disk before any name is returned. After a
-    failure, or in a new process, records go to a new segment: a torn tail is never extended.
+    returns the sealed bytes. The records are written at once and fdatasync'ed in the
+    background, so that the caller can prepare its database rows meanwhile; it must call
+    `wait_durable` before committing anything that names them. After a failure, or in a new
+    process, records go to a new segment: a torn tail is never extended.
     """
     with _segment.lock:
         try:
@@ -144,9 +166,8 @@ def append_segment(sealers: Sequence[Callable[[str], bytes]]) -> list[str]:
                 names.append(name)
                 offset += _RECORD_LENGTH.size + len(sealed)
             handle.flush()
-            os.fdatasync(handle.fileno())
             _segment.size = offset
-            return names
+            return Appended(names, _syncer.submit(os.fdatasync, handle.fileno()))
         except BaseException:
             _segment.close()
             raise
@@ -162,7 +183,10 @@ def _read_record(name: str) -> bytes:
     segment, _, offset = name.partition("@")
     with _segment_path(segment).open("rb") as handle:
         handle.seek(int(offset))
-        (length,) = _RECORD_LENGTH.unpack(handle.read(_RECORD_LENGTH.size))
+        header = handle.read(_RECORD_LENGTH.size)
+        if len(header) != _RECORD_LENGTH.size:
+            raise OSError(f"segment record {name} is missing")
+        (length,) = _RECORD_LENGTH.unpack(header)
         data = handle.read(length)
     if len(data) != length:
         raise OSError(f"segment record {name} is truncated")
