@@ -109,12 +109,17 @@ class MailSink(Protocol):
     def refused(self, peer: Peer, stage: str, reply: str) -> None: ...
 
 
-def check_content(content: bytes) -> None:
-    """Refuse message data that could hide a second message (smuggling) or is not text mail."""
+def check_content(content: bytes, *, lf_checked: bool = False) -> None:
+    """Refuse message data that could hide a second message (smuggling) or is not text mail.
+
+    `lf_checked`: the bytes came through `AuditedSMTP`, which already refused any bare LF in
+    the stream, so every LF has its CR and only an unpaired CR is left to find.
+    """
     # Every LF follows a CR and every CR precedes an LF exactly when all three counts agree
     # (bytes.count is a C scan; a look-around regex cost a quarter of the listener's CPU).
-    pairs = content.count(b"\r\n")
-    if content.count(b"\n") != pairs or content.count(b"\r") != pairs:
+    lines = content.count(b"\n")
+    pairs = lines if lf_checked else content.count(b"\r\n")
+    if lines != pairs or content.count(b"\r") != pairs:
         raise SmtpRefusal("554 5.6.0 Bare LF or CR in message data refused (RFC 5321 2.3.8)")
     if _NUL in content:
         raise SmtpRefusal("554 5.6.0 NUL byte in message data refused")
@@ -231,7 +236,7 @@ class SmtpHandler:
         peer = _peer(session)
         content = envelope.original_content or b""
         try:
-            check_content(content)
+            check_content(content, lf_checked=isinstance(server, AuditedSMTP))
         except SmtpRefusal as refusal:
             return await self._refuse(peer, "data", refusal.reply)
         message = InboundMessage(

@@ -19,7 +19,8 @@ from egide.console.inbox.models import Folder, Mailbox, Message, OutboundDeliver
 from egide.crypto import envelope
 from egide.crypto.errors import CryptoError, DecryptionFailed
 from egide.messaging import mime
-from egide.messaging.smtp_server import InboundMessage, Peer
+from egide.messaging.errors import SmtpRefusal
+from egide.messaging.smtp_server import InboundMessage, Peer, check_content
 
 from .smtp_fixtures import PEER_SENDER, Pki
 from .test_smtp_inbound import connect, message_to
@@ -193,3 +194,10 @@ def test_a_line_over_1000_octets_is_refused_and_nothing_kept(
         ok = message_to(hosted.address) + b"x" * 998 + b"\r\n"
         assert client.sendmail(PEER_SENDER, [hosted.address], ok) == {}
     assert Message.objects.filter(mailbox=hosted).count() == 1
+
+
+@pytest.mark.parametrize("data", [b"a\rb\r\n", b"a\r\n\r", b"\ra\r\n", b"a\r\n\x00\r\n"])
+def test_after_the_stream_check_an_unpaired_cr_or_a_nul_is_still_refused(data: bytes) -> None:
+    with pytest.raises(SmtpRefusal):
+        check_content(data, lf_checked=True)
+    check_content(b"a\r\n.b\r\n\r\n", lf_checked=True)
