@@ -17,9 +17,11 @@ this process. Prints a Markdown table; record medians and ratios, never absolute
 from __future__ import annotations
 
 import argparse
+import ctypes
 import multiprocessing
 import os
 import shutil
+import signal
 import smtplib
 import subprocess
 import sys
@@ -103,6 +105,11 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def die_with_parent() -> None:
+    """In the server's process: SIGTERM when this benchmark ends, however it ends (Linux)."""
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def start_egide(pki: Pki, port: int, processes: int) -> subprocess.Popen[bytes]:
     """`egide smtp serve` on `port` with `processes` listener processes, once it answers."""
     env = dict(os.environ)
@@ -117,6 +124,7 @@ def start_egide(pki: Pki, port: int, processes: int) -> subprocess.Popen[bytes]:
     command = [egide, "smtp", "serve", "--port", str(port), "--submission-port", "0"]
     server = subprocess.Popen(
         [*command, "--processes", str(processes)],
+        preexec_fn=die_with_parent,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(WORK / f"egide-{port}.log").open("wb"),
@@ -141,6 +149,7 @@ def main() -> None:
         "--processes", type=int, nargs="+", default=[1], help="Égide listener processes"
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("interrupted"))  # still stop Postfix
     why_not = postfix_peer.usable()
     if why_not:
         sys.exit(f"Postfix cannot run here: {why_not}")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +51,11 @@ MSSANTE_CIPHERS = (
     "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA256"
 )
 _NUL = b"\x00"
+# The literal comes first so that the regex engine scans for it at C speed (a leading
+# look-behind or alternation made the search ten to twenty times slower).
+_BARE_LF = re.compile(rb"\n(?<!\r\n)")
+_BARE_CR = re.compile(rb"\r(?!\n)")
+_STUFFED_DOT = re.compile(rb"\n\.")
 # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included (aiosmtpd's limit, kept).
 MAX_DATA_LINE = 1000
 # How much of a message the stream may buffer before reading pauses (flow control).
@@ -115,11 +121,7 @@ def check_content(content: bytes, *, lf_checked: bool = False) -> None:
     `lf_checked`: the bytes came through `AuditedSMTP`, which already refused any bare LF in
     the stream, so every LF has its CR and only an unpaired CR is left to find.
     """
-    # Every LF follows a CR and every CR precedes an LF exactly when all three counts agree
-    # (bytes.count is a C scan; a look-around regex cost a quarter of the listener's CPU).
-    lines = content.count(b"\n")
-    pairs = lines if lf_checked else content.count(b"\r\n")
-    if lines != pairs or content.count(b"\r") != pairs:
+    if (not lf_checked and _BARE_LF.search(content)) or _BARE_CR.search(content):
         raise SmtpRefusal("554 5.6.0 Bare LF or CR in message data refused (RFC 5321 2.3.8)")
     if _NUL in content:
         raise SmtpRefusal("554 5.6.0 NUL byte in message data refused")
@@ -290,9 +292,9 @@ class AuditedSMTP(SMTP):
         `smtpd_forbid_bare_newline = reject`, we answer 521 and close the connection.
         """
         # The previous chunk's last byte pairs with a leading LF (a CR split from its LF).
-        pairs = data.count(b"\r\n") + (data[:1] == b"\n" and self._previous_byte == b"\r")
+        start = 1 if data[:1] == b"\n" and self._previous_byte == b"\r" else 0
         self._previous_byte = data[-1:]
-        if data.count(b"\n") == pairs:
+        if _BARE_LF.search(data, start) is None:
             super().data_received(data)
             return
         handler = self.event_handler
@@ -376,7 +378,7 @@ class AuditedSMTP(SMTP):
         # RFC 5321 4.5.2: a dot starting a line was doubled by the sender.
         if content.startswith(b"."):
             content = content[1:]
-        if b"\r\n." in content:
+        if _STUFFED_DOT.search(content):
             content = content.replace(b"\r\n.", b"\r\n")
         return content, ""
 
