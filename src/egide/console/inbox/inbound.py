@@ -15,6 +15,7 @@ import email.policy
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Any
@@ -66,6 +67,9 @@ def _audit_refusal(peer: Peer, stage: str, reply: str, channel: str) -> None:
     )
 
 
+MAILBOX_CACHE_SECONDS = 1.0
+
+
 class RelaySink:
     """Mail from the other operators of the trust space.
 
@@ -80,6 +84,8 @@ class RelaySink:
 
     def __init__(self, *, background: bool = False) -> None:
         self.background = background
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, Mailbox]] = {}
 
     def check_sender(self, peer: Peer, address: str) -> str | None:
         if address.strip() in ("", "<>"):  # null reverse-path: a DSN or MDN from the peer
@@ -92,14 +98,39 @@ class RelaySink:
         return None
 
     def check_recipient(self, peer: Peer, address: str) -> str | None:
-        _db_ready()
-        if not Mailbox.objects.filter(address=address.strip().lower()).exists():
+        if not self._mailboxes([address]):
             return "550 5.1.1 No such mailbox here"
         return None
 
+    def _mailboxes(self, addresses: Sequence[str]) -> list[Mailbox]:
+        """The hosted mailboxes among `addresses`, each looked up at most once a second.
+
+        RCPT and DATA of one message, and the messages of a burst, ask for the same
+        mailboxes: their rows (address, practice, wrapped key) are kept a moment. A mailbox
+        removed meanwhile fails the insert of its row: `451`, and the peer's retry gets `550`.
+        """
+        wanted = list(dict.fromkeys(a.strip().lower() for a in addresses))
+        now = time.monotonic()
+        found = {a: box for a in wanted if (box := self._cached(a, now)) is not None}
+        missing = [a for a in wanted if a not in found]
+        if missing:
+            _db_ready()
+            for box in Mailbox.objects.filter(address__in=missing):
+                with self._lock:
+                    self._cache[box.address] = (now, box)
+                found[box.address] = box
+        return [found[a] for a in wanted if a in found]
+
+    def _cached(self, address: str, now: float) -> Mailbox | None:
+        with self._lock:
+            entry = self._cache.get(address)
+        if entry is None or now - entry[0] > MAILBOX_CACHE_SECONDS:
+            return None
+        return entry[1]
+
     def deliver(self, message: InboundMessage) -> str:
+        boxes = self._mailboxes(message.recipients)
         _db_ready()
-        boxes = list(Mailbox.objects.filter(address__in=[r.lower() for r in message.recipients]))
         stored = ingest.accept(
             boxes,
             message.content,
