@@ -18,9 +18,13 @@ What is decided here, because it is protocol and not business:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import collections
 import logging
 import re
 import ssl
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,11 +50,14 @@ __all__ = [
     "MSSANTE_CIPHERS",
     "InboundMessage",
     "MailSink",
+    "MalformedCommand",
     "Peer",
     "SmtpController",
     "SmtpHandler",
+    "check_command_line",
     "check_content",
     "client_tls_context",
+    "read_xoauth2",
     "server_tls_context",
 ]
 
@@ -93,6 +100,8 @@ class MailSink(Protocol):
 
     def authenticate(self, peer: Peer, login: str, password: str) -> Any: ...
 
+    def authenticate_bearer(self, peer: Peer, login: str, token: str) -> Any: ...
+
     def refused(self, peer: Peer, stage: str, reply: str) -> None: ...
 
 
@@ -102,6 +111,24 @@ def check_content(content: bytes) -> None:
         raise SmtpRefusal("554 5.6.0 Bare LF or CR in message data refused (RFC 5321 2.3.8)")
     if _NUL in content:
         raise SmtpRefusal("554 5.6.0 NUL byte in message data refused")
+
+
+def read_xoauth2(blob: bytes) -> tuple[str, str] | None:
+    """The (user, access token) of a decoded XOAUTH2 initial response, None if malformed.
+
+    The format (Google's XOAUTH2, the OAUTHBEARER of RFC 7628 without GS2 header) is
+    `user=<name>^Aauth=Bearer <token>^A^A`, ^A being the byte 0x01.
+    """
+    try:
+        text = blob.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    fields = dict(part.partition("=")[::2] for part in text.split("\x01") if part)
+    user, auth = fields.get("user", ""), fields.get("auth", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or any(c.isspace() for c in token.strip()):
+        return None
+    return user, token.strip()
 
 
 def server_tls_context(
@@ -177,6 +204,11 @@ class SmtpHandler:
         await self._call(self.sink.refused, peer, stage, reply)
         return reply
 
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd's hook for anything a command raised: never a stack trace to the peer."""
+        log.exception("SMTP command failed")
+        return "451 4.3.0 Internal error, try again later"
+
     async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -225,6 +257,38 @@ class SmtpHandler:
             return "451 4.3.0 Temporary failure storing the message, try again later"
         return reply
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+        """SASL XOAUTH2 (aiosmtpd picks `auth_*` hooks up): an OIDC access token, over TLS.
+
+        A refused token gets the mechanism's error challenge (a JSON status, RFC 7628 §3.2.2),
+        then 535 once the client answered it.
+        """
+        if len(args) == 1:
+            answer = await server.challenge_auth("")
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)  # aborted; aiosmtpd answered
+            blob = answer
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        assert server.session is not None
+        peer = _peer(server.session)
+        parsed = read_xoauth2(blob)
+        if parsed is None:
+            await self._refuse(peer, "auth", "501 5.5.2 Malformed XOAUTH2 response")
+            await server.push("501 5.5.2 Malformed XOAUTH2 response")
+            return AuthResult(success=False, handled=True)
+        user = await self._call(self.sink.authenticate_bearer, peer, *parsed)
+        if user is None:
+            await server.challenge_auth(b'{"status":"invalid_token","schemes":"bearer"}')
+            return AuthResult(
+                success=False, handled=False, message="535 5.7.8 Access token refused"
+            )
+        return AuthResult(success=True, auth_data=user)
+
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
@@ -242,6 +306,68 @@ class SmtpHandler:
         return AuthResult(success=True, auth_data=user)
 
 
+# RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF; RFC 4954 §4 lets an
+# AUTH line (and a SASL response) reach 12,288 octets, which an access token needs.
+COMMAND_LINE_LIMIT = 512
+AUTH_LINE_LIMIT = 12288
+
+
+class MalformedCommand(Exception):
+    """A command line that is refused before any parsing: its SMTP reply and a short reason."""
+
+    def __init__(self, reply: str, reason: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.reason = reason
+
+
+def check_command_line(line: bytes) -> None:
+    """Refuse a command line that is too long, or carries a bare CR or a NUL (500).
+
+    `line` ends with its LF. aiosmtpd would otherwise strip the CR of `MAIL\rFROM` oddly or pass a
+    NUL into an address; both are how SMTP smuggling and log injection start. A bare LF is dealt
+    with earlier, on the byte stream (521 and hang up, see `AuditedSMTP.data_received`).
+    """
+    limit = AUTH_LINE_LIMIT if line[:5].upper() == b"AUTH " else COMMAND_LINE_LIMIT
+    if len(line) > limit:
+        raise MalformedCommand("500 5.5.2 Command line too long (RFC 5321 4.5.3.1.4)", "too long")
+    body = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
+    if b"\r" in body:
+        raise MalformedCommand("500 5.5.2 Bare CR in command line refused", "bare CR")
+    if _NUL in body:
+        raise MalformedCommand("500 5.5.2 NUL byte in command line refused", "NUL")
+
+
+class CommandReader(asyncio.StreamReader):
+    """The session's stream reader, checking every command line before aiosmtpd parses it.
+
+    aiosmtpd reads command lines (and SASL responses) with `readuntil()`/`readline()` — separator
+    LF — and message data with `readuntil(b"\r\n")`, so only the former are checked here; the
+    data keeps its own rules (`check_content`). Its buffer limit is the AUTH line limit, so that
+    an access token fits; the data path still enforces its own 1,000-octet line limit.
+    """
+
+    async def readuntil(self, separator: Any = b"\n") -> bytes:
+        if separator != b"\n":
+            return await super().readuntil(separator)
+        try:
+            line = await super().readuntil(separator)
+        except asyncio.LimitOverrunError as error:
+            # Throw the rest of the line away, then refuse it (what aiosmtpd itself does).
+            await self.read(error.consumed)
+            while True:
+                try:
+                    await super().readuntil(separator)
+                    break
+                except asyncio.LimitOverrunError as more:
+                    await self.read(more.consumed)
+            raise MalformedCommand(
+                "500 5.5.2 Command line too long (RFC 5321 4.5.3.1.4)", "too long"
+            ) from None
+        check_command_line(line)
+        return line
+
+
 class AuditedSMTP(SMTP):
     """aiosmtpd's SMTP with failed TLS handshakes reported to the sink (refused and audited).
 
@@ -251,6 +377,20 @@ class AuditedSMTP(SMTP):
     """
 
     _previous_byte = b""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Serve the session through our checking reader. StreamReaderProtocol only keeps a weak
+        # reference to its reader (plus a strong one until the connection is made), and hands
+        # it to aiosmtpd's `_cb_client_connected` at connection time, so swapping it here,
+        # before any connection, is enough.
+        reader = CommandReader(limit=AUTH_LINE_LIMIT + 2, loop=self.loop)
+        self._stream_reader_wr = weakref.ref(reader)
+        self._strong_reader = reader
+        # aiosmtpd keeps these limits in a class-level dict shared by every session; give each
+        # session its own, with the AUTH allowance of RFC 4954.
+        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LINE_LIMIT)
+        self.command_size_limits["AUTH"] = AUTH_LINE_LIMIT
 
     def data_received(self, data: bytes) -> None:
         """Refuse a bare LF anywhere in the stream (commands or data) and hang up (521).
@@ -275,6 +415,16 @@ class AuditedSMTP(SMTP):
             transport.write(reply.encode() + b"\r\n")
         if transport is not None:
             transport.close()
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A malformed command line is answered, logged and audited; the session goes on."""
+        handler = self.event_handler
+        if isinstance(error, MalformedCommand) and isinstance(handler, SmtpHandler):
+            assert self.session is not None
+            peer = _peer(self.session)
+            log.warning("malformed SMTP command from %s refused: %s", peer.ip, error.reason)
+            return await handler._refuse(peer, "command", error.reply)
+        return await super().handle_exception(error)
 
     async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
         try:

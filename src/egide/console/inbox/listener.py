@@ -79,7 +79,7 @@ def start(
         require_starttls=True,
         data_size_limit=limit,
         enable_SMTPUTF8=True,
-        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+        auth_exclude_mechanism=["LOGIN", "PLAIN", "XOAUTH2"],
     )
     relay.start()
     listeners.append(Listener("relay", host, relay.port, relay))
