@@ -24,10 +24,12 @@ import collections
 import logging
 import re
 import ssl
+import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
@@ -54,6 +56,7 @@ __all__ = [
     "Peer",
     "SmtpController",
     "SmtpHandler",
+    "TlsMaterial",
     "check_command_line",
     "check_content",
     "client_tls_context",
@@ -155,6 +158,67 @@ def server_tls_context(
         if crl_files:
             context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     return context
+
+
+class TlsMaterial:
+    """A server TLS context rebuilt whenever one of its files changes (renewed CRLs or anchors).
+
+    The listeners ask for the context at each new connection (`SmtpController.tls_source`); the
+    files are only stat'ed then. IGC-Santé publishes CRLs, and the job that downloads them just
+    replaces the files: the next handshake already uses the new list, without a restart. If the
+    new files cannot be loaded (a half-written CRL), the previous context stays in use.
+    """
+
+    def __init__(
+        self,
+        cert_file: str,
+        key_file: str,
+        *,
+        client_ca_file: str | None = None,
+        crl_files: Sequence[str] = (),
+    ) -> None:
+        self.cert_file, self.key_file = cert_file, key_file
+        self.client_ca_file, self.crl_files = client_ca_file, tuple(crl_files)
+        self._lock = threading.Lock()
+        self._stamp = self._stamps()
+        self._context = self._build()
+
+    def _files(self) -> list[str]:
+        anchors = [self.client_ca_file] if self.client_ca_file else []
+        return [self.cert_file, self.key_file, *anchors, *self.crl_files]
+
+    def _stamps(self) -> tuple[tuple[int, int], ...]:
+        stamps = []
+        for name in self._files():
+            try:
+                status = Path(name).stat()
+            except OSError:
+                stamps.append((0, 0))
+            else:
+                stamps.append((status.st_mtime_ns, status.st_size))
+        return tuple(stamps)
+
+    def _build(self) -> ssl.SSLContext:
+        return server_tls_context(
+            self.cert_file,
+            self.key_file,
+            client_ca_file=self.client_ca_file,
+            crl_files=self.crl_files,
+        )
+
+    def context(self) -> ssl.SSLContext:
+        """The context for a new connection, rebuilt first if a file changed since last time."""
+        stamp = self._stamps()
+        with self._lock:
+            if stamp != self._stamp:
+                try:
+                    self._context = self._build()
+                except (OSError, ssl.SSLError):
+                    log.exception("renewed TLS material unusable, keeping the previous one")
+                else:
+                    log.info("TLS material reloaded (certificate, anchors or CRLs changed)")
+                self._stamp = stamp
+            return self._context
 
 
 def client_tls_context(
@@ -440,7 +504,16 @@ class AuditedSMTP(SMTP):
 
 
 class SmtpController(Controller):
-    """aiosmtpd's threaded Controller serving `AuditedSMTP`."""
+    """aiosmtpd's threaded Controller serving `AuditedSMTP`.
+
+    With `tls_source` set (a `TlsMaterial.context`), each new connection gets the current TLS
+    context, so renewed CRLs and anchors apply to the next handshake.
+    """
+
+    tls_source: Callable[[], ssl.SSLContext] | None = None
 
     def factory(self) -> SMTP:
-        return AuditedSMTP(self.handler, **self.SMTP_kwargs)
+        kwargs = dict(self.SMTP_kwargs)
+        if self.tls_source is not None:
+            kwargs["tls_context"] = self.tls_source()
+        return AuditedSMTP(self.handler, **kwargs)
