@@ -35,6 +35,13 @@ from typing import Any, Protocol
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
+from .dsn_request import (
+    DsnRequest,
+    DsnSyntaxError,
+    RecipientNotice,
+    split_mail_parameters,
+    split_rcpt_parameters,
+)
 from .errors import SmtpRefusal
 
 log = logging.getLogger(__name__)
@@ -60,6 +67,7 @@ __all__ = [
     "check_command_line",
     "check_content",
     "client_tls_context",
+    "dsn_of",
     "read_xoauth2",
     "server_tls_context",
 ]
@@ -90,6 +98,7 @@ class InboundMessage:
     mail_from: str
     recipients: tuple[str, ...]
     content: bytes = field(repr=False)
+    dsn: DsnRequest = field(default_factory=DsnRequest)  # submission: RFC 3461 parameters
 
 
 class MailSink(Protocol):
@@ -273,6 +282,19 @@ class SmtpHandler:
         log.exception("SMTP command failed")
         return "451 4.3.0 Internal error, try again later"
 
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.relay:  # submission takes RFC 3461 parameters; the queue honours them
+            responses.insert(len(responses) - 1, "250-DSN")
+        return responses
+
     async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -311,7 +333,11 @@ class SmtpHandler:
         except SmtpRefusal as refusal:
             return await self._refuse(peer, "data", refusal.reply)
         message = InboundMessage(
-            peer, envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(content)
+            peer,
+            envelope.mail_from or "",
+            tuple(envelope.rcpt_tos),
+            bytes(content),
+            dsn_of(envelope),
         )
         try:
             reply: str = await self._call(self.sink.deliver, message)
@@ -432,6 +458,23 @@ class CommandReader(asyncio.StreamReader):
         return line
 
 
+class DsnEnvelope(Envelope):
+    """aiosmtpd's envelope with the DSN parameters (RFC 3461) given on MAIL and RCPT."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dsn_ret = ""
+        self.dsn_envelope_id = ""
+        self.dsn_notices: dict[str, RecipientNotice] = {}
+
+
+def dsn_of(envelope: Envelope) -> DsnRequest:
+    """The DSN request carried by an envelope (the default one for a plain envelope)."""
+    if not isinstance(envelope, DsnEnvelope):
+        return DsnRequest()
+    return DsnRequest(envelope.dsn_ret, envelope.dsn_envelope_id, dict(envelope.dsn_notices))
+
+
 class AuditedSMTP(SMTP):
     """aiosmtpd's SMTP with failed TLS handshakes reported to the sink (refused and audited).
 
@@ -489,6 +532,44 @@ class AuditedSMTP(SMTP):
             log.warning("malformed SMTP command from %s refused: %s", peer.ip, error.reason)
             return await handler._refuse(peer, "command", error.reply)
         return await super().handle_exception(error)
+
+    def _create_envelope(self) -> Envelope:
+        return DsnEnvelope()
+
+    @property
+    def _takes_dsn(self) -> bool:
+        handler = self.event_handler
+        return isinstance(handler, SmtpHandler) and not handler.relay
+
+    async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd command name
+        """MAIL, with RET and ENVID taken out (case kept) before aiosmtpd sees the rest."""
+        ret = envelope_id = ""
+        if arg and self._takes_dsn:
+            try:
+                arg, ret, envelope_id = split_mail_parameters(arg)
+            except DsnSyntaxError as error:
+                await self.push(error.reply)
+                return
+        await super().smtp_MAIL(arg)
+        envelope = self.envelope
+        if isinstance(envelope, DsnEnvelope) and envelope.mail_from:
+            envelope.dsn_ret, envelope.dsn_envelope_id = ret, envelope_id
+
+    async def smtp_RCPT(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd command name
+        """RCPT, with NOTIFY and ORCPT taken out and kept for the accepted recipient."""
+        notice = None
+        if arg and self._takes_dsn:
+            try:
+                arg, notice = split_rcpt_parameters(arg)
+            except DsnSyntaxError as error:
+                await self.push(error.reply)
+                return
+        envelope = self.envelope
+        before = len(envelope.rcpt_tos) if envelope is not None else 0
+        await super().smtp_RCPT(arg)
+        envelope = self.envelope
+        if isinstance(envelope, DsnEnvelope) and notice and len(envelope.rcpt_tos) > before:
+            envelope.dsn_notices[envelope.rcpt_tos[-1].lower()] = notice
 
     async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
         try:

@@ -216,6 +216,7 @@ class SubmissionSink:
                 message.content,
                 list(message.recipients),
                 ip=message.peer.ip,
+                dsn=message.dsn,
             )
         except services.InboxError as error:
             return f"550 5.7.1 {str(error)[:200]}"
