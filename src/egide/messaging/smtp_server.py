@@ -26,7 +26,7 @@ import re
 import ssl
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -396,10 +396,14 @@ class SmtpHandler:
         return AuthResult(success=True, auth_data=user)
 
 
-# RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF; RFC 4954 §4 lets an
-# AUTH line (and a SASL response) reach 12,288 octets, which an access token needs.
+# RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF. Extensions widen it:
+# MAIL by 26 (SIZE, RFC 1870), 10 (SMTPUTF8, RFC 6531) and 100 (RET/ENVID, RFC 3461 §5); RCPT by
+# 500 (NOTIFY/ORCPT, RFC 3461 §5); AUTH lines and SASL responses reach 12,288 (RFC 4954 §4),
+# which an access token needs.
 COMMAND_LINE_LIMIT = 512
 AUTH_LINE_LIMIT = 12288
+LINE_LIMITS = {b"AUTH": AUTH_LINE_LIMIT, b"MAIL": COMMAND_LINE_LIMIT + 36}
+DSN_LINE_LIMITS = {**LINE_LIMITS, b"MAIL": COMMAND_LINE_LIMIT + 136, b"RCPT": 1012}
 
 
 class MalformedCommand(Exception):
@@ -411,14 +415,17 @@ class MalformedCommand(Exception):
         self.reason = reason
 
 
-def check_command_line(line: bytes) -> None:
+def check_command_line(
+    line: bytes, *, limit: int | None = None, limits: Mapping[bytes, int] = LINE_LIMITS
+) -> None:
     """Refuse a command line that is too long, or carries a bare CR or a NUL (500).
 
     `line` ends with its LF. aiosmtpd would otherwise strip the CR of `MAIL\rFROM` oddly or pass a
     NUL into an address; both are how SMTP smuggling and log injection start. A bare LF is dealt
     with earlier, on the byte stream (521 and hang up, see `AuditedSMTP.data_received`).
     """
-    limit = AUTH_LINE_LIMIT if line[:5].upper() == b"AUTH " else COMMAND_LINE_LIMIT
+    if limit is None:
+        limit = limits.get(line[:4].upper(), COMMAND_LINE_LIMIT)
     if len(line) > limit:
         raise MalformedCommand("500 5.5.2 Command line too long (RFC 5321 4.5.3.1.4)", "too long")
     body = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
@@ -437,6 +444,9 @@ class CommandReader(asyncio.StreamReader):
     an access token fits; the data path still enforces its own 1,000-octet line limit.
     """
 
+    sasl_exchange = False  # set during AUTH: a SASL response may be as long as an AUTH line
+    limits: Mapping[bytes, int] = LINE_LIMITS  # DSN_LINE_LIMITS where DSN is announced
+
     async def readuntil(self, separator: Any = b"\n") -> bytes:
         if separator != b"\n":
             return await super().readuntil(separator)
@@ -454,7 +464,8 @@ class CommandReader(asyncio.StreamReader):
             raise MalformedCommand(
                 "500 5.5.2 Command line too long (RFC 5321 4.5.3.1.4)", "too long"
             ) from None
-        check_command_line(line)
+        limit = AUTH_LINE_LIMIT if self.sasl_exchange else None
+        check_command_line(line, limit=limit, limits=self.limits)
         return line
 
 
@@ -496,8 +507,14 @@ class AuditedSMTP(SMTP):
         self._strong_reader = reader
         # aiosmtpd keeps these limits in a class-level dict shared by every session; give each
         # session its own, with the AUTH allowance of RFC 4954.
-        self.command_size_limits = collections.defaultdict(lambda: COMMAND_LINE_LIMIT)
-        self.command_size_limits["AUTH"] = AUTH_LINE_LIMIT
+        # Ours are checked first (`CommandReader`), so aiosmtpd's only need to be as wide.
+        limits = DSN_LINE_LIMITS if self._takes_dsn else LINE_LIMITS
+        reader.limits = limits
+        self.command_size_limits = collections.defaultdict(
+            lambda: COMMAND_LINE_LIMIT,
+            {name.decode(): value for name, value in limits.items()},
+        )
+        self._command_reader = reader
 
     def data_received(self, data: bytes) -> None:
         """Refuse a bare LF anywhere in the stream (commands or data) and hang up (521).
@@ -532,6 +549,13 @@ class AuditedSMTP(SMTP):
             log.warning("malformed SMTP command from %s refused: %s", peer.ip, error.reason)
             return await handler._refuse(peer, "command", error.reply)
         return await super().handle_exception(error)
+
+    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
+        self._command_reader.sasl_exchange = True
+        try:
+            await super().smtp_AUTH(arg)
+        finally:
+            self._command_reader.sasl_exchange = False
 
     def _create_envelope(self) -> Envelope:
         return DsnEnvelope()

@@ -10,7 +10,7 @@ import ssl
 import pytest
 
 from egide.console.audit.models import AuditEntry
-from egide.messaging.smtp_server import MalformedCommand, check_command_line
+from egide.messaging.smtp_server import DSN_LINE_LIMITS, MalformedCommand, check_command_line
 
 from .smtp_fixtures import PEER_SENDER, Pki
 
@@ -43,7 +43,8 @@ def audited(port_name: str) -> list[str]:
         (b"MAIL\rFROM:<" + PEER_SENDER.encode() + b">", "Bare CR"),
         (b"MAIL FROM:<dr.durand\x00@medecin.mssante.test>", "NUL byte"),
         (b"NOOP \x00", "NUL byte"),
-        (b"MAIL FROM:<" + b"a" * 520 + b"@medecin.mssante.test>", "too long"),
+        (b"MAIL FROM:<" + b"a" * 700 + b"@medecin.mssante.test>", "too long"),
+        (b"HELP " + b"x" * 600, "too long"),
         (b"NOOP " + b"x" * 20_000, "too long"),
     ],
 )
@@ -86,10 +87,23 @@ def test_a_malformed_command_before_starttls_is_refused_too(
         assert client.ehlo("ok.test")[0] == 250
 
 
-def test_the_line_check_allows_what_rfc_5321_and_4954_allow() -> None:
-    check_command_line(b"MAIL FROM:<" + b"a" * 490 + b">\r\n")  # 503 octets
+def test_the_line_check_allows_what_rfc_5321_3461_and_4954_allow() -> None:
+    check_command_line(b"NOOP " + b"a" * 505 + b"\r\n")  # 512 octets
+    sender = b"a" * 420 + b"@b.test"
+    mail = b"MAIL FROM:<" + sender + b"> SIZE=10 RET=HDRS ENVID=" + b"e" * 100 + b"\r\n"
+    rcpt = b"RCPT TO:<a@b.test> NOTIFY=SUCCESS ORCPT=rfc822;" + b"a" * 450 + b"\r\n"
+    for line in (mail, rcpt):
+        check_command_line(line, limits=DSN_LINE_LIMITS)  # submission announces DSN
+        with pytest.raises(MalformedCommand):
+            check_command_line(line)  # the relay port does not
     check_command_line(b"AUTH XOAUTH2 " + b"A" * 12_000 + b"\r\n")
-    with pytest.raises(MalformedCommand):
-        check_command_line(b"RCPT TO:<" + b"a" * 510 + b">\r\n")
-    with pytest.raises(MalformedCommand):
-        check_command_line(b"AUTH XOAUTH2 " + b"A" * 12_300 + b"\r\n")
+    check_command_line(b"A" * 12_000 + b"\r\n", limit=12_288)  # a SASL response
+    for line in (
+        b"NOOP " + b"a" * 506,
+        b"HELO " + b"a" * 600,
+        b"RCPT TO:<" + b"a" * 1_010 + b">",
+        b"A" * 600,
+        b"AUTH XOAUTH2 " + b"A" * 12_300,
+    ):
+        with pytest.raises(MalformedCommand):
+            check_command_line(line + b"\r\n")

@@ -104,6 +104,19 @@ def test_practice_software_submits_with_a_pro_sante_connect_access_token(
     assert OutboundDelivery.objects.get(message=sent).recipient == REMOTE
 
 
+def test_a_long_token_fits_as_initial_response_or_after_the_challenge(
+    listeners: dict[str, int], pki: Pki, doctor: User, issuer: Issuer
+) -> None:
+    # Pro Santé Connect tokens carry many claims: a few kilobytes once base64-encoded.
+    token = issuer.token(acr="eidas1", scope=" ".join(f"scope-{n}" for n in range(200)))
+    assert len(token) > 3000
+    for initial_response_ok in (True, False):
+        with client(listeners["submission"], pki) as smtp:
+            answer = xoauth2(doctor.username, token)
+            code, _ = smtp.auth("XOAUTH2", answer, initial_response_ok=initial_response_ok)
+            assert code == 235
+
+
 def test_the_token_user_must_own_or_be_delegated_the_from_mailbox(
     listeners: dict[str, int],
     pki: Pki,
