@@ -91,7 +91,7 @@ def test_the_line_check_allows_what_rfc_5321_3461_and_4954_allow() -> None:
     check_command_line(b"NOOP " + b"a" * 505 + b"\r\n")  # 512 octets
     sender = b"a" * 420 + b"@b.test"
     mail = b"MAIL FROM:<" + sender + b"> SIZE=10 RET=HDRS ENVID=" + b"e" * 100 + b"\r\n"
-    rcpt = b"RCPT TO:<a@b.test> NOTIFY=SUCCESS ORCPT=rfc822;" + b"a" * 450 + b"\r\n"
+    rcpt = b"RCPT TO:<a@b.test> NOTIFY=SUCCESS ORCPT=rfc822;" + b"a" * 480 + b"\r\n"
     for line in (mail, rcpt):
         check_command_line(line, limits=DSN_LINE_LIMITS)  # submission announces DSN
         with pytest.raises(MalformedCommand):
