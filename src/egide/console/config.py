@@ -154,6 +154,7 @@ class OidcSettings:
     jwks: str
     user_claim: str = "SubjectNameID"
     jwks_cache_seconds: int = 3600
+    jwks_ca_file: str = ""  # CA bundle for the JWKS download; the system's when empty
 
 
 def read_oidc(env: Mapping[str, str], prefix: str = "EGIDE_OIDC") -> OidcSettings | None:
@@ -185,4 +186,5 @@ def read_oidc(env: Mapping[str, str], prefix: str = "EGIDE_OIDC") -> OidcSetting
         jwks_cache_seconds=read_int(
             env, f"{prefix}_JWKS_CACHE_SECONDS", 3600, low=60, high=7 * 24 * 3600
         ),
+        jwks_ca_file=read_str(env, f"{prefix}_JWKS_CA_FILE", ""),
     )

@@ -4,7 +4,6 @@ its SubjectNameID (8 + RPPS); refusals get 535, are audited and count for the lo
 
 from __future__ import annotations
 
-import json
 import smtplib
 import time
 from collections.abc import Callable
@@ -22,40 +21,12 @@ from egide.console.inbox import services
 from egide.console.inbox.models import Folder, Mailbox, Message, OutboundDelivery
 from egide.messaging.smtp_server import read_xoauth2
 
+from ..accounts.oidc_issuer import AUDIENCE, ISSUER, RPPS, Issuer
 from .smtp_fixtures import Pki
 from .test_smtp_submission import client, raw_from
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ISSUER = "https://auth.esw.esante.gouv.test/auth/realms/esante-wallet"
-AUDIENCE = "egide-smtp"
-RPPS = "99700367909"
 REMOTE = "dr.durand@medecin.mssante.test"
-
-
-class Issuer:
-    """A throwaway identity provider: an RSA key published as a JWKS file, and token minting."""
-
-    def __init__(self, directory: Path) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
-        public.update({"kid": "psc-1", "use": "sig", "alg": "RS256"})
-        self.jwks = directory / "jwks.json"
-        self.jwks.write_text(json.dumps({"keys": [public]}))
-
-    def token(self, key: Any = None, kid: str = "psc-1", **changes: Any) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": "f:550dc1c8-d97b-4b1e-ac8c-8eb4471cf9dd:899700367909",
-            "SubjectNameID": "8" + RPPS,
-            "iat": now,
-            "nbf": now,
-            "exp": now + 300,
-        }
-        claims.update(changes)
-        claims = {name: value for name, value in claims.items() if value is not None}
-        return jwt.encode(claims, key or self.key, algorithm="RS256", headers={"kid": kid})
 
 
 @pytest.fixture

@@ -38,8 +38,8 @@ class JwksUnavailable(Exception):
     """The issuer's keys could not be read and no earlier copy is at hand."""
 
 
-def _fetch(url: str) -> str:
-    context = ssl.create_default_context()
+def _fetch(url: str, ca_file: str) -> str:
+    context = ssl.create_default_context(cafile=ca_file or None)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         with urllib.request.urlopen(url, context=context, timeout=10) as response:  # noqa: S310
@@ -73,7 +73,7 @@ def issuer_keys(oidc: OidcSettings, *, refresh: bool = False) -> str:
         if cached and not refresh and time.time() - cached[0] < oidc.jwks_cache_seconds:
             return cached[1]
         try:
-            text = _fetch(source)
+            text = _fetch(source, oidc.jwks_ca_file)
         except JwksUnavailable:
             if cached:
                 log.warning("JWKS refresh failed, keeping the keys fetched before", exc_info=True)
