@@ -10,6 +10,7 @@ timeline can move on (accepted → delivered → read → integrated).
 from __future__ import annotations
 
 import email.policy
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -108,6 +109,16 @@ _DSN_TEXT = {
 }
 
 
+def _ascii(text: str) -> str:
+    """A header field of the report is ASCII (RFC 3464 §2.1.2): accents go, anything else is ?."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return (
+        "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        .encode("ascii", "replace")
+        .decode("ascii")
+    )
+
+
 def compose_dsn(
     original: bytes,
     *,
@@ -156,7 +167,7 @@ def compose_dsn(
             f"Final-Recipient: rfc822; {recipient}",
             f"Action: {action}",
             f"Status: {status}",
-            f"Diagnostic-Code: smtp; {' '.join(diagnostic.split())[:400]}",
+            f"Diagnostic-Code: smtp; {_ascii(' '.join(diagnostic.split()))[:400]}",
             "",
         ]
     _attach(message, "\r\n".join(fields), "message/delivery-status")

@@ -14,7 +14,7 @@ from django.utils import timezone
 from egide.console.accounts.models import User
 from egide.console.accounts.services import create_api_token
 from egide.console.inbox import outbound, services
-from egide.console.inbox.models import Folder, Mailbox, Message, OutboundDelivery
+from egide.console.inbox.models import Folder, Mailbox, MailboxKind, Message, OutboundDelivery
 from egide.messaging import mime
 from egide.messaging.dsn_request import (
     DsnRequest,
@@ -156,3 +156,22 @@ def test_dsn_parameters_are_read_strictly() -> None:
     for bad in ("NOTIFY=", "NOTIFY=NEVER,DELAY", "ORCPT=nosemicolon", "ORCPT=rfc822;a+zz"):
         with pytest.raises(DsnSyntaxError):
             split_rcpt_parameters(f"TO:<a@b.test> {bad}")
+
+
+def test_a_hosted_recipient_asked_with_success_gives_a_delivered_report(
+    smtp_settings: Any, hosted: Mailbox, make_member: Any
+) -> None:
+    colleague = services.create_mailbox(
+        hosted.practice,
+        address="karim.bernard@tilleuls.egide.test",
+        kind=MailboxKind.PERSONAL,
+        display_name="Karim Bernard",
+        owner=make_member(hosted.practice, "k.bernard"),
+    )
+    dsn = DsnRequest("", "lps-9", notice(colleague.address, "SUCCESS"))
+    send(hosted, colleague.address, dsn)
+    [report] = reports(hosted)
+    assert b"Action: delivered" in report and b"Original-Envelope-Id: lps-9" in report
+    assert Message.objects.filter(mailbox=colleague, folder=Folder.INBOX).count() == 1
+    send(hosted, colleague.address, DsnRequest())  # by default, no success report
+    assert len(reports(hosted)) == 1

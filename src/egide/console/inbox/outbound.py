@@ -207,6 +207,28 @@ def _status_of(reply: str, default: str) -> str:
     return default
 
 
+def report_local_delivery(
+    message: Message, raw: bytes, recipients: list[str], dsn: DsnRequest
+) -> None:
+    """A «delivered» DSN for the hosted recipients the sender asked one for (NOTIFY=SUCCESS)."""
+    from .services import store
+
+    wanted = [r for r in recipients if dsn.notice(r).wants("SUCCESS")]
+    if not wanted or receipts.is_report(raw):
+        return
+    report = receipts.compose_dsn(
+        raw,
+        reporting_mta=settings.EGIDE_SMTP_HOSTNAME,
+        postmaster=f"MAILER-DAEMON@{settings.EGIDE_SMTP_HOSTNAME}",
+        to=message.mailbox.address,
+        failures=[(r, "2.0.0", "250 2.0.0 delivered to the mailbox") for r in wanted],
+        action="delivered",
+        envelope_id=dsn.envelope_id,
+        original_recipients={r: dsn.notice(r).original_recipient for r in wanted},
+    )
+    store(message.mailbox, report, actor="smtp-dsn")
+
+
 def _mail_options(row: OutboundDelivery) -> list[str]:
     options = [f"RET={row.dsn_ret}"] if row.dsn_ret else []
     if row.envelope_id:

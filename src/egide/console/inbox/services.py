@@ -290,6 +290,7 @@ def dispatch(
     if not may_send(user, mailbox):
         raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
     hosted, remote = _split_recipients(recipients)
+    plain = raw
     if hosted:
         raw = protect(raw, mailbox, _key(mailbox), list(hosted.values()))
     with transaction.atomic():
@@ -298,6 +299,8 @@ def dispatch(
             store(recipient, raw, actor=f"delivery:{mailbox.address}")
         if remote:
             outbound.queue(sent, remote, dsn)
+        if dsn is not None and hosted:
+            outbound.report_local_delivery(sent, plain, list(hosted), dsn)
         audit.record(
             "message.sent",
             practice_id=mailbox.practice_id,
