@@ -12,7 +12,10 @@ What is decided here, because it is protocol and not business:
   (OpenSSL refuses a bad one during the handshake; a missing one gets 530 here);
 - SMTP smuggling: a message containing a bare LF or CR is refused whole (RFC 5321 §2.3.8),
   since aiosmtpd only ends DATA on CRLF.CRLF, a `\\n.\\n` end can then never split a message;
-- `250` after DATA is the sink's answer, given only once the message is durably stored.
+- `250` after DATA is the sink's answer, given only once the message is durably stored;
+- command lines are checked before aiosmtpd parses them (`smtp_command`: length, bare CR, NUL);
+- submission offers AUTH PLAIN (application token) and XOAUTH2 (OIDC access token), and takes
+  the DSN parameters of RFC 3461 (`dsn_request`), handed to the sink with the message.
 """
 
 from __future__ import annotations
@@ -24,12 +27,10 @@ import collections
 import logging
 import re
 import ssl
-import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
@@ -43,6 +44,14 @@ from .dsn_request import (
     split_rcpt_parameters,
 )
 from .errors import SmtpRefusal
+from .smtp_command import (
+    AUTH_LINE_LIMIT,
+    COMMAND_LINE_LIMIT,
+    DSN_LINE_LIMITS,
+    LINE_LIMITS,
+    CommandReader,
+    MalformedCommand,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +68,9 @@ __all__ = [
     "MSSANTE_CIPHERS",
     "InboundMessage",
     "MailSink",
-    "MalformedCommand",
     "Peer",
     "SmtpController",
     "SmtpHandler",
-    "TlsMaterial",
-    "check_command_line",
     "check_content",
     "client_tls_context",
     "dsn_of",
@@ -167,67 +173,6 @@ def server_tls_context(
         if crl_files:
             context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     return context
-
-
-class TlsMaterial:
-    """A server TLS context rebuilt whenever one of its files changes (renewed CRLs or anchors).
-
-    The listeners ask for the context at each new connection (`SmtpController.tls_source`); the
-    files are only stat'ed then. IGC-Santé publishes CRLs, and the job that downloads them just
-    replaces the files: the next handshake already uses the new list, without a restart. If the
-    new files cannot be loaded (a half-written CRL), the previous context stays in use.
-    """
-
-    def __init__(
-        self,
-        cert_file: str,
-        key_file: str,
-        *,
-        client_ca_file: str | None = None,
-        crl_files: Sequence[str] = (),
-    ) -> None:
-        self.cert_file, self.key_file = cert_file, key_file
-        self.client_ca_file, self.crl_files = client_ca_file, tuple(crl_files)
-        self._lock = threading.Lock()
-        self._stamp = self._stamps()
-        self._context = self._build()
-
-    def _files(self) -> list[str]:
-        anchors = [self.client_ca_file] if self.client_ca_file else []
-        return [self.cert_file, self.key_file, *anchors, *self.crl_files]
-
-    def _stamps(self) -> tuple[tuple[int, int], ...]:
-        stamps = []
-        for name in self._files():
-            try:
-                status = Path(name).stat()
-            except OSError:
-                stamps.append((0, 0))
-            else:
-                stamps.append((status.st_mtime_ns, status.st_size))
-        return tuple(stamps)
-
-    def _build(self) -> ssl.SSLContext:
-        return server_tls_context(
-            self.cert_file,
-            self.key_file,
-            client_ca_file=self.client_ca_file,
-            crl_files=self.crl_files,
-        )
-
-    def context(self) -> ssl.SSLContext:
-        """The context for a new connection, rebuilt first if a file changed since last time."""
-        stamp = self._stamps()
-        with self._lock:
-            if stamp != self._stamp:
-                try:
-                    self._context = self._build()
-                except (OSError, ssl.SSLError):
-                    log.exception("renewed TLS material unusable, keeping the previous one")
-                else:
-                    log.info("TLS material reloaded (certificate, anchors or CRLs changed)")
-                self._stamp = stamp
-            return self._context
 
 
 def client_tls_context(
@@ -394,79 +339,6 @@ class SmtpHandler:
         if user is None:
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=user)
-
-
-# RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF. Extensions widen it:
-# MAIL by 26 (SIZE, RFC 1870), 10 (SMTPUTF8, RFC 6531) and 100 (RET/ENVID, RFC 3461 §5); RCPT by
-# 500 (NOTIFY/ORCPT, RFC 3461 §5); AUTH lines and SASL responses reach 12,288 (RFC 4954 §4),
-# which an access token needs.
-COMMAND_LINE_LIMIT = 512
-AUTH_LINE_LIMIT = 12288
-LINE_LIMITS = {b"AUTH": AUTH_LINE_LIMIT, b"MAIL": COMMAND_LINE_LIMIT + 36}
-DSN_LINE_LIMITS = {**LINE_LIMITS, b"MAIL": COMMAND_LINE_LIMIT + 136, b"RCPT": 1012}
-
-
-class MalformedCommand(Exception):
-    """A command line that is refused before any parsing: its SMTP reply and a short reason."""
-
-    def __init__(self, reply: str, reason: str) -> None:
-        super().__init__(reply)
-        self.reply = reply
-        self.reason = reason
-
-
-def check_command_line(
-    line: bytes, *, limit: int | None = None, limits: Mapping[bytes, int] = LINE_LIMITS
-) -> None:
-    """Refuse a command line that is too long, or carries a bare CR or a NUL (500).
-
-    `line` ends with its LF. aiosmtpd would otherwise strip the CR of `MAIL\rFROM` oddly or pass a
-    NUL into an address; both are how SMTP smuggling and log injection start. A bare LF is dealt
-    with earlier, on the byte stream (521 and hang up, see `AuditedSMTP.data_received`).
-    """
-    if limit is None:
-        limit = limits.get(line[:4].upper(), COMMAND_LINE_LIMIT)
-    if len(line) > limit:
-        raise MalformedCommand("500 5.5.2 Command line too long (RFC 5321 4.5.3.1.4)", "too long")
-    body = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")
-    if b"\r" in body:
-        raise MalformedCommand("500 5.5.2 Bare CR in command line refused", "bare CR")
-    if _NUL in body:
-        raise MalformedCommand("500 5.5.2 NUL byte in command line refused", "NUL")
-
-
-class CommandReader(asyncio.StreamReader):
-    """The session's stream reader, checking every command line before aiosmtpd parses it.
-
-    aiosmtpd reads command lines (and SASL responses) with `readuntil()`/`readline()` — separator
-    LF — and message data with `readuntil(b"\r\n")`, so only the former are checked here; the
-    data keeps its own rules (`check_content`). Its buffer limit is the AUTH line limit, so that
-    an access token fits; the data path still enforces its own 1,000-octet line limit.
-    """
-
-    sasl_exchange = False  # set during AUTH: a SASL response may be as long as an AUTH line
-    limits: Mapping[bytes, int] = LINE_LIMITS  # DSN_LINE_LIMITS where DSN is announced
-
-    async def readuntil(self, separator: Any = b"\n") -> bytes:
-        if separator != b"\n":
-            return await super().readuntil(separator)
-        try:
-            line = await super().readuntil(separator)
-        except asyncio.LimitOverrunError as error:
-            # Throw the rest of the line away, then refuse it (what aiosmtpd itself does).
-            await self.read(error.consumed)
-            while True:
-                try:
-                    await super().readuntil(separator)
-                    break
-                except asyncio.LimitOverrunError as more:
-                    await self.read(more.consumed)
-            raise MalformedCommand(
-                "500 5.5.2 Command line too long (RFC 5321 4.5.3.1.4)", "too long"
-            ) from None
-        limit = AUTH_LINE_LIMIT if self.sasl_exchange else None
-        check_command_line(line, limit=limit, limits=self.limits)
-        return line
 
 
 class DsnEnvelope(Envelope):

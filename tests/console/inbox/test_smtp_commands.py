@@ -10,7 +10,7 @@ import ssl
 import pytest
 
 from egide.console.audit.models import AuditEntry
-from egide.messaging.smtp_server import DSN_LINE_LIMITS, MalformedCommand, check_command_line
+from egide.messaging.smtp_command import DSN_LINE_LIMITS, MalformedCommand, check_command_line
 
 from .smtp_fixtures import PEER_SENDER, Pki
 

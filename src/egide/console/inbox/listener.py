@@ -12,7 +12,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from egide.messaging.smtp_server import SmtpController, SmtpHandler, TlsMaterial
+from egide.messaging.smtp_server import SmtpController, SmtpHandler
+from egide.messaging.smtp_tls import TlsMaterial
 
 from .inbound import RelaySink, SubmissionSink
 
