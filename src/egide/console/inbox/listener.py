@@ -15,6 +15,7 @@ from django.conf import settings
 from egide.messaging.smtp_server import SmtpController, SmtpHandler
 from egide.messaging.smtp_tls import TlsMaterial
 
+from . import revocation
 from .inbound import RelaySink, SubmissionSink
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def start(
         settings.EGIDE_SMTP_CERT_FILE,
         settings.EGIDE_SMTP_KEY_FILE,
         client_ca_file=settings.EGIDE_SMTP_TRUST_ANCHORS_FILE,
-        crl_files=settings.EGIDE_SMTP_CRL_FILES,
+        crl_files=revocation.crl_files(),
     )
     relay = SmtpController(
         SmtpHandler(RelaySink(), relay=True),
