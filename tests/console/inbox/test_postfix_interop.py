@@ -159,10 +159,9 @@ def test_the_inbox_shows_the_whole_receipt_timeline_of_a_message_sent_to_postfix
     assert isinstance(owner, User)
     draft = mime.Draft(sender=hosted.address, recipients=(DURAND,), subject="Bilan", body="Voici")
     raw = mime.compose_message(draft, domain="tilleuls.egide.test")
-    notice = RecipientNotice(frozenset({"SUCCESS", "FAILURE"}))
-    sent = services.dispatch(
-        owner, hosted, raw, [DURAND], dsn=DsnRequest(recipients={DURAND: notice})
-    )
+    notice = RecipientNotice(frozenset({"SUCCESS", "FAILURE"}), "rfc822;Dr.Durand@medecin.test")
+    dsn = DsnRequest("HDRS", "lps+timeline 1", {DURAND: notice})
+    sent = services.dispatch(owner, hosted, raw, [DURAND], dsn=dsn)
     outbound.deliver_due()
     row = OutboundDelivery.objects.get(message=sent)
     assert row.state == DeliveryState.DELIVERED and row.accepted_at is not None, row.last_reply
@@ -170,6 +169,11 @@ def test_the_inbox_shows_the_whole_receipt_timeline_of_a_message_sent_to_postfix
         lambda: OutboundDelivery.objects.filter(pk=row.pk, delivered_at__isnull=False).exists(),
         "Postfix's success DSN",
     )
+    inbox = Message.objects.filter(mailbox=hosted, folder=Folder.INBOX)
+    [report] = [services.raw_of(message) for message in inbox]
+    assert b"Action: delivered" in report  # Postfix's own report: it took our request over
+    assert b"Original-Envelope-Id: lps+timeline 1" in report  # ENVID passed on as xtext
+    assert b"rfc822;Dr.Durand@medecin.test" in report.replace(b"; ", b";")  # ORCPT too
     for disposition in (outbound.MDN_DISPLAYED, outbound.MDN_PROCESSED):
         mdn = receipts.compose_mdn(
             sender=DURAND,
