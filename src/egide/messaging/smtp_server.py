@@ -224,6 +224,9 @@ class SmtpHandler:
 
     async def handle_exception(self, error: Exception) -> str:
         """aiosmtpd's hook for anything a command raised: never a stack trace to the peer."""
+        if isinstance(error, TLSSetupException):  # already refused and audited by the session
+            log.warning("TLS handshake failed: %s", error.__cause__ or error)
+            return "554 5.7.0 TLS handshake failed"
         log.exception("SMTP command failed")
         return "451 4.3.0 Internal error, try again later"
 
