@@ -147,6 +147,13 @@ class OutboundDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     integrated_at = models.DateTimeField(null=True, blank=True)
+    # RFC 3461, as the sender asked on submission: NOTIFY ("" = default: failure and delay),
+    # ORCPT, RET (FULL/HDRS) and ENVID; when the «delayed» report went out.
+    notify = models.CharField(max_length=40, blank=True)
+    original_recipient = models.CharField(max_length=500, blank=True)
+    dsn_ret = models.CharField(max_length=4, blank=True)
+    envelope_id = models.CharField(max_length=100, blank=True)
+    delay_notified_at = models.DateTimeField(null=True, blank=True)
     report = models.CharField(max_length=300, blank=True)
 
     class Meta:
