@@ -1,0 +1,316 @@
+"""What the IMAP server reads and changes: the `MailStore` of `egide.messaging.imap_server`.
+
+Plain functions over the database, run in the server's thread pool. The folder tree of a user:
+- the mailbox that is «theirs» (their personal mailbox, otherwise the practice's first shared
+  one) as INBOX, «Envoyés», «Corbeille», «À traiter»;
+- every other mailbox they may reach (the practice's shared mailboxes, a practitioner's mailbox
+  delegated to them) as a tree under its address: `adresse/Réception`, `adresse/Envoyés`…
+Access is `access.mailboxes_for`, the web inbox's rule: nothing of another practice is listed,
+and a folder outside it is answered like a missing one.
+
+Flags are the `Message` fields the web inbox shows: `\\Seen` is `not unread`, `\\Flagged` is
+`flagged`, `\\Deleted` is `imap_deleted`. Reading a body is audited as `message.read`, flag
+changes, copies, moves and deletions too, on the owner's behalf when a delegate acts. EXPUNGE
+moves the deleted messages to «Corbeille», as the web inbox's delete does; only an EXPUNGE in
+«Corbeille» removes them for good (audited `message.purged`).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from egide.console.accounts.models import User
+from egide.messaging.imap_mailbox import DELIMITER, Entry, FolderView
+from egide.messaging.imap_server import ImapServer
+from egide.messaging.smtp_server import Peer, server_tls_context
+
+from . import outbound, services, storage
+from .access import mailboxes_for
+from .inbound import SubmissionSink
+from .models import Folder, ImapFolderState, Mailbox, MailboxKind, Message
+from .protection import ProtectionError
+
+log = logging.getLogger(__name__)
+
+HOME_NAMES = {
+    Folder.INBOX: "INBOX",
+    Folder.SENT: "Envoyés",
+    Folder.TRASH: "Corbeille",
+    Folder.QUARANTINE: "À traiter",
+}
+TREE_NAMES = {**HOME_NAMES, Folder.INBOX: "Réception"}
+
+
+class ImapNotConfigured(Exception):
+    """TLS material is missing: IMAP never runs in clear, so it does not run at all."""
+
+
+@dataclass(frozen=True)
+class ImapAccount:
+    user: User
+    ip: str
+
+
+class _Authenticator(SubmissionSink):
+    """Submission's token check, lock-out and audit, with IMAP named in refusals."""
+
+    channel = "imap"
+
+
+def _db_ready() -> None:
+    """Keep this pool thread's connection unless it broke (as the SMTP sinks do)."""
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
+
+
+def _home(user: User, boxes: list[Mailbox]) -> Mailbox | None:
+    # Their own mailbox, else a shared one of the practice; never a delegated one, so that
+    # INBOX does not change when a delegation is granted or withdrawn.
+    own = [b for b in boxes if b.kind == MailboxKind.PERSONAL and b.owner_id == user.pk]
+    candidates = own or [b for b in boxes if b.kind != MailboxKind.PERSONAL]
+    return candidates[0] if candidates else None
+
+
+def _tree(user: User) -> dict[str, tuple[Mailbox, Folder]]:
+    """Every folder name the user may open, and the mailbox and folder it stands for."""
+    boxes = sorted(mailboxes_for(user).select_related("owner"), key=lambda b: b.address)
+    home = _home(user, boxes)
+    names: dict[str, tuple[Mailbox, Folder]] = {}
+    for box in boxes:
+        for folder in Folder:
+            if box == home:
+                names[HOME_NAMES[folder]] = (box, folder)
+            else:
+                names[f"{box.address}{DELIMITER}{TREE_NAMES[folder]}"] = (box, folder)
+    return names
+
+
+def _resolve(account: ImapAccount, name: str) -> tuple[Mailbox, Folder]:
+    found = _tree(account.user).get(name)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
+def _state(box: Mailbox, folder: str) -> ImapFolderState:
+    state, _ = ImapFolderState.objects.select_for_update().get_or_create(
+        mailbox=box,
+        folder=folder,
+        defaults={"uid_validity": 1 + secrets.randbelow(2**31 - 1)},
+    )
+    return state
+
+
+def _give_uids(box: Mailbox, folder: str) -> ImapFolderState:
+    """UIDs for the folder's messages that have none there yet, in arrival order."""
+    waiting = Message.objects.filter(mailbox=box, folder=folder).exclude(imap_folder=folder)
+    if not waiting.exists():
+        state = ImapFolderState.objects.filter(mailbox=box, folder=folder).first()
+        if state is not None:
+            return state
+    with transaction.atomic():
+        state = _state(box, folder)
+        pending = list(waiting.order_by("received_at", "pk"))
+        for message in pending:
+            message.imap_uid, message.imap_folder = state.uid_next, folder
+            state.uid_next += 1
+        Message.objects.bulk_update(pending, ["imap_uid", "imap_folder"])
+        state.save(update_fields=["uid_next"])
+    return state
+
+
+def _flags(message: Message) -> frozenset[str]:
+    flags = set()
+    if not message.unread:
+        flags.add("\\Seen")
+    if message.flagged:
+        flags.add("\\Flagged")
+    if message.imap_deleted:
+        flags.add("\\Deleted")
+    return frozenset(flags)
+
+
+def _message(account: ImapAccount, name: str, uid: int) -> Message | None:
+    box, folder = _resolve(account, name)
+    return (
+        Message.objects.select_related("mailbox", "mailbox__owner")
+        .filter(mailbox=box, folder=folder, imap_folder=folder, imap_uid=uid)
+        .first()
+    )
+
+
+def _audit(account: ImapAccount, message: Message, action: str, **details: object) -> None:
+    services.audit_access(
+        account.user, message, action, ip=account.ip, details={"via": "imap", **details}
+    )
+
+
+def _readable(message: Message) -> bytes:
+    """The decrypted message; one that cannot be opened (kept «à traiter») as received."""
+    try:
+        return services.plain_of(message)
+    except ProtectionError:
+        return services.raw_of(message)
+
+
+class ImapStore:
+    """The console's `MailStore`."""
+
+    def authenticate(self, ip: str, login: str, password: str) -> ImapAccount | None:
+        _db_ready()
+        user = _Authenticator().authenticate(Peer(ip=ip, tls_version="imap"), login, password)
+        return ImapAccount(user, ip) if isinstance(user, User) else None
+
+    def folders(self, account: ImapAccount) -> list[str]:
+        _db_ready()
+        return list(_tree(account.user))
+
+    def view(self, account: ImapAccount, folder: str) -> FolderView:
+        _db_ready()
+        if folder == "INBOX" and folder not in _tree(account.user):
+            return FolderView(1, 1, ())  # a user with no mailbox at all still has an INBOX
+        box, kind = _resolve(account, folder)
+        state = _give_uids(box, kind)
+        rows = Message.objects.filter(
+            mailbox=box, folder=kind, imap_folder=kind, imap_uid__isnull=False
+        ).order_by("imap_uid")
+        entries = tuple(
+            Entry(m.imap_uid or 0, _flags(m), m.received_at)
+            for m in rows.only("imap_uid", "unread", "flagged", "imap_deleted", "received_at")
+        )
+        return FolderView(state.uid_validity, state.uid_next, entries)
+
+    def content(
+        self, account: ImapAccount, folder: str, uid: int, *, reading: bool
+    ) -> bytes | None:
+        _db_ready()
+        message = _message(account, folder, uid)
+        if message is None:
+            return None
+        if reading:
+            _audit(account, message, "message.read")
+        return _readable(message)
+
+    def set_flags(
+        self, account: ImapAccount, folder: str, uid: int, flags: frozenset[str]
+    ) -> frozenset[str] | None:
+        _db_ready()
+        message = _message(account, folder, uid)
+        if message is None:
+            return None
+        before = _flags(message)
+        if before == flags:
+            return before
+        seen = "\\Seen" in flags
+        Message.objects.filter(pk=message.pk).update(
+            flagged="\\Flagged" in flags, imap_deleted="\\Deleted" in flags
+        )
+        if not seen:
+            Message.objects.filter(pk=message.pk).update(unread=True)
+        # Conditional update, as in the web inbox: only the first reading sends the MDN.
+        elif Message.objects.filter(pk=message.pk, unread=True).update(unread=False):
+            outbound.send_mdn(message, _readable(message), disposition=outbound.MDN_DISPLAYED)
+        _audit(
+            account,
+            message,
+            "message.flags_changed",
+            added=sorted(flags - before),
+            removed=sorted(before - flags),
+        )
+        return flags
+
+    def transfer(
+        self, account: ImapAccount, folder: str, uid: int, destination: str, *, move: bool
+    ) -> int | None:
+        _db_ready()
+        message = _message(account, folder, uid)
+        if message is None:
+            return None
+        box, target = _resolve(account, destination)
+        with transaction.atomic():
+            if move and box == message.mailbox:
+                copy = message
+            else:
+                # Another mailbox has another key (and S/MIME recipient): it gets the opened
+                # message; the same mailbox keeps the bytes as received (signature included).
+                raw = services.raw_of(message) if box == message.mailbox else _readable(message)
+                copy = services.store(box, raw, folder=target, actor=account.user.username)
+            state = _state(box, target)
+            Message.objects.filter(pk=copy.pk).update(
+                folder=target,
+                imap_folder=target,
+                imap_uid=state.uid_next,
+                unread=message.unread,
+                flagged=message.flagged,
+                imap_deleted=False,
+            )
+            new_uid = state.uid_next
+            state.uid_next += 1
+            state.save(update_fields=["uid_next"])
+            if move and copy is not message:
+                self._remove(account, message)
+            _audit(
+                account,
+                message,
+                "message.moved" if move else "message.copied",
+                to=f"{box.address}/{target}",
+                copy=copy.pk,
+            )
+        return new_uid
+
+    def _remove(self, account: ImapAccount, message: Message) -> None:
+        """Out of its folder: to «Corbeille» like the web's delete, or for good from there."""
+        if message.folder != Folder.TRASH:
+            services.trash(account.user, message, ip=account.ip)
+            Message.objects.filter(pk=message.pk).update(imap_deleted=False)
+            return
+        blob = message.blob
+        _audit(account, message, "message.purged")
+        Message.objects.filter(pk=message.pk).delete()
+        transaction.on_commit(lambda: storage.delete_blob(blob))
+
+    def expunge(self, account: ImapAccount, folder: str, uids: list[int]) -> None:
+        _db_ready()
+        box, kind = _resolve(account, folder)
+        doomed = Message.objects.select_related("mailbox", "mailbox__owner").filter(
+            mailbox=box, folder=kind, imap_folder=kind, imap_uid__in=uids, imap_deleted=True
+        )
+        with transaction.atomic():
+            for message in doomed:
+                self._remove(account, message)
+
+
+def _missing(cert: str, key: str) -> list[str]:
+    needed = {"EGIDE_IMAP_CERT_FILE": cert, "EGIDE_IMAP_KEY_FILE": key}
+    return [name for name, value in needed.items() if not value or not Path(value).is_file()]
+
+
+def start(
+    *, host: str | None = None, port: int | None = None, starttls_port: int | None = None
+) -> ImapServer:
+    """Start the IMAP listeners from the settings; raise ImapNotConfigured without TLS files."""
+    cert = settings.EGIDE_IMAP_CERT_FILE or settings.EGIDE_SMTP_CERT_FILE
+    key = settings.EGIDE_IMAP_KEY_FILE or settings.EGIDE_SMTP_KEY_FILE
+    missing = _missing(cert, key)
+    if missing:
+        raise ImapNotConfigured(
+            "écoute IMAP non démarrée : TLS obligatoire, fichiers manquants ou illisibles : "
+            + ", ".join(missing)
+            + " (ou EGIDE_SMTP_CERT_FILE / EGIDE_SMTP_KEY_FILE)"
+        )
+    server = ImapServer(ImapStore(), server_tls_context(cert, key))
+    host = host or settings.EGIDE_IMAP_HOST
+    ports = server.start(
+        host,
+        tls_port=settings.EGIDE_IMAP_PORT if port is None else port,
+        starttls_port=settings.EGIDE_IMAP_STARTTLS_PORT if starttls_port is None else starttls_port,
+    )
+    for name, number in ports.items():
+        log.info("IMAP (%s) listening on %s:%s", name, host, number)
+    return server

@@ -1,0 +1,268 @@
+"""IMAP4rev1 for mail clients and practice software, as a thin adapter over pymap.
+
+pymap parses and answers the protocol; `imap_mailbox` maps its backend API onto a `MailStore`
+(the console's database and encrypted blobs). What is decided here, because it is protocol
+and not business:
+- TLS only: the implicit-TLS port (993-style) starts with the handshake; the STARTTLS port
+  announces LOGINDISABLED and offers no SASL mechanism until STARTTLS (pymap would otherwise
+  allow a clear-text LOGIN from localhost); TLS ≥ 1.2 from `smtp_server.server_tls_context`;
+- authentication is SASL PLAIN or LOGIN (or the LOGIN command) checked by the store, which
+  applies the same token check, lock-out and audit as SMTP submission;
+- no IDLE, no APPEND, no folder creation: the folders are the store's.
+
+The server runs its own event loop in a daemon thread, beside the console in `egide serve`
+or alone in `egide imap serve`; store calls run in a thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from argparse import Namespace
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager, closing
+from datetime import datetime
+from typing import Any
+
+from proxyprotocol.sock import SocketInfo
+from pymap.backend.session import BaseSession
+from pymap.config import BackendCapability, IMAPConfig
+from pymap.context import connection_exit, socket_info
+from pymap.exceptions import AuthorizationFailure, InvalidAuth, NotSupportedError
+from pymap.imap import IMAPConnection
+from pymap.imap.state import ConnectionState
+from pymap.interfaces.login import IdentityInterface, LoginInterface
+from pymap.parsing.response import CommandResponse, ResponseOk
+from pymap.token import AllTokens
+from pymap.user import UserMetadata
+from pysasl import SASLAuth
+from pysasl.creds.server import ServerCredentials
+
+from .imap_mailbox import Backend, MailStore, StoredFolders, StoredMessage
+
+__all__ = ["ImapServer", "MailStore"]
+
+log = logging.getLogger(__name__)
+GREETING = b"Egide IMAP4rev1 ready"
+
+
+class _Config(IMAPConfig):
+    """pymap's settings for our server: TLS context given, PLAIN/LOGIN only, no IDLE."""
+
+    def __init__(self, tls_context: ssl.SSLContext) -> None:
+        super().__init__(
+            Namespace(passlib_cfg=None, proxy_protocol=None),
+            host=None,
+            port=0,
+            ssl_context=tls_context,
+            tls_enabled=True,
+            reject_dnsbl=False,
+            disable_idle=True,
+            max_append_len=None,
+        )
+
+    @property
+    def backend_capability(self) -> BackendCapability:
+        return BackendCapability(idle=False, object_id=False, multi_append=False)
+
+    @property
+    def tls_auth(self) -> SASLAuth:
+        # CRAM-MD5 and the like need the clear secret on the server: only PLAIN and LOGIN.
+        return SASLAuth.named([b"PLAIN", b"LOGIN"])
+
+    @property
+    def greeting(self) -> bytes:
+        return GREETING
+
+
+class _Secret:
+    """A pysasl identity whose secret check is the store's `authenticate` (run in the pool)."""
+
+    def __init__(self, store: MailStore, ip: str, login: str) -> None:
+        self.store = store
+        self.ip = ip
+        self.login = login
+        self.account: Any = None
+
+    @property
+    def authcid(self) -> str:
+        return self.login
+
+    def compare_authcid(self, authcid: str) -> bool:
+        return authcid == self.login
+
+    def compare_secret(self, secret: str) -> bool:
+        self.account = self.store.authenticate(self.ip, self.login, secret)
+        return self.account is not None
+
+    def get_clear_secret(self) -> str | None:
+        return None
+
+
+class _Session(BaseSession[StoredMessage]):
+    def __init__(self, owner: str, config: IMAPConfig, folders: StoredFolders) -> None:
+        super().__init__(owner)
+        self._config = config
+        self._folders = folders
+
+    @property
+    def config(self) -> IMAPConfig:
+        return self._config
+
+    @property
+    def mailbox_set(self) -> StoredFolders:
+        return self._folders
+
+
+class _Identity(IdentityInterface):
+    def __init__(self, name: str, backend: Backend, config: IMAPConfig) -> None:
+        self._name = name
+        self._backend = backend
+        self._config = config
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset()
+
+    @asynccontextmanager
+    async def new_session(self) -> AsyncIterator[_Session]:
+        yield _Session(self._name, self._config, StoredFolders(self._backend))
+
+    async def new_token(self, *, expiration: datetime | None = None) -> str | None:
+        return None
+
+    async def get(self) -> UserMetadata:
+        raise NotSupportedError("User metadata is managed in the Egide console.")
+
+    async def set(self, metadata: UserMetadata) -> int | None:
+        raise NotSupportedError("User metadata is managed in the Egide console.")
+
+    async def delete(self) -> None:
+        raise NotSupportedError("User metadata is managed in the Egide console.")
+
+
+class _Login(LoginInterface):
+    def __init__(self, store: MailStore, config: IMAPConfig, pool: ThreadPoolExecutor) -> None:
+        self._store = store
+        self._config = config
+        self._pool = pool
+        self._tokens = AllTokens(config)
+
+    @property
+    def tokens(self) -> AllTokens:
+        return self._tokens
+
+    async def authenticate(self, credentials: ServerCredentials) -> _Identity:
+        ip = str(socket_info.get().peername_ip or "")
+        secret = _Secret(self._store, ip, credentials.authcid)
+        loop = asyncio.get_running_loop()
+        if not await loop.run_in_executor(self._pool, credentials.verify, secret):
+            raise InvalidAuth()
+        backend = Backend(self._store, secret.account, self._pool)
+        return _Identity(credentials.authcid, backend, self._config)
+
+    async def authorize(self, authenticated: IdentityInterface, authzid: str) -> IdentityInterface:
+        if authzid != authenticated.name:  # no proxy authorisation: delegation is in the folders
+            raise AuthorizationFailure()
+        return authenticated
+
+
+class _TlsFirstState(ConnectionState):
+    """pymap's connection state, without its clear-text LOGIN from localhost."""
+
+    def __init__(self, login: LoginInterface, config: IMAPConfig, *, tls: bool) -> None:
+        super().__init__(login, config)
+        if tls:  # implicit TLS: already encrypted, so no STARTTLS and the mechanisms at once
+            self.auth = config.tls_auth
+            self._capability.remove(b"STARTTLS")
+
+    async def do_greeting(self) -> CommandResponse:
+        return ResponseOk(b"*", self.config.greeting, self.capability)
+
+
+class ImapServer:
+    """Both IMAP listeners (implicit TLS and STARTTLS) on one event loop in a daemon thread."""
+
+    def __init__(self, store: MailStore, tls_context: ssl.SSLContext, *, workers: int = 4) -> None:
+        self.store = store
+        self.tls_context = tls_context
+        self.config = _Config(tls_context)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imap-store")
+        self.login = _Login(store, self.config, self.pool)
+        self.ports: dict[str, int] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._servers: list[asyncio.AbstractServer] = []
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tls: bool
+    ) -> None:
+        self.config.apply_context()
+        info = SocketInfo.get(writer, None)
+        connection = IMAPConnection(self.config.commands, self.config, reader, writer, info)
+        state = _TlsFirstState(self.login, self.config, tls=tls)
+        try:
+            async with AsyncExitStack() as stack:
+                connection_exit.set(stack)
+                stack.enter_context(closing(connection))
+                await connection.run(state)
+        except Exception:  # one broken connection must not take the listener down
+            log.exception("IMAP connection from %s ended on an error", info.peername_str)
+
+    async def _listen(self, host: str, tls_port: int, starttls_port: int) -> None:
+        self.config.apply_context()
+        if tls_port:
+            server = await asyncio.start_server(
+                lambda r, w: self._serve(r, w, tls=True), host, tls_port, ssl=self.tls_context
+            )
+            self._servers.append(server)
+            self.ports["tls"] = server.sockets[0].getsockname()[1]
+        if starttls_port:
+            server = await asyncio.start_server(
+                lambda r, w: self._serve(r, w, tls=False), host, starttls_port
+            )
+            self._servers.append(server)
+            self.ports["starttls"] = server.sockets[0].getsockname()[1]
+
+    def start(self, host: str, *, tls_port: int, starttls_port: int = 0) -> dict[str, int]:
+        """Listen (port 0 = that listener off); return the ports bound; raise OSError if busy."""
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._listen(host, tls_port, starttls_port))
+        except BaseException:
+            for server in self._servers:
+                server.close()
+            loop.close()
+            raise
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_forever, name="imap", daemon=True)
+        self._thread.start()
+        return dict(self.ports)
+
+    def stop(self) -> None:
+        """Close the listeners and the connections, then let the pool's threads end."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def close() -> None:
+            for server in self._servers:
+                server.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(close(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+        self.pool.shutdown(wait=True)
+        self._loop = self._thread = None
