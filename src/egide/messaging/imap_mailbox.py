@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 from pymap.backend.mailbox import MailboxDataInterface, MailboxSetInterface
 from pymap.concurrent import Event
+from pymap.context import current_command
 from pymap.exceptions import NotAllowedError
 from pymap.flags import FlagOp
 from pymap.interfaces.message import CachedMessage
@@ -30,6 +31,7 @@ from pymap.listtree import ListTree
 from pymap.mailbox import MailboxSnapshot
 from pymap.message import BaseLoadedMessage, BaseMessage
 from pymap.mime import MessageContent
+from pymap.parsing.command.select import FetchCommand
 from pymap.parsing.message import AppendMessage
 from pymap.parsing.specials import FetchRequirement, ObjectId
 from pymap.parsing.specials.flag import Deleted, Flag, Flagged, Seen
@@ -43,6 +45,30 @@ PERMANENT_FLAGS = frozenset({Seen, Flagged, Deleted})
 # same message, which must not decrypt it each time; a few are enough, and memory stays bounded.
 CONTENT_CACHE = 8
 _T = TypeVar("_T")
+_TEXT_ITEMS = (b"BODY", b"BODY.PEEK", b"BINARY", b"BINARY.PEEK")
+_HEADER_SECTIONS = (b"HEADER", b"HEADER.FIELDS", b"HEADER.FIELDS.NOT", b"MIME")
+
+
+def sends_text() -> bool:
+    """Whether the command being answered returns message text: that is a read, audited.
+
+    Sizes, structure and headers (a client's message list, like the web inbox's list) are
+    not; SEARCH reads the text on the server but returns none of it.
+    """
+    command = current_command.get(None)
+    if not isinstance(command, FetchCommand):
+        return False
+    for attribute in command.attributes:
+        if attribute.value in (b"RFC822", b"RFC822.TEXT"):
+            return True
+        section = attribute.section
+        if (
+            attribute.value in _TEXT_ITEMS
+            and section is not None
+            and section.specifier not in _HEADER_SECTIONS
+        ):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -146,9 +172,7 @@ class StoredMessage(BaseMessage):
     async def load_content(self, requirement: FetchRequirement) -> BaseLoadedMessage:
         if self.expunged or requirement.has_none(FetchRequirement.CONTENT):
             return BaseLoadedMessage(self, requirement, None)
-        # Headers alone (the message list) are like the web list; the body is a read, audited.
-        reading = not requirement.has_none(FetchRequirement.BODY)
-        raw = await self._backend.content(self._folder, self.uid, reading=reading)
+        raw = await self._backend.content(self._folder, self.uid, reading=sends_text())
         content = MessageContent.parse(raw) if raw is not None else None
         return BaseLoadedMessage(self, requirement, content)
 

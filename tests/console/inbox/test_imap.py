@@ -78,6 +78,11 @@ def test_a_mail_client_lists_selects_and_fetches_envelope_structure_and_body(
         names = [name for _, _, name in client.list_folders()]
         assert {"INBOX", "Envoyés", "Corbeille", "À traiter"} <= set(names)
         assert client.select_folder("INBOX")[b"EXISTS"] == 2
+        listing = client.fetch(
+            client.search(["ALL"]), ["RFC822.SIZE", "FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]
+        )
+        assert len(listing) == 2
+        assert not AuditEntry.objects.filter(action="message.read").exists(), "a list is no read"
         uids = client.search(["SUBJECT", "opératoire"], charset="UTF-8")
         assert len(uids) == 1
         data = client.fetch(uids, ["ENVELOPE", "FLAGS", "BODYSTRUCTURE", "BODY.PEEK[]"])[uids[0]]
