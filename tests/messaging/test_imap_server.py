@@ -55,8 +55,8 @@ class DictStore:
         self.logins.append((ip, login))
         return "alice" if (login, password) == ("alice", "sesame") else None
 
-    def folders(self, account: Any) -> list[str]:
-        return list(self.folders_)
+    def folders(self, account: Any) -> dict[str, str]:
+        return {name: "Trash" if name == "Archives" else "" for name in self.folders_}
 
     def view(self, account: Any, folder: str) -> FolderView:
         entries = tuple(
@@ -196,6 +196,15 @@ def test_changes_made_elsewhere_reach_the_client_at_noop(
     client.noop()
     assert client.response("EXPUNGE")[1] == [b"1"]
     assert client.response("FETCH")[1] == [b"1 (FLAGS (\\Seen))"]
+
+
+def test_folders_are_listed_with_their_special_use(client: imaplib.IMAP4_SSL) -> None:
+    client.login("alice", "sesame")
+    typ, data = client.list()
+    assert typ == "OK"
+    assert [line for line in data if isinstance(line, bytes) and b"Archives" in line] == [
+        b'(\\HasNoChildren \\Trash) "/" Archives'
+    ]
 
 
 def test_wrong_passwords_unknown_folders_and_append_are_refused(

@@ -96,7 +96,9 @@ class MailStore(Protocol):
 
     def authenticate(self, ip: str, login: str, password: str) -> Any: ...
 
-    def folders(self, account: Any) -> list[str]: ...
+    def folders(self, account: Any) -> dict[str, str]:
+        """Folder names and their RFC 6154 special use ("Sent", "Trash" or "")."""
+        ...
 
     def view(self, account: Any, folder: str) -> FolderView: ...
 
@@ -337,6 +339,9 @@ class StoredFolders(MailboxSetInterface[StoredFolder]):
         return DELIMITER
 
     async def _names(self) -> Sequence[str]:
+        return list(await self.special_uses())
+
+    async def special_uses(self) -> dict[str, str]:
         backend = self._backend
         return await backend.call(backend.store.folders, backend.account)
 

@@ -21,7 +21,7 @@ import logging
 import ssl
 import threading
 from argparse import Namespace
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager, closing
 from datetime import datetime
@@ -36,6 +36,7 @@ from pymap.imap import IMAPConnection
 from pymap.imap.state import ConnectionState
 from pymap.interfaces.login import IdentityInterface, LoginInterface
 from pymap.parsing.response import CommandResponse, ResponseOk
+from pymap.selected import SelectedMailbox
 from pymap.token import AllTokens
 from pymap.user import UserMetadata
 from pysasl import SASLAuth
@@ -115,6 +116,25 @@ class _Session(BaseSession[StoredMessage]):
     @property
     def mailbox_set(self) -> StoredFolders:
         return self._folders
+
+    async def list_mailboxes(
+        self,
+        ref_name: str,
+        filter_: str,
+        subscribed: bool = False,
+        selected: SelectedMailbox | None = None,
+    ) -> tuple[Iterable[tuple[str, str | None, Sequence[bytes]]], SelectedMailbox | None]:
+        """pymap's LIST, plus the RFC 6154 attributes (\\Sent, \\Trash) in every answer.
+
+        Mail clients find «Envoyés» and «Corbeille» by these attributes; without them
+        Thunderbird would try to create its own «Trash», which the store refuses.
+        """
+        listed, updates = await super().list_mailboxes(ref_name, filter_, subscribed, selected)
+        uses = await self._folders.special_uses()
+        return [
+            (name, delimiter, [*attributes, *([uses[name].encode()] if uses.get(name) else [])])
+            for name, delimiter, attributes in listed
+        ], updates
 
 
 class _Identity(IdentityInterface):

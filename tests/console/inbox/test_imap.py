@@ -20,7 +20,7 @@ from egide.console.accounts.models import Practice, Role, User
 from egide.console.accounts.services import create_api_token
 from egide.console.audit.models import AuditEntry
 from egide.console.inbox import imap_backend, services
-from egide.console.inbox.models import Folder, Mailbox, MailboxKind, Message
+from egide.console.inbox.models import Delegation, Folder, Mailbox, MailboxKind, Message
 from egide.messaging import mime
 from egide.messaging.imap_server import ImapServer
 
@@ -75,8 +75,9 @@ def test_a_mail_client_lists_selects_and_fetches_envelope_structure_and_body(
     deliver(hosted, "Résultats biologiques")
     with connect(imap, context) as client:
         client.login(owner(hosted).username, token_for(owner(hosted)))
-        names = [name for _, _, name in client.list_folders()]
-        assert {"INBOX", "Envoyés", "Corbeille", "À traiter"} <= set(names)
+        flags = {name: set(flags) for flags, _, name in client.list_folders()}
+        assert {"INBOX", "Envoyés", "Corbeille", "À traiter"} <= set(flags)
+        assert b"\\Sent" in flags["Envoyés"] and b"\\Trash" in flags["Corbeille"]
         assert client.select_folder("INBOX")[b"EXISTS"] == 2
         listing = client.fetch(
             client.search(["ALL"]), ["RFC822.SIZE", "FLAGS", "BODY.PEEK[HEADER.FIELDS (SUBJECT)]"]
@@ -191,11 +192,18 @@ def test_a_secretary_sees_the_delegated_mailbox_as_its_own_tree_and_acts_as_a_de
         [uid] = client.search(["UNSEEN"])
         body = client.fetch([uid], ["BODY[]"])[uid][b"BODY[]"]
         assert b"Bonjour" in body
-        client.move([uid], "claire.martin@tilleuls.egide.test/Corbeille")
+        # Thunderbird deletes into its account's Trash: the message goes to the trash of the
+        # practitioner's mailbox, not into the secretariat's.
+        client.move([uid], "Corbeille")
+        assert client.folder_status("Corbeille", [b"MESSAGES"])[b"MESSAGES"] == 0
+        Delegation.objects.filter(mailbox=hosted, delegate=secretary).delete()
+        with pytest.raises(IMAPClient.Error):
+            client.select_folder(DELEGATED)
     message.refresh_from_db()
     assert message.folder == Folder.TRASH and not message.unread
+    assert Message.objects.filter(mailbox=shared).count() == 1
     entries = AuditEntry.objects.filter(object_id=str(message.pk), actor=secretary.username)
-    assert {e.action for e in entries} >= {"message.read", "message.moved"}
+    assert {e.action for e in entries} >= {"message.read", "message.deleted"}
     assert {e.on_behalf_of for e in entries} == {owner(hosted).username}
 
 

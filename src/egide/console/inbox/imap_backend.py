@@ -45,6 +45,8 @@ HOME_NAMES = {
     Folder.QUARANTINE: "À traiter",
 }
 TREE_NAMES = {**HOME_NAMES, Folder.INBOX: "Réception"}
+# Only the home folders: a client has one Sent and one Trash per account.
+SPECIAL_USES = {HOME_NAMES[Folder.SENT]: "Sent", HOME_NAMES[Folder.TRASH]: "Trash"}
 
 
 class ImapNotConfigured(Exception):
@@ -167,9 +169,9 @@ class ImapStore:
         user = _Authenticator().authenticate(Peer(ip=ip, tls_version="imap"), login, password)
         return ImapAccount(user, ip) if isinstance(user, User) else None
 
-    def folders(self, account: ImapAccount) -> list[str]:
+    def folders(self, account: ImapAccount) -> dict[str, str]:
         _db_ready()
-        return list(_tree(account.user))
+        return {name: SPECIAL_USES.get(name, "") for name in _tree(account.user)}
 
     def view(self, account: ImapAccount, folder: str) -> FolderView:
         _db_ready()
@@ -233,6 +235,12 @@ class ImapStore:
         if message is None:
             return None
         box, target = _resolve(account, destination)
+        if move and target == Folder.TRASH and box != message.mailbox:
+            # A client deletes into its account's one Trash: the message goes to the trash of
+            # its own mailbox instead, never into another mailbox (a delegate's, a shared one).
+            with transaction.atomic():
+                self._remove(account, message)
+            return None
         with transaction.atomic():
             if move and box == message.mailbox:
                 copy = message
