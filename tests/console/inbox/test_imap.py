@@ -229,6 +229,20 @@ def test_a_user_of_another_practice_sees_nothing_of_this_one(
             client.copy([1], DELEGATED)
 
 
+def test_a_deactivated_account_loses_its_folders_in_the_open_session(
+    imap: dict[str, int], context: ssl.SSLContext, hosted: Mailbox
+) -> None:
+    deliver(hosted, "Avant départ")
+    user = owner(hosted)
+    with connect(imap, context) as client:
+        client.login(user.username, token_for(user))
+        assert client.select_folder("Corbeille")[b"EXISTS"] == 0
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        with pytest.raises(IMAPClient.Error):
+            client.select_folder("Corbeille")
+        assert client.select_folder("INBOX")[b"EXISTS"] == 0
+
+
 def test_a_wrong_password_is_refused_audited_and_locked_out_like_submission(
     imap: dict[str, int], context: ssl.SSLContext, hosted: Mailbox
 ) -> None:

@@ -80,7 +80,13 @@ def _home(user: User, boxes: list[Mailbox]) -> Mailbox | None:
 
 
 def _tree(user: User) -> dict[str, tuple[Mailbox, Folder]]:
-    """Every folder name the user may open, and the mailbox and folder it stands for."""
+    """Every folder name the user may open, and the mailbox and folder it stands for.
+
+    Read again at every command: a delegation withdrawn or an account deactivated during an
+    IMAP session takes effect at once.
+    """
+    if not User.objects.filter(pk=user.pk, is_active=True).exists():
+        return {}
     boxes = sorted(mailboxes_for(user).select_related("owner"), key=lambda b: b.address)
     home = _home(user, boxes)
     names: dict[str, tuple[Mailbox, Folder]] = {}
