@@ -219,6 +219,42 @@ def test_wrong_passwords_unknown_folders_and_append_are_refused(
     assert client.append("INBOX", "", "", RAW)[0] == "NO"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00garbage",
+        b"Content-Type: multipart/mixed; boundary=\r\n\r\n--\r\n",
+        b"Subject: =?utf-8?b?###?=\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!",
+        b"\xff\xfe: \xff\r\n\r\n\xff",
+        b"Content-Type: message/rfc822\r\n\r\n" * 3000 + b"x",
+        b"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\n" * 3000,
+    ],
+    ids=["empty", "nul", "no-boundary", "bad-encodings", "not-utf8", "nested-3000", "parts-3000"],
+)
+def test_malformed_messages_are_served_without_breaking_the_connection(
+    client: imaplib.IMAP4_SSL, store: DictStore, raw: bytes
+) -> None:
+    store.folders_["INBOX"][0].raw = raw
+    client.login("alice", "sesame")
+    client.select("INBOX")
+    typ, _ = client.fetch("1", "(ENVELOPE BODYSTRUCTURE RFC822.SIZE BODY.PEEK[])")
+    assert typ == "OK"
+    _, data = client.fetch("2", "(BODY.PEEK[TEXT])")
+    assert data[0] == (b"2 (BODY[TEXT] {33}", b"Intervention sans complication.\r\n")
+
+
+def test_a_mime_bomb_is_replaced_by_a_notice_pointing_to_the_console(
+    client: imaplib.IMAP4_SSL, store: DictStore
+) -> None:
+    store.folders_["INBOX"][0].raw = b"Content-Type: message/rfc822\r\n\r\n" * 3000 + b"x"
+    client.login("alice", "sesame")
+    client.select("INBOX")
+    _, data = client.fetch("1", "(BODY.PEEK[])")
+    assert isinstance(data[0], tuple)
+    assert "ouvrez-le dans la console Égide" in data[0][1].decode()
+
+
 def test_the_starttls_port_refuses_any_login_before_tls(
     server: ImapServer, tls_files: tuple[Path, Path, Path], store: DictStore
 ) -> None:

@@ -45,6 +45,12 @@ PERMANENT_FLAGS = frozenset({Seen, Flagged, Deleted})
 # same message, which must not decrypt it each time; a few are enough, and memory stays bounded.
 CONTENT_CACHE = 8
 _T = TypeVar("_T")
+UNREADABLE = (
+    b"Subject: Message illisible par IMAP\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    + "Ce message est trop imbriqué pour être affiché ici : "
+    "ouvrez-le dans la console Égide.\r\n".encode()
+)
 _TEXT_ITEMS = (b"BODY", b"BODY.PEEK", b"BINARY", b"BINARY.PEEK")
 _HEADER_SECTIONS = (b"HEADER", b"HEADER.FIELDS", b"HEADER.FIELDS.NOT", b"MIME")
 
@@ -175,7 +181,14 @@ class StoredMessage(BaseMessage):
         if self.expunged or requirement.has_none(FetchRequirement.CONTENT):
             return BaseLoadedMessage(self, requirement, None)
         raw = await self._backend.content(self._folder, self.uid, reading=sends_text())
-        content = MessageContent.parse(raw) if raw is not None else None
+        if raw is None:
+            return BaseLoadedMessage(self, requirement, None)
+        try:
+            content = MessageContent.parse(raw)
+        except (RecursionError, ValueError, LookupError):
+            # A MIME bomb (thousands of nested parts) must not end the client's connection at
+            # every synchronisation: it gets a short notice instead, the original stays stored.
+            content = MessageContent.parse(UNREADABLE)
         return BaseLoadedMessage(self, requirement, content)
 
 
