@@ -7,6 +7,7 @@ UID STORE, UID COPY, UID EXPUNGE and NOOP to learn about changes made elsewhere.
 from __future__ import annotations
 
 import imaplib
+import socket
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -126,8 +127,6 @@ def server(store: DictStore, tls_files: tuple[Path, Path, Path]) -> Iterator[Ima
 
 
 def _free() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -253,6 +252,21 @@ def test_a_mime_bomb_is_replaced_by_a_notice_pointing_to_the_console(
     _, data = client.fetch("1", "(BODY.PEEK[])")
     assert isinstance(data[0], tuple)
     assert "ouvrez-le dans la console Égide" in data[0][1].decode()
+
+
+def test_a_silent_client_is_logged_out(
+    store: DictStore, tls_files: tuple[Path, Path, Path]
+) -> None:
+    _, cert, key = tls_files
+    imap = ImapServer(store, server_tls_context(str(cert), str(key)), idle_timeout=0.2)
+    imap.start("127.0.0.1", tls_port=0, starttls_port=_free())
+    try:
+        with socket.create_connection(("127.0.0.1", imap.ports["starttls"]), timeout=10) as sock:
+            greeting = sock.recv(1000)
+            assert greeting.startswith(b"* OK")
+            assert sock.recv(1000) == b"", "the server closed the connection"
+    finally:
+        imap.stop()
 
 
 def test_the_starttls_port_refuses_any_login_before_tls(

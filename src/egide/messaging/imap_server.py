@@ -48,6 +48,7 @@ __all__ = ["ImapServer", "MailStore"]
 
 log = logging.getLogger(__name__)
 GREETING = b"Egide IMAP4rev1 ready"
+AUTOLOGOUT = 30 * 60  # seconds without a command before the server hangs up (RFC 3501 5.4)
 
 
 class _Config(IMAPConfig):
@@ -207,11 +208,33 @@ class _TlsFirstState(ConnectionState):
         return ResponseOk(b"*", self.config.greeting, self.capability)
 
 
+class _Connection(IMAPConnection):
+    """pymap's connection with the RFC 3501 autologout: a silent client is let go."""
+
+    def __init__(self, *args: Any, idle_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.idle_timeout = idle_timeout
+
+    async def readline(self) -> memoryview:
+        try:
+            return await asyncio.wait_for(super().readline(), self.idle_timeout)
+        except TimeoutError:
+            raise EOFError("autologout") from None
+
+
 class ImapServer:
     """Both IMAP listeners (implicit TLS and STARTTLS) on one event loop in a daemon thread."""
 
-    def __init__(self, store: MailStore, tls_context: ssl.SSLContext, *, workers: int = 4) -> None:
+    def __init__(
+        self,
+        store: MailStore,
+        tls_context: ssl.SSLContext,
+        *,
+        workers: int = 4,
+        idle_timeout: float = AUTOLOGOUT,
+    ) -> None:
         self.store = store
+        self.idle_timeout = idle_timeout
         self.tls_context = tls_context
         self.config = _Config(tls_context)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imap-store")
@@ -226,7 +249,9 @@ class ImapServer:
     ) -> None:
         self.config.apply_context()
         info = SocketInfo.get(writer, None)
-        connection = IMAPConnection(self.config.commands, self.config, reader, writer, info)
+        connection = _Connection(
+            self.config.commands, self.config, reader, writer, info, idle_timeout=self.idle_timeout
+        )
         state = _TlsFirstState(self.login, self.config, tls=tls)
         try:
             async with AsyncExitStack() as stack:
