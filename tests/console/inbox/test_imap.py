@@ -99,6 +99,40 @@ def test_a_mail_client_lists_selects_and_fetches_envelope_structure_and_body(
     assert read.get().details == {"via": "imap"}
 
 
+def test_a_message_protected_end_to_end_is_served_opened_to_recipient_and_sender(
+    imap: dict[str, int],
+    context: ssl.SSLContext,
+    hosted: Mailbox,
+    make_member: Callable[..., User],
+) -> None:
+    practice = hosted.practice
+    assert isinstance(practice, Practice)
+    colleague = make_member(practice, "dr.bernard")
+    box = services.create_mailbox(
+        practice,
+        address="paul.bernard@tilleuls.egide.test",
+        kind=MailboxKind.PERSONAL,
+        display_name="Dr Paul Bernard",
+        owner=colleague,
+    )
+    draft = mime.Draft(
+        sender=hosted.address,
+        recipients=(box.address,),
+        subject="Avis",
+        body="Patient vu ce matin, pas de contre-indication.",
+    )
+    services.send(owner(hosted), hosted, draft)
+    received = Message.objects.get(mailbox=box)
+    assert b"pkcs7-mime" in services.raw_of(received), "stored S/MIME, encrypted end to end"
+    for user, folder in ((colleague, "INBOX"), (owner(hosted), "Envoyés")):
+        with connect(imap, context) as client:
+            client.login(user.username, token_for(user))
+            client.select_folder(folder, readonly=True)
+            [uid] = client.search(["ALL"])
+            body = client.fetch([uid], ["BODY.PEEK[TEXT]"])[uid][b"BODY[TEXT]"]
+            assert b"pas de contre-indication" in body
+
+
 def test_reading_through_imap_marks_the_message_read_in_the_web_inbox_and_back(
     imap: dict[str, int], context: ssl.SSLContext, hosted: Mailbox
 ) -> None:
