@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -53,10 +54,19 @@ class ImapNotConfigured(Exception):
     """TLS material is missing: IMAP never runs in clear, so it does not run at all."""
 
 
+# How long the folder tree computed by a LIST, SELECT or status refresh serves the message
+# commands that follow (a FETCH of 500 messages resolves its folder 500 times). Every command
+# ends with a refresh that recomputes it, so a withdrawn delegation is seen at the next command.
+TREE_REUSE_SECONDS = 1.0
+
+
 @dataclass(frozen=True)
 class ImapAccount:
     user: User
     ip: str
+    trees: dict[str, tuple[float, dict[str, tuple[Mailbox, Folder]]]] = field(
+        default_factory=dict, compare=False
+    )
 
 
 class _Authenticator(SubmissionSink):
@@ -99,8 +109,19 @@ def _tree(user: User) -> dict[str, tuple[Mailbox, Folder]]:
     return names
 
 
-def _resolve(account: ImapAccount, name: str) -> tuple[Mailbox, Folder]:
-    found = _tree(account.user).get(name)
+def _fresh_tree(account: ImapAccount) -> dict[str, tuple[Mailbox, Folder]]:
+    tree = _tree(account.user)
+    account.trees["tree"] = (time.monotonic(), tree)
+    return tree
+
+
+def _resolve(account: ImapAccount, name: str, *, fresh: bool = False) -> tuple[Mailbox, Folder]:
+    cached = account.trees.get("tree")
+    if fresh or cached is None or time.monotonic() - cached[0] > TREE_REUSE_SECONDS:
+        tree = _fresh_tree(account)
+    else:
+        tree = cached[1]
+    found = tree.get(name)
     if found is None:
         raise KeyError(name)
     return found
@@ -177,13 +198,13 @@ class ImapStore:
 
     def folders(self, account: ImapAccount) -> dict[str, str]:
         _db_ready()
-        return {name: SPECIAL_USES.get(name, "") for name in _tree(account.user)}
+        return {name: SPECIAL_USES.get(name, "") for name in _fresh_tree(account)}
 
     def view(self, account: ImapAccount, folder: str) -> FolderView:
         _db_ready()
-        if folder == "INBOX" and folder not in _tree(account.user):
+        if folder == "INBOX" and folder not in _fresh_tree(account):
             return FolderView(1, 1, ())  # a user with no mailbox at all still has an INBOX
-        box, kind = _resolve(account, folder)
+        box, kind = _resolve(account, folder, fresh=True)
         state = _give_uids(box, kind)
         rows = Message.objects.filter(
             mailbox=box, folder=kind, imap_folder=kind, imap_uid__isnull=False
