@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -50,11 +51,7 @@ def client(port: int, user: str, password: str) -> dict[str, float]:
     start = time.perf_counter()
     typ, data = imap.uid("FETCH", "1:*", f"(UID RFC822.SIZE FLAGS {HEADERS})")
     assert typ == "OK", data
-    uids = [
-        int(item[0].split(b"UID ")[1].split()[0])
-        for item in data
-        if isinstance(item, tuple) and isinstance(item[0], bytes)
-    ]
+    uids = [int(found[1]) for found in re.finditer(rb"UID (\d+)", repr(data).encode())]
     times["list"] = time.perf_counter() - start
     start = time.perf_counter()
     for uid in uids:
