@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Protocol, TypeVar
 
 from pymap.backend.mailbox import MailboxDataInterface, MailboxSetInterface
@@ -192,7 +193,8 @@ class StoredMessage(BaseMessage):
         return BaseLoadedMessage(self, requirement, content)
 
 
-def _flags(names: Iterable[str]) -> frozenset[Flag]:
+@cache
+def _flags(names: frozenset[str]) -> frozenset[Flag]:
     return frozenset(Flag(name.encode("ascii")) for name in names) & PERMANENT_FLAGS
 
 
@@ -213,17 +215,20 @@ class StoredFolder(MailboxDataInterface[StoredMessage]):
         self._remember(view)
 
     def _remember(self, view: FolderView) -> None:
+        # Keep the message objects whose flags did not change: a refresh runs after every
+        # command, and rebuilding hundreds of them each time made reading a folder quadratic.
+        known = self._messages
         self._view = view
-        self._messages = {
-            entry.uid: StoredMessage(
-                entry.uid,
-                entry.received_at,
-                _flags(entry.flags),
-                backend=self._backend,
-                folder=self._name,
-            )
-            for entry in view.entries
-        }
+        messages = {}
+        for entry in view.entries:
+            flags = _flags(entry.flags)
+            message = known.get(entry.uid)
+            if message is None or message.permanent_flags != flags:
+                message = StoredMessage(
+                    entry.uid, entry.received_at, flags, backend=self._backend, folder=self._name
+                )
+            messages[entry.uid] = message
+        self._messages = messages
 
     async def refresh(self) -> None:
         backend = self._backend

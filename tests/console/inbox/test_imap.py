@@ -133,6 +133,42 @@ def test_a_message_protected_end_to_end_is_served_opened_to_recipient_and_sender
             assert b"pas de contre-indication" in body
 
 
+def test_opening_a_message_in_the_mail_client_answers_its_read_receipt_once(
+    imap: dict[str, int],
+    context: ssl.SSLContext,
+    hosted: Mailbox,
+    make_member: Callable[..., User],
+) -> None:
+    practice = hosted.practice
+    assert isinstance(practice, Practice)
+    colleague = make_member(practice, "dr.bernard")
+    box = services.create_mailbox(
+        practice,
+        address="paul.bernard@tilleuls.egide.test",
+        kind=MailboxKind.PERSONAL,
+        display_name="Dr Paul Bernard",
+        owner=colleague,
+    )
+    draft = mime.Draft(
+        sender=hosted.address,
+        recipients=(box.address,),
+        subject="Lettre",
+        body="Cher confrère",
+        headers={"Disposition-Notification-To": hosted.address},
+    )
+    services.send(owner(hosted), hosted, draft)
+    with connect(imap, context) as client:
+        client.login(colleague.username, token_for(colleague))
+        client.select_folder("INBOX")
+        [uid] = client.search(["ALL"])
+        client.fetch([uid], ["BODY.PEEK[]"])
+        assert not Message.objects.filter(mailbox=hosted, folder=Folder.INBOX).exists()
+        client.fetch([uid], ["BODY[]"])  # opened: \Seen, and the receipt leaves
+        client.fetch([uid], ["BODY[]"])
+    [mdn] = Message.objects.filter(mailbox=hosted, folder=Folder.INBOX)
+    assert b"disposition-notification" in services.raw_of(mdn)
+
+
 def test_reading_through_imap_marks_the_message_read_in_the_web_inbox_and_back(
     imap: dict[str, int], context: ssl.SSLContext, hosted: Mailbox
 ) -> None:

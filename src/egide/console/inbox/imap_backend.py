@@ -154,15 +154,24 @@ def _give_uids(box: Mailbox, folder: str) -> ImapFolderState:
     return state
 
 
+def _flag_set(unread: bool, flagged: bool, deleted: bool) -> frozenset[str]:
+    return _FLAG_SETS[(unread, flagged, deleted)]
+
+
+_FLAG_SETS = {
+    (unread, flagged, deleted): frozenset(
+        name
+        for name, on in (("\\Seen", not unread), ("\\Flagged", flagged), ("\\Deleted", deleted))
+        if on
+    )
+    for unread in (False, True)
+    for flagged in (False, True)
+    for deleted in (False, True)
+}
+
+
 def _flags(message: Message) -> frozenset[str]:
-    flags = set()
-    if not message.unread:
-        flags.add("\\Seen")
-    if message.flagged:
-        flags.add("\\Flagged")
-    if message.imap_deleted:
-        flags.add("\\Deleted")
-    return frozenset(flags)
+    return _flag_set(message.unread, message.flagged, message.imap_deleted)
 
 
 def _message(account: ImapAccount, name: str, uid: int) -> Message | None:
@@ -206,12 +215,16 @@ class ImapStore:
             return FolderView(1, 1, ())  # a user with no mailbox at all still has an INBOX
         box, kind = _resolve(account, folder, fresh=True)
         state = _give_uids(box, kind)
-        rows = Message.objects.filter(
-            mailbox=box, folder=kind, imap_folder=kind, imap_uid__isnull=False
-        ).order_by("imap_uid")
+        rows = (
+            Message.objects.filter(
+                mailbox=box, folder=kind, imap_folder=kind, imap_uid__isnull=False
+            )
+            .order_by("imap_uid")
+            .values_list("imap_uid", "unread", "flagged", "imap_deleted", "received_at")
+        )
         entries = tuple(
-            Entry(m.imap_uid or 0, _flags(m), m.received_at)
-            for m in rows.only("imap_uid", "unread", "flagged", "imap_deleted", "received_at")
+            Entry(uid or 0, _flag_set(unread, flagged, deleted), received_at)
+            for uid, unread, flagged, deleted, received_at in rows
         )
         return FolderView(state.uid_validity, state.uid_next, entries)
 
@@ -237,21 +250,26 @@ class ImapStore:
         if before == flags:
             return before
         seen = "\\Seen" in flags
-        Message.objects.filter(pk=message.pk).update(
-            flagged="\\Flagged" in flags, imap_deleted="\\Deleted" in flags
-        )
-        if not seen:
-            Message.objects.filter(pk=message.pk).update(unread=True)
-        # Conditional update, as in the web inbox: only the first reading sends the MDN.
-        elif Message.objects.filter(pk=message.pk, unread=True).update(unread=False):
+        fields = {"flagged": "\\Flagged" in flags, "imap_deleted": "\\Deleted" in flags}
+        rows = Message.objects.filter(pk=message.pk)
+        first_reading = False
+        with transaction.atomic():  # one commit (one fsync) for the change and its audit entry
+            if seen:
+                # Conditional update, as in the web inbox: only the first reading sends the MDN.
+                first_reading = bool(rows.filter(unread=True).update(unread=False, **fields))
+                if not first_reading:
+                    rows.update(**fields)
+            else:
+                rows.update(unread=True, **fields)
+            _audit(
+                account,
+                message,
+                "message.flags_changed",
+                added=sorted(flags - before),
+                removed=sorted(before - flags),
+            )
+        if first_reading:
             outbound.send_mdn(message, _readable(message), disposition=outbound.MDN_DISPLAYED)
-        _audit(
-            account,
-            message,
-            "message.flags_changed",
-            added=sorted(flags - before),
-            removed=sorted(before - flags),
-        )
         return flags
 
     def transfer(
