@@ -8,6 +8,7 @@ read, flag, move and deletion is audited, on the owner's behalf when a delegate 
 from __future__ import annotations
 
 import imaplib
+import logging
 import ssl
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -311,6 +312,26 @@ def test_a_deactivated_account_loses_its_folders_in_the_open_session(
         with pytest.raises(IMAPClient.Error):
             client.select_folder("Corbeille")
         assert client.select_folder("INBOX")[b"EXISTS"] == 0
+
+
+def test_neither_the_token_nor_the_message_reaches_the_logs_even_at_debug(
+    imap: dict[str, int],
+    context: ssl.SSLContext,
+    hosted: Mailbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    deliver(hosted, "Bilan", "Marqueur-de-contenu-7f3a")
+    token = token_for(owner(hosted))
+    caplog.set_level(logging.DEBUG)
+    with connect(imap, context) as client:
+        client.login(owner(hosted).username, token)
+        client.select_folder("INBOX")
+        assert b"Marqueur-de-contenu-7f3a" in client.fetch([1], ["BODY[]"])[1][b"BODY[]"]
+    server_side = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith("imapclient")
+    )
+    assert token not in server_side
+    assert "Marqueur-de-contenu-7f3a" not in server_side
 
 
 def test_a_wrong_password_is_refused_audited_and_locked_out_like_submission(

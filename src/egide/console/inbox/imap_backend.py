@@ -348,6 +348,9 @@ def start(
     *, host: str | None = None, port: int | None = None, starttls_port: int | None = None
 ) -> ImapServer:
     """Start the IMAP listeners from the settings; raise ImapNotConfigured without TLS files."""
+    # pymap logs every line of the dialogue at DEBUG — passwords and message text included:
+    # never let a debug configuration write health data or secrets to the logs.
+    logging.getLogger("pymap").setLevel(logging.WARNING)
     cert = settings.EGIDE_IMAP_CERT_FILE or settings.EGIDE_SMTP_CERT_FILE
     key = settings.EGIDE_IMAP_KEY_FILE or settings.EGIDE_SMTP_KEY_FILE
     missing = _missing(cert, key)
