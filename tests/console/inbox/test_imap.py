@@ -95,6 +95,8 @@ def test_a_mail_client_lists_selects_and_fetches_envelope_structure_and_body(
         assert data[b"BODYSTRUCTURE"] is not None
     message.refresh_from_db()
     assert message.unread, "BODY.PEEK must not mark the message read"
+    login = AuditEntry.objects.get(action="login.succeeded", actor=owner(hosted).username)
+    assert (login.ip, login.details) == ("127.0.0.1", {"channel": "imap"})
     read = AuditEntry.objects.filter(action="message.read", object_id=str(message.pk))
     assert read.count() == 1
     assert read.get().details == {"via": "imap"}

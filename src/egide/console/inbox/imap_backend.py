@@ -8,9 +8,10 @@ Plain functions over the database, run in the server's thread pool. The folder t
 Access is `access.mailboxes_for`, the web inbox's rule: nothing of another practice is listed,
 and a folder outside it is answered like a missing one.
 
-Flags are the `Message` fields the web inbox shows: `\\Seen` is `not unread`, `\\Flagged` is
-`flagged`, `\\Deleted` is `imap_deleted`. Reading a body is audited as `message.read`, flag
-changes, copies, moves and deletions too, on the owner's behalf when a delegate acts. EXPUNGE
+A successful login is audited `login.succeeded` (channel imap), as a web sign-in is. Flags are
+the `Message` fields the web inbox shows: `\\Seen` is `not unread`, `\\Flagged` is `flagged`,
+`\\Deleted` is `imap_deleted`. Reading a body is audited as `message.read`, flag changes,
+copies, moves and deletions too, on the owner's behalf when a delegate acts. EXPUNGE
 moves the deleted messages to «Corbeille», as the web inbox's delete does; only an EXPUNGE in
 «Corbeille» removes them for good (audited `message.purged`).
 """
@@ -27,6 +28,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from egide.console.accounts.models import User
+from egide.console.audit import services as audit
 from egide.messaging.imap_mailbox import DELIMITER, Entry, FolderView
 from egide.messaging.imap_server import ImapServer
 from egide.messaging.smtp_server import Peer, server_tls_context
@@ -203,7 +205,19 @@ class ImapStore:
     def authenticate(self, ip: str, login: str, password: str) -> ImapAccount | None:
         _db_ready()
         user = _Authenticator().authenticate(Peer(ip=ip, tls_version="imap"), login, password)
-        return ImapAccount(user, ip) if isinstance(user, User) else None
+        if not isinstance(user, User):
+            return None
+        audit.record(
+            "login.succeeded",
+            practice_id=user.practice_id,
+            actor_id=user.pk,
+            actor=user.username,
+            object_type="user",
+            object_id=user.pk,
+            ip=ip,
+            details={"channel": "imap"},
+        )
+        return ImapAccount(user, ip)
 
     def folders(self, account: ImapAccount) -> dict[str, str]:
         _db_ready()
