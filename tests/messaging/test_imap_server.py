@@ -206,6 +206,17 @@ def test_folders_are_listed_with_their_special_use(client: imaplib.IMAP4_SSL) ->
     ]
 
 
+def test_a_folder_that_disappears_while_selected_is_answered_no_and_the_session_goes_on(
+    client: imaplib.IMAP4_SSL, store: DictStore
+) -> None:
+    client.login("alice", "sesame")
+    assert client.select("Archives")[0] == "OK"
+    del store.folders_["Archives"]  # e.g. the delegation was withdrawn
+    typ, data = client.noop()
+    assert typ == "NO" and b"NONEXISTENT" in data[0]
+    assert client.select("INBOX") == ("OK", [b"2"])
+
+
 def test_wrong_passwords_unknown_folders_and_append_are_refused(
     client: imaplib.IMAP4_SSL, store: DictStore
 ) -> None:

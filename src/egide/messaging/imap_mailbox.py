@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 from pymap.backend.mailbox import MailboxDataInterface, MailboxSetInterface
 from pymap.concurrent import Event
 from pymap.context import current_command
-from pymap.exceptions import NotAllowedError
+from pymap.exceptions import MailboxNotFound, NotAllowedError
 from pymap.flags import FlagOp
 from pymap.interfaces.message import CachedMessage
 from pymap.listtree import ListTree
@@ -132,8 +132,13 @@ class Backend:
         self.contents: OrderedDict[tuple[str, int], tuple[bytes | None, bool]] = OrderedDict()
 
     async def call(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """Run a store call in the pool; a folder gone meanwhile (a delegation withdrawn while
+        it is selected) is a NO [NONEXISTENT] answer, not the end of the connection."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, lambda: function(*args, **kwargs))
+        try:
+            return await loop.run_in_executor(self.pool, lambda: function(*args, **kwargs))
+        except KeyError as error:
+            raise MailboxNotFound(str(error.args[0]) if error.args else "") from None
 
     async def content(self, folder: str, uid: int, *, reading: bool) -> bytes | None:
         """Decrypted bytes, from the per-connection cache when possible; a read is audited once."""

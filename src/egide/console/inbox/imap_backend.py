@@ -343,6 +343,8 @@ class ImapStore:
         transaction.on_commit(lambda: storage.delete_blob(blob))
 
     def expunge(self, account: ImapAccount, folder: str, uids: list[int]) -> None:
+        if not uids:
+            return
         _db_ready()
         box, kind = _resolve(account, folder)
         doomed = Message.objects.select_related("mailbox", "mailbox__owner").filter(
