@@ -94,8 +94,9 @@ def _home(user: User, boxes: list[Mailbox]) -> Mailbox | None:
 def _tree(user: User) -> dict[str, tuple[Mailbox, Folder]]:
     """Every folder name the user may open, and the mailbox and folder it stands for.
 
-    Read again at every command: a delegation withdrawn or an account deactivated during an
-    IMAP session takes effect at once.
+    Read again at every LIST, SELECT and folder refresh (every command ends with one): a
+    delegation withdrawn or an account deactivated during an IMAP session takes effect at the
+    next command.
     """
     if not User.objects.filter(pk=user.pk, is_active=True).exists():
         return {}
