@@ -169,6 +169,17 @@ def test_a_header_listing_is_not_a_read_and_a_body_fetch_is(
     assert store.folders_["INBOX"][1].flags == {"\\Seen"}
 
 
+def test_thunderbirds_chunked_body_fetch_is_served_and_counts_as_a_read(
+    client: imaplib.IMAP4_SSL, store: DictStore
+) -> None:
+    client.login("alice", "sesame")
+    client.select("INBOX")
+    typ, data = client.uid("FETCH", "1", "(UID RFC822.SIZE BODY.PEEK[]<0.20>)")
+    assert typ == "OK" and isinstance(data[0], tuple)
+    assert data[0][1] == RAW[:20]
+    assert store.reads == [("INBOX", 1)]
+
+
 def test_uid_store_copy_and_expunge_as_thunderbird_sends_them(
     client: imaplib.IMAP4_SSL, store: DictStore
 ) -> None:
