@@ -6,6 +6,7 @@ UID STORE, UID COPY, UID EXPUNGE and NOOP to learn about changes made elsewhere.
 
 from __future__ import annotations
 
+import functools
 import imaplib
 import socket
 import ssl
@@ -55,6 +56,10 @@ class DictStore:
     def authenticate(self, ip: str, login: str, password: str) -> Any:
         self.logins.append((ip, login))
         return "alice" if (login, password) == ("alice", "sesame") else None
+
+    def authenticate_bearer(self, ip: str, login: str, token: str) -> Any:
+        self.logins.append((ip, login))
+        return "alice" if (login, token) == ("alice", "jwt-of-alice") else None
 
     def folders(self, account: Any) -> dict[str, str]:
         return {name: "Trash" if name == "Archives" else "" for name in self.folders_}
@@ -126,6 +131,10 @@ def server(store: DictStore, tls_files: tuple[Path, Path, Path]) -> Iterator[Ima
     imap.stop()
 
 
+def _constant(answer: bytes, challenge: bytes) -> bytes:
+    return answer
+
+
 def _free() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -145,8 +154,24 @@ def test_implicit_tls_offers_plain_and_login_but_no_starttls_idle_or_clear_secre
     client: imaplib.IMAP4_SSL,
 ) -> None:
     capabilities = set(client.capabilities)
-    assert {"IMAP4REV1", "AUTH=PLAIN", "AUTH=LOGIN"} <= capabilities
+    assert {"IMAP4REV1", "AUTH=PLAIN", "AUTH=LOGIN", "AUTH=XOAUTH2"} <= capabilities
     assert not capabilities & {"STARTTLS", "LOGINDISABLED", "IDLE", "AUTH=CRAM-MD5"}
+
+
+def test_xoauth2_takes_an_access_token_and_refuses_a_wrong_one(
+    server: ImapServer, tls_files: tuple[Path, Path, Path], store: DictStore
+) -> None:
+    context = ssl.create_default_context(cafile=str(tls_files[0]))
+    for token, expected in (("forged", "NO"), ("jwt-of-alice", "OK")):
+        imap = imaplib.IMAP4_SSL("localhost", server.ports["tls"], ssl_context=context, timeout=10)
+        answer = f"user=alice\x01auth=Bearer {token}\x01\x01".encode()
+        try:
+            typ, _ = imap.authenticate("XOAUTH2", functools.partial(_constant, answer))
+        except imaplib.IMAP4.error:
+            typ = "NO"
+        assert typ == expected
+        imap.shutdown()
+    assert store.logins == [("127.0.0.1", "alice")] * 2
 
 
 def test_a_header_listing_is_not_a_read_and_a_body_fetch_is(

@@ -103,6 +103,10 @@ class MailStore(Protocol):
 
     def authenticate(self, ip: str, login: str, password: str) -> Any: ...
 
+    def authenticate_bearer(self, ip: str, login: str, token: str) -> Any:
+        """SASL XOAUTH2: an OIDC access token instead of a password."""
+        ...
+
     def folders(self, account: Any) -> dict[str, str]:
         """Folder names and their RFC 6154 special use ("Sent", "Trash" or "")."""
         ...

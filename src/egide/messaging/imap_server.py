@@ -6,8 +6,9 @@ and not business:
 - TLS only: the implicit-TLS port (993-style) starts with the handshake; the STARTTLS port
   announces LOGINDISABLED and offers no SASL mechanism until STARTTLS (pymap would otherwise
   allow a clear-text LOGIN from localhost); TLS ≥ 1.2 from `smtp_server.server_tls_context`;
-- authentication is SASL PLAIN or LOGIN (or the LOGIN command) checked by the store, which
-  applies the same token check, lock-out and audit as SMTP submission;
+- authentication is SASL PLAIN or LOGIN (or the LOGIN command) with the application token, or
+  XOAUTH2 with an OIDC access token, checked by the store, which applies the same checks,
+  lock-out and audit as SMTP submission;
 - no IDLE, no APPEND, no folder creation: the folders are the store's.
 
 The server runs its own event loop in a daemon thread, beside the console in `egide serve`
@@ -40,6 +41,7 @@ from pymap.selected import SelectedMailbox
 from pymap.token import AllTokens
 from pymap.user import UserMetadata
 from pysasl import SASLAuth
+from pysasl.creds.external import ExternalCredentials, ExternalVerificationRequired
 from pysasl.creds.server import ServerCredentials
 
 from .imap_mailbox import Backend, MailStore, StoredFolders, StoredMessage
@@ -72,8 +74,9 @@ class _Config(IMAPConfig):
 
     @property
     def tls_auth(self) -> SASLAuth:
-        # CRAM-MD5 and the like need the clear secret on the server: only PLAIN and LOGIN.
-        return SASLAuth.named([b"PLAIN", b"LOGIN"])
+        # CRAM-MD5 and the like need the clear secret on the server: PLAIN and LOGIN for the
+        # application token, XOAUTH2 for an OIDC access token (as submission).
+        return SASLAuth.named([b"PLAIN", b"LOGIN", b"XOAUTH2"])
 
     @property
     def greeting(self) -> bytes:
@@ -182,12 +185,24 @@ class _Login(LoginInterface):
 
     async def authenticate(self, credentials: ServerCredentials) -> _Identity:
         ip = str(socket_info.get().peername_ip or "")
-        secret = _Secret(self._store, ip, credentials.authcid)
         loop = asyncio.get_running_loop()
-        if not await loop.run_in_executor(self._pool, credentials.verify, secret):
+        if isinstance(credentials, ExternalCredentials):  # XOAUTH2: user= and a bearer token
+            try:
+                credentials.verify(None)
+            except ExternalVerificationRequired as required:
+                token = required.token or ""
+            login = credentials.authzid
+            account = await loop.run_in_executor(
+                self._pool, self._store.authenticate_bearer, ip, login, token
+            )
+        else:
+            login = credentials.authcid
+            secret = _Secret(self._store, ip, login)
+            verified = await loop.run_in_executor(self._pool, credentials.verify, secret)
+            account = secret.account if verified else None
+        if account is None:
             raise InvalidAuth()
-        backend = Backend(self._store, secret.account, self._pool)
-        return _Identity(credentials.authcid, backend, self._config)
+        return _Identity(login, Backend(self._store, account, self._pool), self._config)
 
     async def authorize(self, authenticated: IdentityInterface, authzid: str) -> IdentityInterface:
         if authzid != authenticated.name:  # no proxy authorisation: delegation is in the folders

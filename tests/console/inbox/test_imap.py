@@ -11,6 +11,7 @@ import imaplib
 import logging
 import ssl
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +21,13 @@ from imapclient.exceptions import LoginError
 from egide.console.accounts.models import Practice, Role, User
 from egide.console.accounts.services import create_api_token
 from egide.console.audit.models import AuditEntry
+from egide.console.config import OidcSettings
 from egide.console.inbox import imap_backend, services
 from egide.console.inbox.models import Delegation, Folder, Mailbox, MailboxKind, Message
 from egide.messaging import mime
 from egide.messaging.imap_server import ImapServer
 
+from ..accounts.oidc_issuer import AUDIENCE, ISSUER, RPPS, Issuer
 from .smtp_fixtures import Pki, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -350,6 +353,23 @@ def test_a_wrong_password_is_refused_audited_and_locked_out_like_submission(
     replies = [e.details["reply"] for e in AuditEntry.objects.filter(action="imap.refused")]
     assert any("too many failures" in reply for reply in replies)
     assert AuditEntry.objects.filter(action="api_token.refused").exists()
+
+
+def test_a_pro_sante_connect_access_token_opens_the_mailbox_over_xoauth2(
+    imap: dict[str, int], context: ssl.SSLContext, hosted: Mailbox, tmp_path: Path, settings: Any
+) -> None:
+    issuer = Issuer(tmp_path)
+    settings.EGIDE_OIDC = OidcSettings(ISSUER, AUDIENCE, str(issuer.jwks))
+    user = owner(hosted)
+    user.rpps = RPPS
+    user.save()
+    deliver(hosted, "Par jeton")
+    with connect(imap, context) as client, pytest.raises(LoginError):
+        client.oauth2_login(user.username, issuer.token(aud="someone-else"))
+    with connect(imap, context) as client:
+        client.oauth2_login(user.username, issuer.token())
+        assert client.select_folder("INBOX")[b"EXISTS"] == 1
+    assert AuditEntry.objects.filter(action="imap.refused").exists()
 
 
 def test_plain_text_login_is_refused_before_starttls_and_accepted_after(

@@ -72,7 +72,8 @@ class ImapAccount:
 
 
 class _Authenticator(SubmissionSink):
-    """Submission's token check, lock-out and audit, with IMAP named in refusals."""
+    """Submission's checks (application token, OIDC access token), lock-out and audit, with
+    IMAP named in refusals."""
 
     channel = "imap"
 
@@ -206,6 +207,14 @@ class ImapStore:
     def authenticate(self, ip: str, login: str, password: str) -> ImapAccount | None:
         _db_ready()
         user = _Authenticator().authenticate(Peer(ip=ip, tls_version="imap"), login, password)
+        return self._signed_in(user, ip)
+
+    def authenticate_bearer(self, ip: str, login: str, token: str) -> ImapAccount | None:
+        _db_ready()
+        user = _Authenticator().authenticate_bearer(Peer(ip=ip, tls_version="imap"), login, token)
+        return self._signed_in(user, ip)
+
+    def _signed_in(self, user: User | None, ip: str) -> ImapAccount | None:
         if not isinstance(user, User):
             return None
         audit.record(
