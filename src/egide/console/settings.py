@@ -297,3 +297,12 @@ EGIDE_SMTP_DELAY_WARNING_HOURS = config.read_int(
 )
 # Access tokens (XOAUTH2) from an OIDC issuer such as Pro Santé Connect; None when not set.
 EGIDE_OIDC = config.read_oidc(_env)
+
+# --- IMAP for mail clients and practice software (table in README.md) -----------------------------
+# Implicit TLS on EGIDE_IMAP_PORT, STARTTLS on EGIDE_IMAP_STARTTLS_PORT (0 = off). The certificate
+# is the SMTP one unless EGIDE_IMAP_CERT_FILE/KEY_FILE name one that mail clients already trust.
+EGIDE_IMAP_HOST = config.read_str(_env, "EGIDE_IMAP_HOST", "127.0.0.1")
+EGIDE_IMAP_PORT = config.read_int(_env, "EGIDE_IMAP_PORT", 1993, low=0, high=65535)
+EGIDE_IMAP_STARTTLS_PORT = config.read_int(_env, "EGIDE_IMAP_STARTTLS_PORT", 0, low=0, high=65535)
+EGIDE_IMAP_CERT_FILE = config.read_str(_env, "EGIDE_IMAP_CERT_FILE", "")
+EGIDE_IMAP_KEY_FILE = config.read_str(_env, "EGIDE_IMAP_KEY_FILE", "")
