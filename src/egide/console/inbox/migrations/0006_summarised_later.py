@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inbox', '0003_merge_identities_and_outbound'),
+        ('inbox', '0005_imap'),
     ]
 
     operations = [
