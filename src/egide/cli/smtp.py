@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import signal
 import threading
@@ -45,6 +46,17 @@ def _die_with_parent() -> None:
         pass
 
 
+def _freeze_heap() -> None:
+    """Leave what start-up built (Django, models, TLS) out of the garbage collector's scans.
+
+    A full collection walks every object of the process (≈ 125,000 after start-up, 40–90 ms
+    here) while holding the GIL: every connection of the listener waits, which shows in its
+    p99. Frozen before forking, these objects also stay shared with the other listeners.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def _fork_listeners(count: int) -> tuple[list[int], bool]:
     """Fork `count` more listener processes; (their pids, whether this is one of them)."""
     from django.db import connections
@@ -82,10 +94,12 @@ def serve_smtp(
         os.environ["EGIDE_SMTP_HOST"] = host
     start_django()
     migrate()
+    _freeze_heap()
     children, forked = _fork_listeners(processes - 1) if processes > 1 else ([], False)
     listeners = start_smtp(port, submission_port, reuse_port=processes > 1)
     if not listeners:
         raise click.ClickException("aucune écoute SMTP démarrée")
+    _freeze_heap()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
