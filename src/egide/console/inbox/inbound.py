@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Any
@@ -166,6 +167,11 @@ _scheduled = {"at": -SCHEDULE_INTERVAL}
 _schedule_lock = threading.Lock()
 
 
+# Queuing writes the task queue's database (a commit, an fsync): done in a thread of its own
+# so that the message that happens to queue it does not wait for that before its `250`.
+_enqueuer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="summaries-queue")
+
+
 def schedule_summaries() -> None:
     """Ask the background worker to summarise what the listener stored (rate-limited)."""
     now = time.monotonic()
@@ -173,9 +179,16 @@ def schedule_summaries() -> None:
         if now - _scheduled["at"] < SCHEDULE_INTERVAL:
             return
         _scheduled["at"] = now
+    _enqueuer.submit(_enqueue_summaries)
+
+
+def _enqueue_summaries() -> None:
     from .tasks import summarise_inbound
 
-    summarise_inbound()
+    try:
+        summarise_inbound()
+    except Exception:
+        log.exception("summaries not queued; the worker's periodic task will do them")
 
 
 def summarise_pending(limit: int = 100) -> int:
