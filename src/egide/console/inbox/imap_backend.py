@@ -76,6 +76,7 @@ class _Authenticator(SubmissionSink):
     IMAP named in refusals."""
 
     channel = "imap"
+    audit_channel = "imap"
 
 
 def _db_ready() -> None:
