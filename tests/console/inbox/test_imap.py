@@ -72,6 +72,19 @@ def owner(box: Mailbox) -> User:
     return box.owner
 
 
+def colleague_box(hosted: Mailbox, make_member: Callable[..., User]) -> Mailbox:
+    """Dr Bernard's personal mailbox, in the same practice as `hosted`."""
+    practice = hosted.practice
+    assert isinstance(practice, Practice)
+    return services.create_mailbox(
+        practice,
+        address="paul.bernard@tilleuls.egide.test",
+        kind=MailboxKind.PERSONAL,
+        display_name="Dr Paul Bernard",
+        owner=make_member(practice, "dr.bernard"),
+    )
+
+
 def test_a_mail_client_lists_selects_and_fetches_envelope_structure_and_body(
     imap: dict[str, int], context: ssl.SSLContext, hosted: Mailbox
 ) -> None:
@@ -111,16 +124,8 @@ def test_a_message_protected_end_to_end_is_served_opened_to_recipient_and_sender
     hosted: Mailbox,
     make_member: Callable[..., User],
 ) -> None:
-    practice = hosted.practice
-    assert isinstance(practice, Practice)
-    colleague = make_member(practice, "dr.bernard")
-    box = services.create_mailbox(
-        practice,
-        address="paul.bernard@tilleuls.egide.test",
-        kind=MailboxKind.PERSONAL,
-        display_name="Dr Paul Bernard",
-        owner=colleague,
-    )
+    box = colleague_box(hosted, make_member)
+    colleague = owner(box)
     draft = mime.Draft(
         sender=hosted.address,
         recipients=(box.address,),
@@ -145,16 +150,8 @@ def test_opening_a_message_in_the_mail_client_answers_its_read_receipt_once(
     hosted: Mailbox,
     make_member: Callable[..., User],
 ) -> None:
-    practice = hosted.practice
-    assert isinstance(practice, Practice)
-    colleague = make_member(practice, "dr.bernard")
-    box = services.create_mailbox(
-        practice,
-        address="paul.bernard@tilleuls.egide.test",
-        kind=MailboxKind.PERSONAL,
-        display_name="Dr Paul Bernard",
-        owner=colleague,
-    )
+    box = colleague_box(hosted, make_member)
+    colleague = owner(box)
     draft = mime.Draft(
         sender=hosted.address,
         recipients=(box.address,),
