@@ -24,12 +24,15 @@ non-suspect snapshot (`retention.py`). Thresholds were chosen on the benchmark c
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import zstandard
 
 from .tree import Node
+
+_local = threading.local()
 
 SAMPLE_SIZE = 4096
 """Bytes of the start of a file that decide `Node.dense`."""
@@ -101,7 +104,10 @@ def is_dense(sample: bytes | bytearray | memoryview) -> bool:
     """Whether the start of a file is incompressible (encrypted, compressed or random bytes)."""
     if len(sample) < _MIN_SAMPLE:
         return False
-    packed = zstandard.ZstdCompressor(level=1).compress(bytes(sample))
+    compressor = getattr(_local, "zstd", None)
+    if compressor is None:  # a compressor per thread: creating one costs more than the sample
+        compressor = _local.zstd = zstandard.ZstdCompressor(level=1)
+    packed = compressor.compress(sample)
     return len(packed) >= _DENSE_RATIO * len(sample)
 
 

@@ -135,8 +135,10 @@ class IndexCache:
                 return
             cursor = self._db.execute("INSERT INTO files(name) VALUES (?)", (name,))
             fid = cursor.lastrowid
+            names = []
             for pack_id, entries in packs:
                 pid = self._pid(pack_id)
+                names.append(pack_id)
                 self._db.executemany(
                     "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)",
                     [
@@ -144,7 +146,13 @@ class IndexCache:
                         for e in entries
                     ],
                 )
-                self._db.execute("DELETE FROM temp.pending WHERE pack=?", (pack_id,))
+            # One pass over the pending rows for the whole file, not one per pack.
+            for start in range(0, len(names), 500):
+                part = names[start : start + 500]
+                self._db.execute(
+                    f"DELETE FROM temp.pending WHERE pack IN ({','.join('?' * len(part))})",  # noqa: S608
+                    part,
+                )
             self._db.commit()
 
     def add_pending(self, pack_id: str, entries: list[PackEntry]) -> None:
@@ -163,14 +171,12 @@ class IndexCache:
         """Whether the blob is stored (indexed or uploaded by this client)."""
         return self.locate(blob_id) is not None
 
-    def has_all(self, blob_ids: list[bytes]) -> bool:
-        """Whether every blob is indexed (one query per 500 ids: unchanged files are cheap)."""
-        wanted = set(blob_ids)
+    def known(self, blob_ids: list[bytes]) -> set[bytes]:
+        """Which of the given blobs are stored (one query per 500 ids)."""
+        found: set[bytes] = set()
         with self._lock:
-            found: set[bytes] = set()
-            ordered = list(wanted)
-            for start in range(0, len(ordered), 500):
-                part = ordered[start : start + 500]
+            for start in range(0, len(blob_ids), 500):
+                part = blob_ids[start : start + 500]
                 marks = ",".join("?" * len(part))
                 found.update(
                     row[0]
@@ -180,7 +186,12 @@ class IndexCache:
                         part + part,
                     )
                 )
-        return found >= wanted
+        return found
+
+    def has_all(self, blob_ids: list[bytes]) -> bool:
+        """Whether every blob is indexed (one query per 500 ids: unchanged files are cheap)."""
+        wanted = set(blob_ids)
+        return self.known(list(wanted)) >= wanted
 
     def locate_many(self, blob_ids: list[bytes]) -> dict[bytes, BlobLocation]:
         """Locations of the given blobs that are stored (one query per 500 ids)."""

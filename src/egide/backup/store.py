@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import zstandard
@@ -33,7 +34,7 @@ def _compressor(level: int) -> zstandard.ZstdCompressor:
     return found
 
 
-def frame_for(data: bytes) -> bytes:
+def frame_for(data: bytes | memoryview) -> bytes:
     """A frame holding `data`, zstd-compressed unless it does not pay (scans, archives)."""
     if len(data) < 256:
         return encode_frame(data, compressed=False)
@@ -66,6 +67,11 @@ class BlobStore:
         self.new_raw_bytes = 0
         self.stored_bytes = 0
         self.packs_written: list[str] = []
+        # Pack buffers: reused from one pack to the next (no fresh memory per pack), and at
+        # most `max_uploads + 2` of them (open, waiting, uploading): memory stays bounded.
+        self._spare: list[bytearray] = []
+        self._buffers_left = max_uploads + 2
+        self._returned = threading.Condition(self._lock)
 
     def store(self, blob_type: BlobType, data: bytes, blob_id: bytes | None = None) -> bytes:
         """Store `data` unless the repository already has it; returns its id."""
@@ -77,13 +83,48 @@ class BlobStore:
         self.add_frame(blob_type, blob_id, frame_for(data), len(data))
         return blob_id
 
+    def store_many(self, blob_type: BlobType, chunks: Sequence[memoryview | bytes]) -> list[bytes]:
+        """Store the chunks the repository lacks; returns every chunk's id, in order.
+
+        One index query for the whole batch. A blob is claimed before the index is asked, and
+        uploads index a pack before they drop its claims: a blob is always claimed or indexed
+        once stored, so no blob is stored twice by this client.
+        """
+        blob_id = self.repo.blob_id
+        ids = [blob_id(chunk) for chunk in chunks]
+        wanted: dict[bytes, memoryview | bytes] = {}
+        with self._lock:
+            claimed = self._claimed
+            for chunk_id, chunk in zip(ids, chunks, strict=True):
+                if chunk_id not in claimed:
+                    claimed.add(chunk_id)
+                    wanted[chunk_id] = chunk
+        if not wanted:
+            return ids
+        known = self.repo.index.known(list(wanted))
+        if known:
+            with self._lock:
+                self._claimed.difference_update(known)
+        for chunk_id, chunk in wanted.items():
+            if chunk_id not in known:
+                self.add_frame(blob_type, chunk_id, frame_for(chunk), len(chunk))
+        return ids
+
     def add_frame(self, blob_type: BlobType, blob_id: bytes, frame: bytes, raw: int) -> None:
         """Put an already framed blob into the open pack (repacking uses this directly)."""
         full = None
         with self._lock:
             self._claimed.add(blob_id)
             if self._pack is None:
-                self._pack = PackWriter(self.repo.master)
+                while not self._spare and not self._buffers_left:
+                    self._returned.wait()
+                if self._spare:
+                    spare = self._spare.pop()
+                else:
+                    self._buffers_left -= 1
+                    spare = None
+                capacity = self.repo.settings.pack_size + (1 << 20)
+                self._pack = PackWriter(self.repo.master, buffer=spare, capacity=capacity)
             self._pack.add(blob_type, blob_id, frame, raw)
             self.new_blobs += 1
             self.new_raw_bytes += raw
@@ -93,18 +134,23 @@ class BlobStore:
             self._ship(full)
 
     def _ship(self, writer: PackWriter) -> None:
-        data = writer.finish()
-        pack_id = object_name(data)
         while True:
             with self._lock:
                 if len(self._uploads) < self._max_uploads:
-                    self._uploads.append(self._uploader.submit(self._upload, pack_id, data, writer))
+                    self._uploads.append(self._uploader.submit(self._upload, writer))
                     return
                 head = self._uploads.popleft()
             head.result()  # back-pressure keeps memory bounded; waited outside the lock
 
-    def _upload(self, pack_id: str, data: bytearray, writer: PackWriter) -> None:
-        self.repo.storage.put(pack_name(pack_id), data)
+    def _upload(self, writer: PackWriter) -> None:
+        data = writer.finish()
+        try:
+            pack_id = object_name(data)
+            self.repo.storage.put(pack_name(pack_id), data)
+        finally:
+            with self._lock:
+                self._spare.append(data)
+                self._returned.notify()
         self.repo.index.add_pending(pack_id, writer.entries)
         write_index = False
         with self._lock:
