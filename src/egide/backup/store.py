@@ -2,7 +2,8 @@
 
 Shared by the worker threads of the archiver (and used by prune to repack). Hashing (BLAKE3),
 compression (zstd) and encryption (OpenSSL) release the GIL, so two workers use two cores.
-Memory stays bounded: one open pack, at most `max_uploads` finished packs waiting for storage.
+Memory stays bounded: at most `max_uploads + 1` pack buffers (the open pack, packs on their way
+to storage, `max_uploads` at a time: a slow disk or link does not stall the workers on one fsync).
 Blobs of uploaded packs are findable at once (the index cache's pending table); index files are
 written every `index_every` packs and at the end, before any snapshot.
 """
@@ -53,12 +54,12 @@ def frame_for(data: bytes | memoryview) -> bytes:
 class BlobStore:
     """Thread-safe blob sink for one run."""
 
-    def __init__(self, repo: Repository, max_uploads: int = 1, index_every: int = 64) -> None:
+    def __init__(self, repo: Repository, max_uploads: int = 2, index_every: int = 64) -> None:
         self.repo = repo
         self._lock = threading.Lock()
         self._claimed: set[bytes] = set()
         self._pack: PackWriter | None = None
-        self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
+        self._uploader = ThreadPoolExecutor(max_uploads, thread_name_prefix="upload")
         self._uploads: deque[Future[None]] = deque()
         self._max_uploads = max_uploads
         self._index_every = index_every
@@ -68,9 +69,9 @@ class BlobStore:
         self.stored_bytes = 0
         self.packs_written: list[str] = []
         # Pack buffers: reused from one pack to the next (no fresh memory per pack), and at
-        # most `max_uploads + 2` of them (open, waiting, uploading): memory stays bounded.
+        # most `max_uploads + 1` of them (open, uploading): memory stays bounded.
         self._spare: list[bytearray] = []
-        self._buffers_left = max_uploads + 2
+        self._buffers_left = max_uploads + 1
         self._returned = threading.Condition(self._lock)
 
     def store(self, blob_type: BlobType, data: bytes, blob_id: bytes | None = None) -> bytes:
@@ -115,16 +116,12 @@ class BlobStore:
         full = None
         with self._lock:
             self._claimed.add(blob_id)
-            if self._pack is None:
-                while not self._spare and not self._buffers_left:
-                    self._returned.wait()
-                if self._spare:
-                    spare = self._spare.pop()
+            # Waiting for a buffer lets other threads in: one of them may open the pack first.
+            while self._pack is None:
+                if self._spare or self._buffers_left:
+                    self._pack = self._open_pack()
                 else:
-                    self._buffers_left -= 1
-                    spare = None
-                capacity = self.repo.settings.pack_size + (1 << 20)
-                self._pack = PackWriter(self.repo.master, buffer=spare, capacity=capacity)
+                    self._returned.wait()
             self._pack.add(blob_type, blob_id, frame, raw)
             self.new_blobs += 1
             self.new_raw_bytes += raw
@@ -132,6 +129,15 @@ class BlobStore:
                 full, self._pack = self._pack, None
         if full is not None:
             self._ship(full)
+
+    def _open_pack(self) -> PackWriter:
+        if self._spare:
+            spare: bytearray | None = self._spare.pop()
+        else:
+            self._buffers_left -= 1
+            spare = None
+        capacity = self.repo.settings.pack_size + (1 << 20)
+        return PackWriter(self.repo.master, buffer=spare, capacity=capacity)
 
     def _ship(self, writer: PackWriter) -> None:
         while True:
@@ -150,7 +156,7 @@ class BlobStore:
         finally:
             with self._lock:
                 self._spare.append(data)
-                self._returned.notify()
+                self._returned.notify_all()
         self.repo.index.add_pending(pack_id, writer.entries)
         write_index = False
         with self._lock:
