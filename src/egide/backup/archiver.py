@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from .alarm import SAMPLE_SIZE, Thresholds, assess, is_dense
+from .alarm import SAMPLE_SIZE, Tally, Thresholds, is_dense
 from .batch import Batch, BatchReader, BufferPool
 from .chunker import Chunker, Policy
 from .errors import BackupError, ObjectMissing, RepositoryLocked
@@ -32,7 +32,7 @@ from .pack import HEADER_SIZE, BlobType, PackReader, pack_name, trailer_length
 from .repository import Repository
 from .snapshot import Snapshot, list_snapshots, read_tree, save_snapshot
 from .store import BlobStore
-from .tree import MergeCursor, Node, decode_stream
+from .tree import MergeCursor, Node
 from .walker import node_for, walk
 
 _MAX_QUEUED_FILES = 512
@@ -110,7 +110,9 @@ class _Run:
         # more than it carries over. One is filled while the workers store the others.
         self.buffers = BufferPool(self.chunker.max_chunk * 3 // 2, max(1, options.workers) + 1)
         self.reader = BatchReader(self.chunker, self.buffers, self._submit, SAMPLE_SIZE)
-        self.queue: deque[tuple[Node, list[tuple[Batch, int, int]]]] = deque()
+        # Nodes in walk order until their chunks are known, with the parent's file at their path.
+        self.queue: deque[tuple[Node, Node | None, list[tuple[Batch, int, int]]]] = deque()
+        self.tally = Tally()  # the ransomware alarm, fed as nodes are done
         self.problems: list[FileProblem] = []
         self.stats: dict[str, float] = dict.fromkeys(
             ("files", "dirs", "others", "bytes", "files_new", "files_changed",
@@ -177,15 +179,30 @@ class _Run:
     def drain(self, out: BinaryIO, limit: int) -> None:
         while self.queue and (
             len(self.queue) > limit
-            or all(b.future is not None and b.future.done() for b, _, _ in self.queue[0][1])
+            or all(b.future is not None and b.future.done() for b, _, _ in self.queue[0][2])
         ):
-            node, segments = self.queue.popleft()
+            node, before, segments = self.queue.popleft()
             for batch, first, count in segments:
                 self.reader.ensure_submitted(batch)
                 assert batch.future is not None
                 ids = batch.future.result()
                 node.chunks.extend(blob.hex() for blob in ids[first : first + count])
+            if node.type == "file":
+                self.tally.pair(before, node)
             out.write(node.encode())
+
+    def parent_gone(self, before: Node) -> None:
+        """A node of the parent tree that this walk did not meet (`MergeCursor`'s `skipped`)."""
+        if before.type == "file":
+            self.tally.pair(before, None)
+
+    def vanished(self, path: str, error: str, parent: MergeCursor, out: BinaryIO) -> None:
+        """An entry the walk listed but could not stat: recorded as an unreadable file."""
+        self.problem(path, f"disparu ou illisible : {error}")
+        node = Node(path.lstrip("/"), "file", error=error)
+        before = parent.find(node.key())
+        self.queue.append((node, before if before and before.type == "file" else None, []))
+        self.drain(out, _MAX_QUEUED_FILES)
 
     def unchanged(self, node: Node, before: Node | None) -> bool:
         return (
@@ -204,6 +221,7 @@ class _Run:
             self.problem(path, f"illisible : {error.strerror}")
             return
         segments: list[tuple[Batch, int, int]] = []
+        before: Node | None = None
         kind = node.type
         self.stats["files" if kind == "file" else "dirs" if kind == "dir" else "others"] += 1
         if kind == "file":
@@ -224,7 +242,7 @@ class _Run:
                     node.chunks = []
                     self.problem(path, node.error)
         self.done_files += 1
-        self.queue.append((node, segments))
+        self.queue.append((node, before if before and before.type == "file" else None, segments))
         self.drain(out, _MAX_QUEUED_FILES)
         self.progress()
 
@@ -249,25 +267,20 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
         run = _Run(repo, options, sink)
         counter = threading.Thread(target=run.count_totals, args=(paths,), daemon=True)
         counter.start()
-        parent_nodes = MergeCursor(read_tree(repo, parent) if parent else iter(()))
+        parent_nodes = MergeCursor(read_tree(repo, parent) if parent else iter(()), run.parent_gone)
         try:
             with tempfile.TemporaryFile() as out:
                 for entry in walk(paths, options.excludes, options.one_file_system):
                     if entry.stat is None:
-                        run.problem(entry.path, f"disparu ou illisible : {entry.error}")
-                        out.write(Node(entry.path.lstrip("/"), "file", error=entry.error).encode())
+                        run.vanished(entry.path, entry.error, parent_nodes, out)
                         continue
                     if entry.error:
                         run.problem(entry.path, entry.error)
                     run.visit(entry.path, entry.stat, parent_nodes, out)
                 run.reader.flush()
                 run.drain(out, 0)
-                out.seek(0)
-                verdict = assess(
-                    read_tree(repo, parent) if parent else None,
-                    decode_stream(iter(lambda: out.read(1 << 20), b"")),
-                    options.alarm,
-                )
+                parent_nodes.finish()
+                verdict = run.tally.verdict(options.alarm)
                 tree = run.store_tree(out)
             run.store.flush()
         finally:
