@@ -49,6 +49,9 @@ class BackupOptions:
     host: str = field(default_factory=socket.gethostname)
     parent: str | None = None
     workers: int = 2
+    # Walk the sources a second time, alongside, for the totals of `Progress` (a bar, a share
+    # done): a caller that shows no progress saves that walk.
+    count_totals: bool = True
     alarm: Thresholds = field(default_factory=Thresholds)
     # Reasons to distrust this run found before it (the agent's tamper watch): recorded with the
     # alarm's own, so the snapshot is suspect and the one before it pinned.
@@ -265,8 +268,9 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
         recover_orphan_packs(repo, sink)
         parent = _parent_snapshot(repo, options, paths)
         run = _Run(repo, options, sink)
-        counter = threading.Thread(target=run.count_totals, args=(paths,), daemon=True)
-        counter.start()
+        if options.count_totals:
+            counter = threading.Thread(target=run.count_totals, args=(paths,), daemon=True)
+            counter.start()
         parent_nodes = MergeCursor(read_tree(repo, parent) if parent else iter(()), run.parent_gone)
         try:
             with tempfile.TemporaryFile() as out:
