@@ -71,6 +71,23 @@ def encode_frame(payload: bytes | memoryview, compressed: bool) -> bytes:
     return b"".join((head, payload, bytes(-(len(head) + len(payload)) % PAD)))
 
 
+def frame_length(payload_length: int) -> int:
+    """Bytes of the frame of a payload of `payload_length` bytes (header and padding included)."""
+    body = _FRAME.size + payload_length
+    return body + (-body % PAD)
+
+
+def encode_frame_into(payload: bytes | memoryview, compressed: bool, out: bytearray) -> memoryview:
+    """`encode_frame`, written at the start of `out` (at least `frame_length` bytes): a worker
+    reuses one buffer for its frames instead of fresh memory (and page faults) for each chunk."""
+    body = _FRAME.size + len(payload)
+    end = frame_length(len(payload))
+    _FRAME.pack_into(out, 0, ZSTD if compressed else STORED, len(payload))
+    out[_FRAME.size : body] = payload
+    out[body:end] = bytes(end - body)
+    return memoryview(out)[:end]
+
+
 def decode_frame(frame: bytes, raw_length: int) -> bytes:
     """The plaintext chunk held in a frame."""
     if len(frame) < _FRAME.size:
@@ -134,7 +151,9 @@ class PackWriter:
         with self._room(len(data)) as view:
             view[:] = data
 
-    def add(self, blob_type: BlobType, blob_id: bytes, frame: bytes, raw_length: int) -> None:
+    def add(
+        self, blob_type: BlobType, blob_id: bytes, frame: bytes | memoryview, raw_length: int
+    ) -> None:
         """Seal `frame` as blob `blob_id` at the current end of the pack."""
         offset = self._size
         length = len(frame) + TAG_SIZE

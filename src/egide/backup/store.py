@@ -4,7 +4,7 @@ Shared by the worker threads of the archiver (and used by prune to repack). Hash
 compression (zstd) and encryption (OpenSSL) release the GIL, so two workers use two cores.
 Memory stays bounded: at most `max_uploads + 1` pack buffers (the open pack, packs on their way
 to storage, `max_uploads` at a time: a slow disk or link does not stall the workers on one fsync).
-Blobs of uploaded packs are findable at once (the index cache's pending table); index files are
+Blobs of uploaded packs are findable at once (the index cache's pending entries); index files are
 written every `index_every` packs and at the end, before any snapshot.
 """
 
@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import zstandard
 
-from .pack import BlobType, PackEntry, PackWriter, encode_frame, pack_name
+from .pack import BlobType, PackEntry, PackWriter, encode_frame_into, frame_length, pack_name
 from .repository import Repository
 from .sealed import object_name
 
@@ -35,20 +35,33 @@ def _compressor(level: int) -> zstandard.ZstdCompressor:
     return found
 
 
-def frame_for(data: bytes | memoryview) -> bytes:
-    """A frame holding `data`, zstd-compressed unless it does not pay (scans, archives)."""
+def _framed(payload: bytes | memoryview, compressed: bool) -> memoryview:
+    # The thread's scratch buffer, replaced (not resized: a caller may still hold a view of the
+    # last frame) when a frame does not fit.
+    scratch: bytearray | None = getattr(_local, "scratch", None)
+    needed = frame_length(len(payload))
+    if scratch is None or len(scratch) < needed:
+        scratch = _local.scratch = bytearray(max(needed, 1 << 20))
+    return encode_frame_into(payload, compressed, scratch)
+
+
+def frame_for(data: bytes | memoryview) -> memoryview:
+    """A frame holding `data`, zstd-compressed unless it does not pay (scans, archives).
+
+    The frame lives in this thread's scratch buffer: valid until the thread's next frame.
+    """
     if len(data) < 256:
-        return encode_frame(data, compressed=False)
+        return _framed(data, compressed=False)
     if len(data) > 2 * _SAMPLE:
         # Probe a sample first: incompressible data (JPEG, PDF scans, zip) costs one fast pass.
         sample = data[:_SAMPLE]
         if len(_compressor(1).compress(sample)) > 0.92 * len(sample):
-            return encode_frame(data, compressed=False)
+            return _framed(data, compressed=False)
     # Level 1 for small (database) chunks: as small as level 3 on them, and a third faster.
     packed = _compressor(1 if len(data) <= 65536 else 3).compress(data)
     if len(packed) >= 0.97 * len(data):
-        return encode_frame(data, compressed=False)
-    return encode_frame(packed, compressed=True)
+        return _framed(data, compressed=False)
+    return _framed(packed, compressed=True)
 
 
 class BlobStore:
@@ -111,7 +124,9 @@ class BlobStore:
                 self.add_frame(blob_type, chunk_id, frame_for(chunk), len(chunk))
         return ids
 
-    def add_frame(self, blob_type: BlobType, blob_id: bytes, frame: bytes, raw: int) -> None:
+    def add_frame(
+        self, blob_type: BlobType, blob_id: bytes, frame: bytes | memoryview, raw: int
+    ) -> None:
         """Put an already framed blob into the open pack (repacking uses this directly)."""
         full = None
         with self._lock:
