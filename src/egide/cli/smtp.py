@@ -6,16 +6,15 @@ import ctypes
 import gc
 import os
 import signal
-import threading
 
 import click
 
-from .bootstrap import migrate, start_django
+from .bootstrap import Stoppable, migrate, serve_until_stopped, start_django
 
 
 def start_smtp(
     port: int | None, submission_port: int | None = None, *, reuse_port: bool = False
-) -> list[object]:
+) -> list[Stoppable]:
     """Start the listeners (Django already set up); [] with a clear message if TLS is missing."""
     from egide.console.inbox import listener
 
@@ -100,15 +99,9 @@ def serve_smtp(
     if not listeners:
         raise click.ClickException("aucune écoute SMTP démarrée")
     _freeze_heap()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        serve_until_stopped(listeners)
     finally:
-        for item in listeners:
-            item.stop()  # type: ignore[attr-defined]
         for pid in children:
             os.kill(pid, signal.SIGTERM)
         for pid in children:
