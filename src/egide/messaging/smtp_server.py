@@ -127,7 +127,12 @@ class InboundMessage:
 
 
 class MailSink(Protocol):
-    """The business side of an SMTP listener; every method returns an SMTP reply or None (OK)."""
+    """The business side of an SMTP listener; every method returns an SMTP reply or None (OK).
+
+    Optional: `known_recipient(peer, address) -> bool`, called on the event loop, so it must
+    not block (no database, no I/O): True when the recipient is known acceptable already
+    (`check_recipient` is then not called), False to ask `check_recipient`.
+    """
 
     def check_sender(self, peer: Peer, address: str) -> str | None: ...
 
@@ -291,9 +296,13 @@ class SmtpHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         peer = _peer(session)
-        reply = await self._call(self.sink.check_recipient, peer, address)
-        if reply:
-            return await self._refuse(peer, "rcpt", reply)
+        # A sink may say at once, without blocking, that a recipient is known good (a cache):
+        # then no hop to the pool and back (a round trip of the session saved).
+        known = getattr(self.sink, "known_recipient", None)
+        if known is None or not known(peer, address):
+            reply = await self._call(self.sink.check_recipient, peer, address)
+            if reply:
+                return await self._refuse(peer, "rcpt", reply)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 OK"

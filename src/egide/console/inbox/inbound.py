@@ -103,6 +103,11 @@ class RelaySink:
             return "550 5.1.1 No such mailbox here"
         return None
 
+    def known_recipient(self, peer: Peer, address: str) -> bool:
+        """A hosted mailbox looked up less than `MAILBOX_CACHE_SECONDS` ago (no I/O: the
+        listener answers RCPT without a hop to its thread pool)."""
+        return self._cached(address.strip().lower(), time.monotonic()) is not None
+
     def _mailboxes(self, addresses: Sequence[str]) -> list[Mailbox]:
         """The hosted mailboxes among `addresses`, each looked up at most once a second.
 
