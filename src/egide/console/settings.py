@@ -195,6 +195,10 @@ EGIDE_MAX_MESSAGE_BYTES = (
     config.read_int(_env, "EGIDE_MAX_MESSAGE_MB", 25, low=1, high=150) * 1024 * 1024
 )
 DATA_UPLOAD_MAX_MEMORY_SIZE = EGIDE_MAX_MESSAGE_BYTES
+# Crash tests only: SIGKILL the SMTP listener after its N-th synced batch, before the commit.
+EGIDE_TEST_KILL_AFTER_SEGMENT_SYNC = config.read_int(
+    _env, "EGIDE_TEST_KILL_AFTER_SEGMENT_SYNC", 0, low=0, high=1_000_000
+)
 # X-MSS-NIL (the sending software's reference) and the SubmissionSet.sourceId OID of XDM packages.
 EGIDE_MSS_NIL = config.read_str(_env, "EGIDE_MSS_NIL", "EGIDE")
 EGIDE_MSS_SOURCE_OID = config.read_str(_env, "EGIDE_MSS_SOURCE_OID", "1.2.250.1.999.1")

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,23 +67,47 @@ def _python(code: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("processes", [1, 2])
+def _serve(egide: str, port: int, processes: int, env: dict[str, str], log: Path) -> Any:
+    return subprocess.Popen(
+        [egide, "smtp", "serve", "--port", str(port), "--processes", str(processes)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
+
+
+def _wait_listening(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
+            return
+        except OSError:
+            time.sleep(0.3)
+
+
+@pytest.mark.parametrize(
+    ("processes", "kill"), [(1, "sigkill"), (2, "sigkill"), (1, "after-segment-sync")]
+)
 def test_every_acknowledged_message_survives_a_sigkill_and_none_is_duplicated(
-    tmp_path: Path, pki: Pki, processes: int
+    tmp_path: Path, pki: Pki, processes: int, kill: str
 ) -> None:
-    """With two listener processes, both are killed at once: two segments, one database."""
+    """With two listener processes, both are killed at once: two segments, one database.
+
+    `after-segment-sync`: the listener kills itself (SIGKILL) after its 12th batch is
+    fdatasync'ed to the segment and before that batch's rows are committed — what a power cut
+    leaves when the commit without fsync is lost. The restart's recovery pass rebuilds that
+    batch from the segment: its messages (never acknowledged) are there, once each.
+    """
     env = _env(tmp_path, pki)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "listeblanche.xml").write_bytes(TRUST_LIST.read_bytes())
     _python(SETUP, env)
     port = free_port()
     egide = str(Path(sys.executable).with_name("egide"))
-    server = subprocess.Popen(
-        [egide, "smtp", "serve", "--port", str(port), "--processes", str(processes)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "server.log").open("wb"),
-    )
+    server_env = dict(env)
+    if kill == "after-segment-sync":
+        server_env["EGIDE_TEST_KILL_AFTER_SEGMENT_SYNC"] = "12"
+    server = _serve(egide, port, processes, server_env, tmp_path / "server.log")
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -112,34 +137,42 @@ def test_every_acknowledged_message_survives_a_sigkill_and_none_is_duplicated(
 
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-                break
-            except OSError:
-                time.sleep(0.3)
+        _wait_listening(port, deadline)
         time.sleep(processes - 1)  # the other processes bind right after the first one
         threads = [threading.Thread(target=sender, args=(n,)) for n in range(4)]
         for thread in threads:
             thread.start()
-        while len(acknowledged) < 12 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        children = _children(server.pid)
-        for pid in [server.pid, *children]:  # all at once: none gets to finish its batch
-            os.kill(pid, signal.SIGKILL)
-        server.wait(timeout=30)
-        _wait_gone(children)
+        if kill == "after-segment-sync":
+            server.wait(timeout=60)  # it kills itself between a sync and its commit
+            assert server.returncode == -signal.SIGKILL
+        else:
+            while len(acknowledged) < 12 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            children = _children(server.pid)
+            for pid in [server.pid, *children]:  # all at once: none gets to finish its batch
+                os.kill(pid, signal.SIGKILL)
+            server.wait(timeout=30)
+            _wait_gone(children)
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
+        # The restart: its recovery pass runs before it listens.
+        server = _serve(egide, port, 1, env, tmp_path / "server.log")
+        _wait_listening(port, time.monotonic() + 60)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
     finally:
         if server.poll() is None:
             server.kill()
     log = (tmp_path / "server.log").read_text(errors="replace")[-3000:]
-    assert len(acknowledged) >= 12, (errors, log)
+    assert len(acknowledged) >= (1 if kill == "after-segment-sync" else 12), (errors, log)
     stored = json.loads(_python(LIST, env))
     assert set(acknowledged) <= set(stored)
     assert len(stored) == len(set(stored))
+    if kill == "after-segment-sync":
+        # The killed batch: synced, never committed nor acknowledged, rebuilt by the recovery.
+        assert set(stored) - set(acknowledged), log
+        assert "recovered" in log
 
 
 def _children(pid: int) -> list[int]:

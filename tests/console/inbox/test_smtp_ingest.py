@@ -3,13 +3,14 @@ and the DATA reader that replaced aiosmtpd's line-by-line loop."""
 
 from __future__ import annotations
 
+import fcntl
 import smtplib
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 
 from egide.console.audit import services as audit
 from egide.console.audit.models import AuditEntry
@@ -165,6 +166,77 @@ def test_a_message_whose_stored_bytes_are_lost_is_kept_to_process_with_the_reaso
     kept.refresh_from_db()
     assert kept.folder == Folder.QUARANTINE and "illisible" in kept.problem
     assert kept.summarised
+
+
+def _synced_but_not_committed(box: Mailbox, raws: list[bytes]) -> list[str]:
+    """What a crash between the segment's fdatasync and the database commit leaves."""
+    key = storage.mailbox_key(bytes(box.wrapped_key), box.address)
+
+    def sealer(raw: bytes) -> Any:
+        return lambda name: envelope.seal_message(key, raw, mailbox_id=box.address, message_id=name)
+
+    appended = storage.append_segment(
+        [sealer(raw) for raw in raws],
+        [{"mailbox": box.address, "from": PEER_SENDER, "actor": "smtp:192.0.2.10"}] * len(raws),
+    )
+    appended.wait_durable()
+    storage.close_segment()  # the writer is gone: its lock with it
+    return appended.names
+
+
+def test_the_recovery_pass_rebuilds_rows_whose_commit_was_lost_once_and_only_once(
+    settings: Any, tmp_path: Path, hosted: Mailbox
+) -> None:
+    settings.EGIDE_MAIL_DIR = str(tmp_path / "mail")
+    [kept] = ingest.accept([hosted], b"Subject: avant\r\n\r\nx\r\n", envelope_from="", actor="t")
+    storage.close_segment()
+    raws = [
+        f"Subject: perdu {n}\r\nFrom: {PEER_SENDER}\r\n\r\ncorps\r\n".encode() for n in range(3)
+    ]
+    names = _synced_but_not_committed(hosted, raws)
+    assert not Message.objects.filter(blob__in=names).exists()
+    assert ingest.recover() == 3
+    rebuilt = Message.objects.filter(blob__in=names).order_by("blob")
+    assert sorted(services.raw_of(m) for m in rebuilt) == sorted(raws)
+    assert all(not m.summarised and m.envelope_from == PEER_SENDER for m in rebuilt)
+    assert sorted(services.summary_of(m).subject for m in rebuilt) == [
+        f"perdu {n}" for n in range(3)
+    ]
+    entries = AuditEntry.objects.filter(action="message.stored", details__recovered=True)
+    assert entries.count() == 3 and {e.actor for e in entries} == {"smtp:192.0.2.10"}
+    assert audit.verify_chain(audit.chain_key(hosted.practice_id)) is None
+    # Idempotent: a second pass (another start-up) finds nothing to do.
+    assert ingest.recover() == 0
+    assert Message.objects.count() == 4 and Message.objects.filter(pk=kept.pk).exists()
+    assert inbound.summarise_pending() == 4
+
+
+def test_the_recovery_pass_leaves_a_live_writer_and_withdrawn_or_deleted_records_alone(
+    settings: Any, tmp_path: Path, hosted: Mailbox
+) -> None:
+    settings.EGIDE_MAIL_DIR = str(tmp_path / "mail")
+    # Another process's open segment (its flock held): not recovered while it lives.
+    [lost] = _synced_but_not_committed(hosted, [b"Subject: s\r\n\r\nx\r\n"])
+    segment = lost.partition("@")[0]
+    [path] = Path(settings.EGIDE_MAIL_DIR).rglob(segment)
+    with path.open("rb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        assert ingest.recover() == 0
+    # A record zeroed (a message deleted, a failed batch withdrawn) never comes back.
+    storage.delete_blob(lost)
+    assert ingest.recover() == 0 and not Message.objects.exists()
+
+
+def test_a_batch_that_fails_after_its_sync_is_withdrawn_and_never_recovered(
+    settings: Any, tmp_path: Path, hosted: Mailbox
+) -> None:
+    settings.EGIDE_MAIL_DIR = str(tmp_path / "mail")
+    ghost = Mailbox.objects.get(pk=hosted.pk)
+    Mailbox.objects.filter(pk=hosted.pk).delete()  # removed between RCPT and the commit
+    with pytest.raises(IntegrityError):
+        ingest.accept([ghost], b"Subject: x\r\n\r\nx\r\n", envelope_from="", actor="t")
+    storage.close_segment()
+    assert ingest.recover() == 0 and not Message.objects.exists()
 
 
 # --- the DATA reader, over the network ------------------------------------------------------

@@ -22,20 +22,28 @@ others wait; when it is done, one of the callers still waiting leads the next ba
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from egide.console.audit import services as audit
 from egide.crypto import envelope
+from egide.crypto.errors import CryptoError
 from egide.messaging import mime
 from egide.messaging.errors import MessagingError
 
 from . import services, storage
 from .models import Mailbox, Message
+
+log = logging.getLogger(__name__)
 
 MAX_BATCH_MESSAGES = 64
 MAX_BATCH_BYTES = 32 * 1024 * 1024
@@ -137,8 +145,69 @@ class Arrival:
     actor: str
 
 
-def store_batch(arrivals: list[Arrival]) -> list[list[Message]]:
-    """Make a batch durable: one segment, one transaction; the rows stored for each arrival."""
+def _recovery(arrival: Arrival, box: Mailbox) -> dict[str, str]:
+    return {"mailbox": box.address, "from": arrival.envelope_from, "actor": arrival.actor}
+
+
+@contextmanager
+def _commit_without_fsync() -> Iterator[None]:
+    """A transaction whose commit does not wait for the disk: the segment is the durable record.
+
+    SQLite (WAL): `synchronous=NORMAL` for this commit only (the WAL is synced at the next
+    checkpoint or by the next commit of another connection, which keeps its FULL). PostgreSQL:
+    `synchronous_commit=off` for this transaction. Either way a crash can only lose the last
+    commits, whole and in order; the recovery pass rebuilds them from the segment.
+    """
+    sqlite = connection.vendor == "sqlite"
+    if sqlite:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            yield
+    finally:
+        if sqlite:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("PRAGMA synchronous=FULL")
+            except Exception:  # never leave this connection without fsync: a new one has FULL
+                connection.close()
+
+
+def _insert(rows: list[Message], events: list[audit.Event]) -> None:
+    if connection.features.can_return_rows_from_bulk_insert:
+        Message.objects.bulk_create(rows)
+    else:  # pragma: no cover - every backend we support returns the new keys
+        for row in rows:
+            row.save()
+    audit.record_many(
+        [replace(event, object_id=row.pk) for event, row in zip(events, rows, strict=True)]
+    )
+
+
+def _stored_event(arrival: Arrival, box: Mailbox, row: Message, **extra: object) -> audit.Event:
+    return audit.Event(
+        "message.stored",
+        practice_id=box.practice_id,
+        actor=arrival.actor,
+        object_type="message",
+        details={"mailbox": box.address, "folder": str(row.folder), **extra},
+    )
+
+
+def store_batch(
+    arrivals: list[Arrival], *, in_caller_transaction: bool = False
+) -> list[list[Message]]:
+    """Make a batch durable: one segment fdatasync, then one transaction; the rows stored.
+
+    The segment is the durable record (ADR 0015): its records and their batch trailer are
+    fdatasync'ed, then the rows and audit entries are committed without an fsync of their
+    own. Inside a caller's transaction the batch has no trailer (never recovered: the
+    caller's transaction may still roll back) and the caller's commit makes it durable.
+    """
     targets = [(arrival, box) for arrival in arrivals for box in arrival.mailboxes]
     keys = {box.pk: storage.mailbox_key(bytes(box.wrapped_key), box.address) for _, box in targets}
 
@@ -147,39 +216,124 @@ def store_batch(arrivals: list[Arrival]) -> list[list[Message]]:
             keys[box.pk], raw, mailbox_id=box.address, message_id=name
         )
 
-    appended = storage.append_segment([sealer(arrival.raw, box) for arrival, box in targets])
-    rows = [
-        services.pending_row(
-            box, arrival.raw, arrival.headers, blob=name, envelope_from=arrival.envelope_from
-        )
-        for (arrival, box), name in zip(targets, appended.names, strict=True)
-    ]
-    with transaction.atomic():
-        if connection.features.can_return_rows_from_bulk_insert:
-            Message.objects.bulk_create(rows)
-        else:  # pragma: no cover - every backend we support returns the new keys
-            for row in rows:
-                row.save()
-        audit.record_many(
-            [
-                audit.Event(
-                    "message.stored",
-                    practice_id=box.practice_id,
-                    actor=arrival.actor,
-                    object_type="message",
-                    object_id=row.pk,
-                    details={"mailbox": box.address, "folder": str(row.folder)},
-                )
-                for (arrival, box), row in zip(targets, rows, strict=True)
-            ]
-        )
-        appended.wait_durable()  # the bytes are on disk before a row naming them commits
+    appended = storage.append_segment(
+        [sealer(arrival.raw, box) for arrival, box in targets],
+        None if in_caller_transaction else [_recovery(a, box) for a, box in targets],
+    )
+    try:
+        rows = [
+            services.pending_row(
+                box, arrival.raw, arrival.headers, blob=name, envelope_from=arrival.envelope_from
+            )
+            for (arrival, box), name in zip(targets, appended.names, strict=True)
+        ]
+        events = [
+            _stored_event(arrival, box, row)
+            for (arrival, box), row in zip(targets, rows, strict=True)
+        ]
+        if in_caller_transaction:
+            _insert(rows, events)
+            appended.wait_durable()
+        else:
+            appended.wait_durable()  # the durable record first: a crash from here is recovered
+            _fault_point()
+            with _commit_without_fsync():
+                _insert(rows, events)
+    except BaseException:
+        if not in_caller_transaction:
+            _withdraw(appended.names)
+        raise
     stored: list[list[Message]] = []
     position = 0
     for arrival in arrivals:
         stored.append(rows[position : position + len(arrival.mailboxes)])
         position += len(arrival.mailboxes)
     return stored
+
+
+def _withdraw(names: list[str]) -> None:
+    """A batch that failed is answered `451`: its records must never be recovered (the peer
+    sends the message again). Zeroed, they no longer open, so the recovery pass skips them."""
+    for name in names:
+        try:
+            storage.delete_blob(name)
+        except OSError:
+            log.exception("failed batch record %s not withdrawn", name)
+
+
+def _fault_point() -> None:
+    """Crash tests only (`EGIDE_TEST_KILL_AFTER_SEGMENT_SYNC=N`): SIGKILL this process after
+    its N-th synced batch, before the database commit."""
+    after = getattr(settings, "EGIDE_TEST_KILL_AFTER_SEGMENT_SYNC", 0)
+    if not after:
+        return
+    with _fault_lock:
+        _fault_count[0] += 1
+        if _fault_count[0] >= after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+_fault_lock = threading.Lock()
+_fault_count = [0]
+
+
+def recover() -> int:
+    """Rebuild the rows and audit entries of synced records whose commit was lost; how many.
+
+    Run at start-up, before listening. Idempotent: a record whose blob name has a row is
+    skipped, and so is one that no longer opens (withdrawn after a failure, zeroed by a
+    deletion, torn). Segments of live writers are left to them (`storage.recover_segments`).
+    """
+    recovered = [0]
+
+    def segment(records: list[tuple[str, dict[str, object]]]) -> None:
+        names = [name for name, _ in records]
+        known = set(Message.objects.filter(blob__in=names).values_list("blob", flat=True))
+        missing = [(name, meta) for name, meta in records if name not in known]
+        if not missing:
+            return
+        boxes = {
+            box.address: box
+            for box in Mailbox.objects.filter(
+                address__in={str(m.get("mailbox")) for _, m in missing}
+            )
+        }
+        rows: list[Message] = []
+        events: list[audit.Event] = []
+        for name, meta in missing:
+            box = boxes.get(str(meta.get("mailbox")))
+            if box is None:
+                log.warning("segment record %s: mailbox %s is gone", name, meta.get("mailbox"))
+                continue
+            try:
+                raw = envelope.open_message(
+                    storage.mailbox_key(bytes(box.wrapped_key), box.address),
+                    storage.read_blob(name),
+                    mailbox_id=box.address,
+                    message_id=name,
+                )
+            except (OSError, ValueError, CryptoError):
+                continue  # withdrawn, deleted or torn: never acknowledged as stored
+            try:
+                headers: mime.ReceivedMessage | None = mime.parse_headers(raw)
+            except MessagingError:
+                headers = None
+            arrival = Arrival(
+                (box,), raw, headers, str(meta.get("from", "")), str(meta.get("actor", ""))
+            )
+            row = services.pending_row(
+                box, raw, headers, blob=name, envelope_from=arrival.envelope_from
+            )
+            rows.append(row)
+            events.append(_stored_event(arrival, box, row, recovered=True))
+        if rows:
+            with transaction.atomic():
+                _insert(rows, events)
+            recovered[0] += len(rows)
+            log.warning("recovered %d message(s) from a segment after a crash", len(rows))
+
+    storage.recover_segments(segment)
+    return recovered[0]
 
 
 _group = GroupCommit(store_batch)
@@ -204,5 +358,5 @@ def accept(
         headers = None  # the full parse in the background says what is wrong
     arrival = Arrival(tuple(mailboxes), raw, headers, envelope_from, actor)
     if connection.in_atomic_block:
-        return store_batch([arrival])[0]
+        return store_batch([arrival], in_caller_transaction=True)[0]
     return _group.submit(arrival, len(raw) * len(arrival.mailboxes))

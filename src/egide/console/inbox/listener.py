@@ -15,7 +15,7 @@ from django.conf import settings
 from egide.messaging.smtp_server import SmtpController, SmtpHandler
 from egide.messaging.smtp_tls import TlsMaterial
 
-from . import revocation, storage
+from . import ingest, revocation, storage
 from .inbound import RelaySink, SubmissionSink
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,11 @@ def start(
             "écoute SMTP non démarrée : TLS obligatoire, fichiers manquants ou illisibles : "
             + ", ".join(missing)
         )
+    try:
+        # Before listening: rows whose commit a crash lost are rebuilt from the segments.
+        ingest.recover()
+    except Exception:  # the records stay; the next start tries again
+        log.exception("recovery pass over the mail segments failed")
     host = host or settings.EGIDE_SMTP_HOST
     relay_port = settings.EGIDE_SMTP_PORT if port is None else port
     submission = settings.EGIDE_SMTP_SUBMISSION_PORT if submission_port is None else submission_port

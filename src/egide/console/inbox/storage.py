@@ -3,7 +3,10 @@
 Two kinds of blob names: `<mailbox>-<random>` is a file of its own; `seg-<random>@<offset>` is
 one record of an append-only segment file, where the SMTP group commit (ADR 0015) appends a
 whole batch of inbound messages with one fdatasync. A record is an 8-byte big-endian length,
-then the sealed bytes. Each process appends to its own segment, up to `SEGMENT_BYTES`.
+then the sealed bytes. Each process appends to its own segment, up to `SEGMENT_BYTES`, and
+holds an exclusive `flock` on it while it is open. Segments written since the single-fsync
+ingest start with `SEGMENT_MAGIC` and end each batch with a trailer naming its records and
+what the recovery pass needs to rebuild their rows (`docs/formats/mail-segment.md`).
 
 The master key file is read once per process. In the embedded default it is generated in
 `EGIDE_KEY_DIR` (not in the data directory), so that a copy of the data directory alone is useless.
@@ -11,11 +14,14 @@ The master key file is read once per process. In the embedded default it is gene
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import secrets
 import struct
 import threading
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -78,6 +84,11 @@ def _fsync_directory(path: Path) -> None:
 
 
 _RECORD_LENGTH = struct.Struct(">Q")
+_CRC = struct.Struct(">I")
+# First 8 bytes of a segment with batch trailers; an older segment starts with a record length.
+SEGMENT_MAGIC = b"EGSEG2\r\n"
+# A length word with this bit set starts a batch trailer, not a record.
+_TRAILER = 1 << 63
 
 
 def _segment_path(segment: str) -> Path:
@@ -105,8 +116,10 @@ class _Segment:
         path = _segment_path(self.name)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a live writer: the recovery pass leaves it alone
         self.handle = os.fdopen(fd, "wb")
-        self.size = 0
+        os.write(fd, SEGMENT_MAGIC)
+        self.size = len(SEGMENT_MAGIC)
         os.fsync(fd)
         _fsync_directory(path.parent)  # once per segment: its name is durable from now on
 
@@ -137,7 +150,10 @@ class Appended:
             raise
 
 
-def append_segment(sealers: Sequence[Callable[[str], bytes]]) -> Appended:
+def append_segment(
+    sealers: Sequence[Callable[[str], bytes]],
+    recovery: Sequence[Mapping[str, str]] | None = None,
+) -> Appended:
     """Append records to this process's segment; their blob names, and a way to wait for disk.
 
     Each sealer receives its record's blob name (the encryption binds the bytes to it) and
@@ -145,6 +161,10 @@ def append_segment(sealers: Sequence[Callable[[str], bytes]]) -> Appended:
     background, so that the caller can prepare its database rows meanwhile; it must call
     `wait_durable` before committing anything that names them. After a failure, or in a new
     process, records go to a new segment: a torn tail is never extended.
+
+    `recovery`: one mapping per record (plain strings: mailbox, reverse-path, actor); the
+    batch then ends with a trailer, and `recover_segments` will offer these records once the
+    writer is gone. Without it, the records are never recovered (the caller commits durably).
     """
     with _segment.lock:
         try:
@@ -158,13 +178,26 @@ def append_segment(sealers: Sequence[Callable[[str], bytes]]) -> Appended:
             assert handle is not None
             names = []
             offset = _segment.size
-            for seal in sealers:
+            sealed_records = []
+            for seal in sealers:  # every record sealed before anything is written
                 name = f"{_segment.name}@{offset}"
                 sealed = seal(name)
-                handle.write(_RECORD_LENGTH.pack(len(sealed)))
-                handle.write(sealed)
+                sealed_records.append(sealed)
                 names.append(name)
                 offset += _RECORD_LENGTH.size + len(sealed)
+            for sealed in sealed_records:
+                handle.write(_RECORD_LENGTH.pack(len(sealed)))
+                handle.write(sealed)
+            if recovery is not None:
+                entries = [
+                    {"at": int(name.rpartition("@")[2]), **meta}
+                    for name, meta in zip(names, recovery, strict=True)
+                ]
+                body = json.dumps({"records": entries}, separators=(",", ":")).encode()
+                payload = _CRC.pack(zlib.crc32(body)) + body
+                handle.write(_RECORD_LENGTH.pack(_TRAILER | len(payload)))
+                handle.write(payload)
+                offset += _RECORD_LENGTH.size + len(payload)
             handle.flush()
             _segment.size = offset
             return Appended(names, _syncer.submit(os.fdatasync, handle.fileno()))
@@ -177,6 +210,69 @@ def close_segment() -> None:
     """Close this process's segment (a listener stops); the next batch starts a new one."""
     with _segment.lock:
         _segment.close()
+
+
+def _batches(handle: BinaryIO) -> Iterator[list[dict[str, object]]]:
+    """The trailers' record lists of a segment, first batch first; stops at a torn tail."""
+    if handle.read(len(SEGMENT_MAGIC)) != SEGMENT_MAGIC:
+        return  # written before batch trailers: every record there was committed durably
+    size = os.fstat(handle.fileno()).st_size
+    position = len(SEGMENT_MAGIC)
+    while position + _RECORD_LENGTH.size <= size:
+        handle.seek(position)
+        (word,) = _RECORD_LENGTH.unpack(handle.read(_RECORD_LENGTH.size))
+        length = word & ~_TRAILER
+        end = position + _RECORD_LENGTH.size + length
+        if end > size:
+            return  # a batch cut short by a crash: never acknowledged
+        if word & _TRAILER:
+            payload = handle.read(length)
+            crc, body = payload[: _CRC.size], payload[_CRC.size :]
+            if len(crc) != _CRC.size or _CRC.unpack(crc)[0] != zlib.crc32(body):
+                return
+            try:
+                entries = json.loads(body)["records"]
+            except (ValueError, KeyError, TypeError):
+                return
+            if isinstance(entries, list):
+                yield [entry for entry in entries if isinstance(entry, dict)]
+        position = end
+
+
+def recover_segments(recover: Callable[[list[tuple[str, dict[str, object]]]], None]) -> int:
+    """Offer the trailer-listed records of every segment no live process writes to.
+
+    `recover` receives (blob name, recovery mapping) for each record of a segment whose
+    batch trailer is complete, while this process holds the segment's lock (two recovery
+    passes never handle the same segment at once; a writer's own segment is skipped).
+    Returns how many segments were offered.
+    """
+    root = Path(settings.EGIDE_MAIL_DIR) / "seg"
+    if not root.is_dir():
+        return 0
+    offered = 0
+    for path in sorted(root.glob("*/seg-*")):
+        with _segment.lock:
+            if _segment.handle is not None and path.name == _segment.name:
+                continue  # this process's own open segment
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue
+        with os.fdopen(fd, "rb") as handle:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its writer is alive and commits its own rows
+            records = [
+                (f"{path.name}@{entry.get('at')}", entry)
+                for batch in _batches(handle)
+                for entry in batch
+            ]
+            if records:
+                recover(records)
+            offered += 1
+    return offered
 
 
 def _read_record(name: str) -> bytes:
