@@ -10,10 +10,11 @@ was in progress are stored together by the next one:
    once per segment, when it is created);
 2. one database transaction inserts a routing row per message and mailbox (headers only,
    `summarised=False`) and appends their audit entries (`audit.record_many`) while that
-   fdatasync runs, waits for it, then commits.
+   fdatasync runs, waits for it, then commits without an fsync of its own: the segment, with
+   its batch trailer, is the durable record.
 
-Only then is each waiting connection told its message is stored. Nothing is answered before
-step 2 commits: a crash in between leaves unreferenced records and no `250` given.
+Only then is each waiting connection told its message is stored. A commit lost with a power
+cut is rebuilt from the segment by `recover` at the next start (ADR 0015).
 
 There is no commit thread: the first caller that finds no commit in progress leads one for all
 the callers waiting (its own message included) in its own thread and database connection, the
