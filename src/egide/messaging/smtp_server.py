@@ -129,9 +129,10 @@ class InboundMessage:
 class MailSink(Protocol):
     """The business side of an SMTP listener; every method returns an SMTP reply or None (OK).
 
-    Optional: `known_recipient(peer, address) -> bool`, called on the event loop, so it must
-    not block (no database, no I/O): True when the recipient is known acceptable already
-    (`check_recipient` is then not called), False to ask `check_recipient`.
+    Optional: `known_sender(peer, address) -> bool` and `known_recipient(peer, address) ->
+    bool`, called on the event loop, so they must not block (no database, no I/O): True when
+    the address is known acceptable already (`check_sender` / `check_recipient` is then not
+    called), False to ask the check.
     """
 
     def check_sender(self, peer: Peer, address: str) -> str | None: ...
@@ -285,9 +286,11 @@ class SmtpHandler:
             )
         if not self.relay and peer.user is None:
             return await self._refuse(peer, "mail", "530 5.7.0 Authentication required")
-        reply = await self._call(self.sink.check_sender, peer, address)
-        if reply:
-            return await self._refuse(peer, "mail", reply)
+        known = getattr(self.sink, "known_sender", None)
+        if known is None or not known(peer, address):
+            reply = await self._call(self.sink.check_sender, peer, address)
+            if reply:
+                return await self._refuse(peer, "mail", reply)
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"

@@ -239,6 +239,25 @@ def test_a_batch_that_fails_after_its_sync_is_withdrawn_and_never_recovered(
     assert ingest.recover() == 0 and not Message.objects.exists()
 
 
+def test_mail_and_rcpt_are_answered_from_the_cache_only_after_a_full_check(
+    smtp_settings: Any, hosted: Mailbox
+) -> None:
+    sink = RelaySink(background=True)
+    other = Peer("192.0.2.11", "TLSv1.3", "commonName=smtp-9.autre-operateur.test")
+    assert not sink.known_sender(PEER, PEER_SENDER)
+    assert not sink.known_recipient(PEER, hosted.address)
+    assert sink.check_sender(PEER, PEER_SENDER) is None
+    assert sink.check_recipient(PEER, hosted.address) is None
+    assert sink.known_sender(PEER, PEER_SENDER.upper())
+    assert sink.known_recipient(PEER, hosted.address.upper())
+    # Another operator's certificate, a refused sender, an unknown mailbox: the full check.
+    assert not sink.known_sender(other, PEER_SENDER)
+    assert sink.check_sender(other, PEER_SENDER) is not None
+    assert not sink.known_sender(other, PEER_SENDER)
+    assert sink.check_recipient(PEER, "personne@tilleuls.egide.test") is not None
+    assert not sink.known_recipient(PEER, "personne@tilleuls.egide.test")
+
+
 # --- the DATA reader, over the network ------------------------------------------------------
 
 

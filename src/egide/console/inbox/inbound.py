@@ -87,6 +87,7 @@ class RelaySink:
         self.background = background
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Mailbox]] = {}
+        self._senders: dict[tuple[str, str], float] = {}  # (address, certificate) → accepted
 
     def check_sender(self, peer: Peer, address: str) -> str | None:
         if address.strip() in ("", "<>"):  # null reverse-path: a DSN or MDN from the peer
@@ -96,7 +97,19 @@ class RelaySink:
             return "550 5.7.1 Sender domain is not in the MSSante trust space"
         if not space.operator_allowed(domain_of(address), peer.certificate_name):
             return "550 5.7.1 Your certificate is not the operator listed for this sender domain"
+        with self._lock:
+            if len(self._senders) >= 10_000:  # one entry per sender ever seen: keep it bounded
+                self._senders.clear()
+            self._senders[(address.strip().lower(), peer.certificate_name)] = time.monotonic()
         return None
+
+    def known_sender(self, peer: Peer, address: str) -> bool:
+        """This sender, from this operator's certificate, was accepted less than
+        `MAILBOX_CACHE_SECONDS` ago (no I/O: MAIL answered without a hop to the pool)."""
+        key = (address.strip().lower(), peer.certificate_name)
+        with self._lock:
+            accepted = self._senders.get(key)
+        return accepted is not None and time.monotonic() - accepted <= MAILBOX_CACHE_SECONDS
 
     def check_recipient(self, peer: Peer, address: str) -> str | None:
         if not self._mailboxes([address]):
