@@ -1,6 +1,12 @@
 """Égide vs restic vs BorgBackup on the same corpus, side by side in one run.
 
     .venv/bin/python -m bench.backup_vs_peers.run [--workdir /tmp/egide-bench] [--keep]
+        [--steps restore,check] [--repeat N]
+
+`--steps` runs only some steps: with `--keep`, a first full run leaves the corpus and the three
+repositories in the work directory, and later runs of the read-side steps (`restore`, `check`)
+reuse them — every tool still runs side by side. `--repeat` runs the chosen steps N times
+(tools interleaved) and prints the median of each figure.
 
 Steps per tool: init, first backup, next-day backup, full restore, check --read-data,
 forget --keep-last 1 + prune. Each command's wall time, CPU time (user + system) and peak RSS come
@@ -15,6 +21,7 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +31,7 @@ from pathlib import Path
 
 PASSPHRASE = "banc d'essai égide"  # noqa: S105 (a throwaway benchmark repository)  # noqa: S105 (a throwaway benchmark repository)
 STEPS = ["init", "backup", "next-day", "restore", "check", "forget+prune"]
+READ_STEPS = {"restore", "check"}
 
 
 @dataclass
@@ -135,18 +143,24 @@ def tools(work: Path, corpus: Path) -> list[Tool]:
     ]  # fmt: skip
 
 
-def table(all_tools: list[Tool]) -> str:
+def median_measure(measures: list[Measure]) -> Measure:
+    """Each figure's median over several runs of one step."""
+    return Measure(*(statistics.median(getattr(m, f) for m in measures) for f in
+                     ("wall", "cpu", "rss_mib", "added_mib", "repo_mib")))  # fmt: skip
+
+
+def table(all_tools: list[Tool], steps: list[str] = STEPS) -> str:
     by = {t.name: t.results for t in all_tools}
     rows = ["| step | tool | wall s | CPU s | peak RSS MiB | added MiB | repo MiB |",
             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for step in STEPS:
+    for step in steps:
         for tool in all_tools:
             m = tool.results[step]
             rows.append(f"| {step} | {tool.name} | {m.wall:.2f} | {m.cpu:.2f} | {m.rss_mib:.0f}"
                         f" | {m.added_mib:.1f} | {m.repo_mib:.1f} |")  # fmt: skip
     rows += ["", "| step | wall É/restic | wall É/borg | added É/restic | added É/borg |"
-             " RSS É/restic |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for step in STEPS:
+             " RSS É/restic | CPU É/restic |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for step in steps:
         e, r, b = by["egide"][step], by["restic"][step], by["borg"][step]
 
         def ratio(x: float, y: float) -> str:
@@ -154,7 +168,7 @@ def table(all_tools: list[Tool]) -> str:
 
         rows.append(f"| {step} | {ratio(e.wall, r.wall)} | {ratio(e.wall, b.wall)}"
                     f" | {ratio(e.added_mib, r.added_mib)} | {ratio(e.added_mib, b.added_mib)}"
-                    f" | {ratio(e.rss_mib, r.rss_mib)} |")  # fmt: skip
+                    f" | {ratio(e.rss_mib, r.rss_mib)} | {ratio(e.cpu, r.cpu)} |")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -162,13 +176,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108  # noqa: S108
     parser.add_argument("--keep", action="store_true", help="keep the corpus for another run")
+    parser.add_argument(
+        "--steps",
+        type=lambda value: value.split(","),
+        default=STEPS,
+        help=f"comma-separated steps among {','.join(STEPS)} (default: all); with only"
+        " restore/check, the repositories of an earlier --keep run are reused",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the chosen steps")
     args = parser.parse_args()
+    unknown = set(args.steps) - set(STEPS)
+    if unknown:
+        parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
     ensure_peers()
     work: Path = args.workdir
     corpus = work / "corpus"
-    for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
-                 "borg-base", "egide-out", "restic-out", "borg-out"):  # fmt: skip
+    reuse = set(args.steps) <= READ_STEPS
+    if reuse and not (work / "egide-repo").exists():
+        sys.exit(f"no repositories in {work}: run every step once with --keep first")
+    for name in ("egide-out", "restic-out", "borg-out"):
         shutil.rmtree(work / name, ignore_errors=True)
+    if not reuse:
+        for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
+                     "borg-base"):  # fmt: skip
+            shutil.rmtree(work / name, ignore_errors=True)
     if not (corpus / ".complete").exists():
         shutil.rmtree(corpus, ignore_errors=True)
         started = time.perf_counter()
@@ -177,27 +208,38 @@ def main() -> None:
                        check=True)  # fmt: skip
         (corpus / ".complete").write_text("")
         print(f"corpus generated in {time.perf_counter() - started:.0f} s", flush=True)
-    elif (corpus / ".mutated").exists():
+    elif (corpus / ".mutated").exists() and not reuse:
         sys.exit(f"{corpus} already had its next day: delete it to regenerate")
     (work / "borg-out").mkdir(parents=True, exist_ok=True)
     all_tools = tools(work, corpus)
     print(f"corpus: {tree_size(corpus) / (1 << 20):.0f} MiB;"
           f" load average {os.getloadavg()}", flush=True)  # fmt: skip
-    for step in STEPS:
-        if step == "next-day":
-            # In a child process: this one stays small (see `measure`).
-            code = f"from pathlib import Path; from {__package__}.corpus import next_day;"
-            subprocess.run([sys.executable, "-c", f"{code} next_day(Path({str(corpus)!r}))"],
-                           check=True)  # fmt: skip
-            (corpus / ".mutated").write_text("")
-        for tool in all_tools:
-            measure(tool, step)
+    runs: list[dict[str, dict[str, Measure]]] = []
+    for _ in range(args.repeat):
+        for step in [s for s in STEPS if s in args.steps]:
+            if step == "next-day":
+                # In a child process: this one stays small (see `measure`).
+                code = f"from pathlib import Path; from {__package__}.corpus import next_day;"
+                subprocess.run([sys.executable, "-c", f"{code} next_day(Path({str(corpus)!r}))"],
+                               check=True)  # fmt: skip
+                (corpus / ".mutated").write_text("")
+            for tool in all_tools:
+                if step == "restore":
+                    shutil.rmtree(work / f"{tool.name}-out", ignore_errors=True)
+                    (work / f"{tool.name}-out").mkdir()
+                measure(tool, step)
+        runs.append({t.name: dict(t.results) for t in all_tools})
+    for tool in all_tools:
+        tool.results = {
+            step: median_measure([run[tool.name][step] for run in runs]) for step in tool.results
+        }
     print()
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPU,"
         f" Python {platform.python_version()}, load average at end {os.getloadavg()}"
+        + (f"; medians of {args.repeat} runs" if args.repeat > 1 else "")
     )
-    print(table(all_tools))
+    print(table(all_tools, [s for s in STEPS if s in args.steps]))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
