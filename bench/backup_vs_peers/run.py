@@ -149,6 +149,24 @@ def median_measure(measures: list[Measure]) -> Measure:
                      ("wall", "cpu", "rss_mib", "added_mib", "repo_mib")))  # fmt: skip
 
 
+def per_run_ratios(runs: list[dict[str, dict[str, Measure]]], steps: list[str]) -> str:
+    """Égide/peer ratios of each run (tools ran side by side), and their medians."""
+    rows = ["| step | ratio | run by run | median |", "|---|---|---|---:|"]
+    for step in steps:
+        for peer in ("restic", "borg"):
+            for figure in ("wall", "cpu"):
+                values = [
+                    getattr(run["egide"][step], figure) / getattr(run[peer][step], figure)
+                    for run in runs
+                    if getattr(run[peer][step], figure) > 0.001
+                ]
+                if values:
+                    listed = " · ".join(f"{v:.2f}" for v in values)
+                    median = statistics.median(values)
+                    rows.append(f"| {step} | {figure} É/{peer} | {listed} | **{median:.2f}** |")
+    return "\n".join(rows)
+
+
 def table(all_tools: list[Tool], steps: list[str] = STEPS) -> str:
     by = {t.name: t.results for t in all_tools}
     rows = ["| step | tool | wall s | CPU s | peak RSS MiB | added MiB | repo MiB |",
@@ -240,6 +258,9 @@ def main() -> None:
         + (f"; medians of {args.repeat} runs" if args.repeat > 1 else "")
     )
     print(table(all_tools, [s for s in STEPS if s in args.steps]))
+    if args.repeat > 1:
+        print()
+        print(per_run_ratios(runs, [s for s in STEPS if s in args.steps]))
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
