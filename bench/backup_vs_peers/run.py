@@ -233,7 +233,9 @@ def main() -> None:
     print(f"corpus: {tree_size(corpus) / (1 << 20):.0f} MiB;"
           f" load average {os.getloadavg()}", flush=True)  # fmt: skip
     runs: list[dict[str, dict[str, Measure]]] = []
-    for _ in range(args.repeat):
+    for repeat in range(args.repeat):
+        # Each repetition starts with another tool, so that no tool always follows the same one.
+        order = all_tools[repeat % len(all_tools) :] + all_tools[: repeat % len(all_tools)]
         for step in [s for s in STEPS if s in args.steps]:
             if step == "next-day":
                 # In a child process: this one stays small (see `measure`).
@@ -241,10 +243,13 @@ def main() -> None:
                 subprocess.run([sys.executable, "-c", f"{code} next_day(Path({str(corpus)!r}))"],
                                check=True)  # fmt: skip
                 (corpus / ".mutated").write_text("")
-            for tool in all_tools:
+            for tool in order:
                 if step == "restore":
                     shutil.rmtree(work / f"{tool.name}-out", ignore_errors=True)
                     (work / f"{tool.name}-out").mkdir()
+                # The previous tool's dirty pages (a restored GiB, a deleted one) are written
+                # out first: otherwise their writeback lands on the next tool's clock.
+                os.sync()
                 measure(tool, step)
         runs.append({t.name: dict(t.results) for t in all_tools})
     for tool in all_tools:
