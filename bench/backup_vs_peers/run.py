@@ -212,7 +212,7 @@ def main() -> None:
     reuse = set(args.steps) <= READ_STEPS
     if reuse and not (work / "egide-repo").exists():
         sys.exit(f"no repositories in {work}: run every step once with --keep first")
-    for name in ("egide-out", "restic-out", "borg-out"):
+    for name in ("egide-out", "restic-out", "borg-out", "old-out"):
         shutil.rmtree(work / name, ignore_errors=True)
     if not reuse:
         for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
@@ -245,8 +245,14 @@ def main() -> None:
                 (corpus / ".mutated").write_text("")
             for tool in order:
                 if step == "restore":
-                    shutil.rmtree(work / f"{tool.name}-out", ignore_errors=True)
-                    (work / f"{tool.name}-out").mkdir()
+                    # The previous output is moved aside, deleted at the end: ext4 is slow to
+                    # allocate inodes next to thousands deleted seconds before, a cost that
+                    # would land on the tool measured next, not on the one that made it.
+                    out = work / f"{tool.name}-out"
+                    if out.exists():
+                        (work / "old-out").mkdir(exist_ok=True)
+                        out.rename(work / "old-out" / f"{tool.name}-{time.monotonic_ns()}")
+                    out.mkdir()
                 # The previous tool's dirty pages (a restored GiB, a deleted one) are written
                 # out first: otherwise their writeback lands on the next tool's clock.
                 os.sync()
@@ -266,6 +272,7 @@ def main() -> None:
     if args.repeat > 1:
         print()
         print(per_run_ratios(runs, [s for s in STEPS if s in args.steps]))
+    shutil.rmtree(work / "old-out", ignore_errors=True)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
