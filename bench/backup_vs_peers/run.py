@@ -212,8 +212,14 @@ def main() -> None:
     reuse = set(args.steps) <= READ_STEPS
     if reuse and not (work / "egide-repo").exists():
         sys.exit(f"no repositories in {work}: run every step once with --keep first")
-    for name in ("egide-out", "restic-out", "borg-out", "old-out"):
-        shutil.rmtree(work / name, ignore_errors=True)
+    leftovers = [work / n for n in ("egide-out", "restic-out", "borg-out", "old-out")]
+    if any(path.exists() for path in leftovers):
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
+        # Inodes freed less than ~30 s ago are skipped one by one by ext4's allocator: the
+        # first restore would pay for this deletion.
+        os.sync()
+        time.sleep(40)
     if not reuse:
         for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
                      "borg-base"):  # fmt: skip
