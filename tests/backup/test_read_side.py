@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -111,3 +114,90 @@ def test_rotating_shares_read_every_pack_and_find_damage_when_its_turn_comes(
     damaged = [report for report in reports if not report.ok]
     assert damaged
     assert (snapshot.short_id, "/" + victim.path) in damaged[0].damaged_files
+
+
+def _kinds_tree(root: Path) -> Path:
+    """The practice tree, plus a sparse file, a file of zeros, a FIFO and a read-only directory."""
+    source = make_tree(root)
+    with (source / "disque.img").open("wb") as handle:
+        handle.truncate(32 << 20)
+        handle.seek(13 << 20)
+        handle.write(b"au milieu du vide")
+    with (source / "zeros.bin").open("wb") as handle:
+        handle.truncate(9 << 20)
+    os.mkfifo(source / "tube", 0o640)
+    (source / "archives").mkdir()
+    (source / "archives" / "2025.txt").write_text("clos")
+    (source / "archives").chmod(0o555)
+    os.utime(source / "tube", ns=(1_500_000_000_000_000_001, 1_500_000_000_000_000_002))
+    os.utime(source / "archives", ns=(1_400_000_000_000_000_001, 1_400_000_000_000_000_002))
+    return source
+
+
+def test_every_kind_of_entry_comes_back_and_a_second_restore_over_it_repairs_it(
+    repo: Repository, tmp_path: Path
+) -> None:
+    source = _kinds_tree(tmp_path / "src")
+    letter = source / "courriers" / "2026" / "lettre-3.txt"
+    os.utime(letter, ns=(1_700_000_000_000_000_007, 1_700_000_000_000_000_009))
+    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    original = digest_tree(source)
+    out = tmp_path / "out"
+    restored = out / str(source).lstrip("/")
+
+    assert restore_snapshot(repo, snapshot, out).problems == ()
+
+    # The access time recorded by the backup (reading a file may move it: looked at first).
+    recorded = next(n for n in read_tree(repo, snapshot) if n.path.endswith("lettre-3.txt"))
+    assert recorded.mtime_ns == 1_700_000_000_000_000_009
+    assert (restored / "courriers" / "2026" / "lettre-3.txt").stat().st_atime_ns == (
+        recorded.atime_ns
+    )
+    assert digest_tree(restored) == original
+    assert stat.S_ISFIFO(os.lstat(restored / "tube").st_mode)
+    assert os.listxattr(restored / "vide.txt") == os.listxattr(source / "vide.txt")
+    for name in ("disque.img", "zeros.bin"):  # sparse again: holes are not written
+        info = (restored / name).stat()
+        assert info.st_size == (source / name).stat().st_size
+        assert info.st_blocks * 512 <= info.st_size // 4
+    assert (restored / "vide.txt").stat().st_size == 0
+
+    # The restored tree is changed, then restored over: the snapshot's entries come back, a
+    # link in place of a directory is removed (not followed out), other entries stay.
+    outside = tmp_path / "ailleurs"
+    outside.mkdir()
+    (restored / "courriers" / "2026" / "lettre-3.txt").write_text("modifié, et plus long " * 900)
+    (restored / "scans" / "scan-1.jpg").unlink()
+    (restored / "patients.sqlite").unlink()
+    (restored / "patients.sqlite").symlink_to(outside / "volé")  # dangling, in a file's place
+    shutil.rmtree(restored / "scans")
+    (restored / "scans").symlink_to(outside, target_is_directory=True)
+    (restored / "lien").unlink()
+    (restored / "lien").write_text("un fichier à la place du lien")
+    (restored / "tube").unlink()
+    (restored / "tube").write_text("un fichier à la place du tube")
+    (restored / "ajout.txt").write_text("resté")
+
+    assert restore_snapshot(repo, snapshot, out).problems == ()
+
+    assert list(outside.iterdir()) == []
+    after = digest_tree(restored)
+    assert after.pop("ajout.txt")[0] == "file"
+    assert after == original
+    assert not list(out.rglob(".*.egide-restore"))
+
+
+def test_a_single_file_is_restored_alone_with_its_parent_directories(
+    repo: Repository, tmp_path: Path
+) -> None:
+    source = _kinds_tree(tmp_path / "src")
+    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    wanted = source / "courriers" / "2026" / "lettre-7.txt"
+
+    result = restore_snapshot(repo, snapshot, tmp_path / "out", includes=[str(wanted) + "/"])
+
+    assert result.problems == () and result.files == 1
+    restored = tmp_path / "out" / str(source).lstrip("/")
+    assert (restored / "courriers" / "2026" / "lettre-7.txt").read_bytes() == wanted.read_bytes()
+    found = {str(path.relative_to(restored)) for path in restored.rglob("*")}
+    assert found == {"courriers", "courriers/2026", "courriers/2026/lettre-7.txt"}

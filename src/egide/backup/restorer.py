@@ -12,17 +12,23 @@ that needs it, and renamed once its last chunk is written and its size checked; 
 fails the files that hold it, and only them. Memory is bounded: one batch of chunk positions,
 and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each) in flight. Directory times are set
 last, deepest first, since writing their children changes them.
+
+A chunk of zeros is not written: the file is extended to its size at the end, so a sparse file
+comes back sparse (and an image full of zeros costs no disk). Restoring over an existing tree
+replaces what is in the way of the snapshot's entries — a file or a link where it has a
+directory is removed, never followed — and leaves other entries alone.
 """
 
 # Plain str paths on purpose: a pathlib object costs microseconds to build and thousands of
 # files are restored per second, so os/os.path calls instead.
-# ruff: noqa: PTH101, PTH103, PTH105, PTH108, PTH118, PTH120, PTH211
+# ruff: noqa: PTH101, PTH102, PTH103, PTH105, PTH108, PTH118, PTH120, PTH211
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import os
+import stat
 import threading
 import time
 from collections import deque
@@ -70,7 +76,7 @@ class _Target:
     """A file being restored: its temporary name, descriptor and chunks still to write."""
 
     __slots__ = (
-        "complete", "error", "fd", "node", "open_lock", "path", "pending", "planned",
+        "complete", "error", "fd", "holes", "node", "open_lock", "path", "pending", "planned",
         "planned_size", "temp",
     )  # fmt: skip
 
@@ -86,12 +92,13 @@ class _Target:
         self.planned_size = 0  # bytes of the chunks queued so far (planner's view)
         self.pending = 0  # chunks planned and not yet written (under the restore's lock)
         self.planned = False  # every chunk is planned (under the restore's lock)
+        self.holes = False  # a chunk of zeros was skipped: extend the file to its size at the end
         self.error: str | None = None
 
     def descriptor(self) -> int:
         with self.open_lock:
             if self.fd < 0:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
                 self.fd = os.open(self.temp, flags, 0o600)
             return self.fd
 
@@ -106,6 +113,14 @@ class _Run:
 
     pack_id: str
     blobs: list[tuple[PackEntry, list[_Place]]]
+
+
+def _zeros(data: bytes | memoryview) -> bool:
+    """Whether a chunk holds only zeros (three bytes looked at first: most chunks stop there)."""
+    size = len(data)
+    if not size or data[0] or data[-1] or data[size // 2]:
+        return False
+    return (data if isinstance(data, bytes) else bytes(data)) == bytes(size)
 
 
 def _pwrite(fd: int, data: bytes | memoryview, offset: int) -> None:
@@ -223,10 +238,12 @@ class _Restore:
             span, failure = memoryview(b""), str(error)
         for entry, places in run.blobs:
             data: bytes | memoryview = b""
+            zeros = False
             if reader is not None:
                 try:
                     sealed = span[entry.offset - start : entry.offset - start + entry.length]
                     data = self.repo.open_verified(reader, entry, sealed)
+                    zeros = _zeros(data)
                     failure = ""
                 except BackupError as error:
                     failure = str(error)
@@ -236,7 +253,11 @@ class _Restore:
                     target.error = target.error or failure
                 elif target.error is None:
                     try:
-                        _pwrite(target.descriptor(), data, offset)
+                        if zeros:
+                            target.holes = True
+                            target.descriptor()
+                        else:
+                            _pwrite(target.descriptor(), data, offset)
                     except OSError as error:
                         target.error = target.error or str(error.strerror)
         finished = []
@@ -255,6 +276,8 @@ class _Restore:
             if target.fd < 0 and target.error is None:
                 target.descriptor()  # an empty file
             if target.fd >= 0:
+                if target.holes and target.error is None:
+                    os.ftruncate(target.fd, node.size)
                 os.close(target.fd)
                 target.fd = -1
             if target.error is None:
@@ -272,6 +295,29 @@ class _Restore:
             self.files += 1
             self.bytes += node.size
             self.problems.extend(problems)
+
+
+def _make_dir(path: str) -> None:
+    """A directory at `path`, writable by the restore; whatever else is there is removed."""
+    try:
+        os.mkdir(path, 0o700)
+        return
+    except FileNotFoundError:
+        os.makedirs(path, 0o700, exist_ok=True)
+        return
+    except FileExistsError:
+        info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        os.unlink(path)  # a file, or a link that must not be followed out of the target
+        os.mkdir(path, 0o700)
+    elif info.st_mode & 0o700 != 0o700:
+        os.chmod(path, info.st_mode | 0o700)  # restored before: its mode is set again at the end
+
+
+def _clear(path: str) -> None:
+    """Remove a file or link in the way of a link or FIFO (a directory stays: a problem)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _apply_metadata(node: Node, target: str, problems: list[FileProblem]) -> None:
@@ -340,13 +386,12 @@ def restore_snapshot(
                 continue
             try:
                 if node.type == "dir":
-                    os.makedirs(path, exist_ok=True)
+                    _make_dir(path)
                     made.add(path)
                     directories.append((node, path))
                 elif node.type == "symlink":
                     parent(path)
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(path)
+                    _clear(path)
                     os.symlink(node.target, path)
                     _apply_metadata(node, path, state.problems)
                 elif node.type == "file":
@@ -361,7 +406,9 @@ def restore_snapshot(
                         submit(*state.flush())
                 elif node.type == "fifo":
                     parent(path)
+                    _clear(path)
                     os.mkfifo(path, node.mode)
+                    _apply_metadata(node, path, state.problems)
             except OSError as error:
                 state.problem(node.path, f"non restauré : {error.strerror}")
         submit(*state.flush())
