@@ -18,6 +18,7 @@ packages; the script installs them when missing.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import shutil
@@ -102,6 +103,18 @@ def ensure_peers() -> None:
     if missing:
         lock = "/tmp/apt.lock"  # noqa: S108 (the lock every helper shares for apt)
         subprocess.run(["flock", lock, "apt-get", "install", "-y", "-q", *missing], check=True)
+
+
+def ensure_bytecode() -> None:
+    """Compile Égide's modules as an installation does: with PYTHONDONTWRITEBYTECODE set (as in
+    some shells and CI), an editable install would otherwise compile them again in every
+    measured command; restic is a binary and borg's Debian package ships its bytecode."""
+    spec = importlib.util.find_spec("egide")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("egide is not importable from this interpreter")
+    for location in spec.submodule_search_locations:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", location],
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
 
 
 def tools(work: Path, corpus: Path) -> list[Tool]:
@@ -207,6 +220,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
     ensure_peers()
+    ensure_bytecode()
     work: Path = args.workdir
     corpus = work / "corpus"
     reuse = set(args.steps) <= READ_STEPS
