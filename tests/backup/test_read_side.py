@@ -12,7 +12,8 @@ import pytest
 from egide.backup import restorer
 from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.checker import check_repository, in_share
-from egide.backup.pack import pack_name
+from egide.backup.index import BlobLocation, IndexCache
+from egide.backup.pack import BlobType, PackEntry, pack_name
 from egide.backup.repository import Repository
 from egide.backup.restorer import restore_snapshot
 from egide.backup.snapshot import read_tree
@@ -201,3 +202,21 @@ def test_a_single_file_is_restored_alone_with_its_parent_directories(
     assert (restored / "courriers" / "2026" / "lettre-7.txt").read_bytes() == wanted.read_bytes()
     found = {str(path.relative_to(restored)) for path in restored.rglob("*")}
     assert found == {"courriers", "courriers/2026", "courriers/2026/lettre-7.txt"}
+
+
+def test_the_planner_s_one_row_lookup_agrees_with_the_row_by_row_one(tmp_path: Path) -> None:
+    cache = IndexCache(tmp_path / "index.sqlite")
+    indexed = [PackEntry(BlobType.DATA, bytes([i]) * 32, 37 + 100 * i, 100, 250) for i in range(7)]
+    pending = [
+        PackEntry(BlobType.TREE, bytes([200 + i]) * 32, 37 + 90 * i, 90, 400) for i in range(3)
+    ]
+    cache.add_file("index/" + "ab" * 32, [("cd" * 32, indexed)])
+    cache.add_pending("ef" * 32, pending)
+    wanted = [e.blob_id for e in indexed + pending] + [b"\x99" * 32, indexed[2].blob_id]
+
+    found = cache.locate_batch(wanted)
+
+    assert found == cache.locate_many(wanted)
+    assert len(found) == 10 and b"\x99" * 32 not in found
+    assert found[pending[1].blob_id] == BlobLocation("ef" * 32, pending[1])
+    assert found[indexed[4].blob_id] == BlobLocation("cd" * 32, indexed[4])

@@ -49,6 +49,7 @@ _MAX_RANGE = 4 << 20
 _MAX_GAP = 256 << 10
 _BATCH_PIECES = 4096
 _BATCH_FILES = 256
+_IOV_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,39 @@ def _zeros(data: bytes | memoryview) -> bool:
     return (data if isinstance(data, bytes) else bytes(data)) == bytes(size)
 
 
-def _pwrite(fd: int, data: bytes | memoryview, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        done = os.pwrite(fd, view, offset)
-        view, offset = view[done:], offset + done
+class _Segment:
+    """Consecutive chunks of one file, written with one `pwritev`."""
+
+    __slots__ = ("buffers", "end", "offset")
+
+    def __init__(self, offset: int, data: bytes | memoryview) -> None:
+        self.offset = offset
+        self.end = offset + len(data)
+        self.buffers = [data]
+
+    def add(self, data: bytes | memoryview) -> None:
+        self.buffers.append(data)
+        self.end += len(data)
+
+    def write(self, target: _Target) -> None:
+        if target.error is not None:
+            return
+        try:
+            fd = target.descriptor()
+            offset, buffers = self.offset, self.buffers
+            while buffers:
+                group = buffers[:_IOV_MAX]
+                written = os.pwritev(fd, group, offset)
+                offset += written
+                for index, buffer in enumerate(group):  # a short write: go on after it
+                    if written < len(buffer):
+                        buffers = [memoryview(buffer)[written:], *buffers[index + 1 :]]
+                        break
+                    written -= len(buffer)
+                else:
+                    buffers = buffers[len(group) :]
+        except OSError as error:
+            target.error = target.error or str(error.strerror)
 
 
 class _Restore:
@@ -171,7 +200,7 @@ class _Restore:
         """Locate the batch's chunks, and cut it into runs sorted by pack and offset."""
         pieces, self.pieces = self.pieces, []
         batch, self.batch_files = self.batch_files, []
-        known = self.repo.index.locate_many([piece[0] for piece in pieces])
+        known = self.repo.index.locate_batch([piece[0] for piece in pieces])
         by_blob: dict[bytes, tuple[BlobLocation, list[_Place]]] = {}
         counts: dict[_Target, int] = {}
         for blob_id, target in pieces:
@@ -223,6 +252,8 @@ class _Restore:
     def write_run(self, run: _Run) -> None:
         """Fetch, verify and write one run; finish the files whose last chunk it held."""
         done: dict[_Target, int] = {}
+        # Chunks that follow each other in a file are written with one system call.
+        segments: dict[_Target, _Segment] = {}
         start = run.blobs[0][0].offset
         last = run.blobs[-1][0]
         reader = None
@@ -251,15 +282,18 @@ class _Restore:
                 done[target] = done.get(target, 0) + 1
                 if failure:
                     target.error = target.error or failure
+                elif zeros:
+                    target.holes = True  # left as a hole; `finish` sets the size
                 elif target.error is None:
-                    try:
-                        if zeros:
-                            target.holes = True
-                            target.descriptor()
-                        else:
-                            _pwrite(target.descriptor(), data, offset)
-                    except OSError as error:
-                        target.error = target.error or str(error.strerror)
+                    segment = segments.get(target)
+                    if segment is not None and segment.end == offset:
+                        segment.add(data)
+                    else:
+                        if segment is not None:
+                            segment.write(target)
+                        segments[target] = _Segment(offset, data)
+        for target, segment in segments.items():
+            segment.write(target)
         finished = []
         with self.lock:
             for target, count in done.items():
