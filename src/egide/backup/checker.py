@@ -119,6 +119,24 @@ def _read_pack(repo: Repository, pack_id: str) -> tuple[set[bytes], list[str], i
     return damaged, errors, len(data)
 
 
+_FILES_PER_LOOKUP = 256
+
+
+def _trace(
+    repo: Repository,
+    short_id: str,
+    files: list[tuple[str, list[bytes]]],
+    damaged: set[bytes],
+    report: CheckReport,
+) -> None:
+    """Name the files (emptied from `files`) with a damaged or unindexed chunk: one lookup."""
+    indexed = repo.index.locate_batch([blob for _, ids in files for blob in ids])
+    for path, ids in files:
+        if not damaged.isdisjoint(ids) or any(blob not in indexed for blob in ids):
+            report.damaged_files.append((short_id, "/" + path))
+    files.clear()
+
+
 def check_repository(
     repo: Repository,
     read_data: bool = False,
@@ -139,6 +157,8 @@ def check_repository(
     damaged: set[bytes] = set()
     for pack_id in missing:
         damaged.update(e.blob_id for e in repo.index.pack_entries(pack_id))
+    known_before = set(damaged)
+    structure: CheckReport | None = None
     if read_data or share is not None:
         done = _journaled(journal)
         readable = {p: present[p] for p in indexed & present.keys() if in_subset(p, subset)}
@@ -150,7 +170,10 @@ def check_repository(
         total = sum(present[p] for p in chosen)
         report.packs_skipped = len(done & indexed)
         last = 0.0
-        with ThreadPoolExecutor(workers, thread_name_prefix="check") as pool:
+        with ThreadPoolExecutor(workers + 1, thread_name_prefix="check") as pool:
+            # Snapshots and trees are walked meanwhile, by one more thread; walked again after
+            # the read only if it found damage (to name the files that hold it).
+            walk = pool.submit(_snapshots_pass, repo, known_before)
             results = pool.map(lambda p: _read_pack(repo, p), chosen)
             for pack_id, (bad, errors, size) in zip(chosen, results, strict=True):
                 damaged |= bad
@@ -165,6 +188,7 @@ def check_repository(
                     sink(
                         Progress("check", report.packs_read, report.bytes_read, len(chosen), total)
                     )
+            structure = walk.result()
         sink(Progress("check", report.packs_read, report.bytes_read, len(chosen), total))
         if journal is not None:
             journal.unlink(missing_ok=True)  # the pass is complete
@@ -173,16 +197,30 @@ def check_repository(
             last_read = rotation[-1]
             cursor.parent.mkdir(parents=True, exist_ok=True)
             cursor.write_text(last_read + "\n")
+    if structure is None or damaged != known_before:
+        structure = _snapshots_pass(repo, damaged)  # damage found by the read: traced to files
+    report.snapshots = structure.snapshots
+    report.damaged_files = structure.damaged_files
+    report.errors.extend(structure.errors)
+    return report
+
+
+def _snapshots_pass(repo: Repository, damaged: set[bytes]) -> CheckReport:
+    """Open every snapshot and tree; name the files with a damaged or unindexed chunk."""
+    report = CheckReport()
     for snapshot in list_snapshots(repo):
         report.snapshots += 1
         try:
             for blob in snapshot.tree:
                 if bytes.fromhex(blob) in damaged or not repo.index.has(bytes.fromhex(blob)):
                     raise RepositoryCorrupted(f"arbre {blob[:12]} endommagé ou absent")
+            files: list[tuple[str, list[bytes]]] = []
             for node in read_tree(repo, snapshot):
-                ids = [bytes.fromhex(chunk) for chunk in node.chunks]
-                if ids and (not damaged.isdisjoint(ids) or not repo.index.has_all(ids)):
-                    report.damaged_files.append((snapshot.short_id, "/" + node.path))
+                if node.chunks:
+                    files.append((node.path, [bytes.fromhex(chunk) for chunk in node.chunks]))
+                    if len(files) >= _FILES_PER_LOOKUP:
+                        _trace(repo, snapshot.short_id, files, damaged, report)
+            _trace(repo, snapshot.short_id, files, damaged, report)
         except BackupError as error:
             report.errors.append(f"instantané {snapshot.short_id} : {error}")
     return report

@@ -264,12 +264,16 @@ class IndexCache:
     def pack_entries(self, pack_id: str) -> list[PackEntry]:
         """Every distinct blob that the index files place in `pack_id`."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT DISTINCT b.id, b.type, b.offset, b.length, b.raw FROM blobs b"
-                " JOIN packs p ON p.pid=b.pid WHERE p.name=? ORDER BY b.offset",
+            (rows,) = self._db.execute(  # one JSON row: see `locate_batch`
+                "SELECT json_group_array(json_array(hex(id), type, offset, length, raw)) FROM"
+                " (SELECT DISTINCT b.id AS id, b.type AS type, b.offset AS offset,"
+                " b.length AS length, b.raw AS raw FROM blobs b"
+                " JOIN packs p ON p.pid=b.pid WHERE p.name=? ORDER BY b.offset)",
                 (pack_id,),
-            ).fetchall()
-        return [PackEntry(BlobType(r[1]), r[0], r[2], r[3], r[4]) for r in rows]
+            ).fetchone()
+        return [
+            PackEntry(_TYPES[t], bytes.fromhex(i), o, n, r) for i, t, o, n, r in json.loads(rows)
+        ]
 
     def blob_count(self) -> int:
         """Number of distinct indexed blobs."""
