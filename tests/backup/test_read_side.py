@@ -12,6 +12,7 @@ import pytest
 from egide.backup import restorer
 from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.checker import check_repository, in_share
+from egide.backup.events import Event, Progress
 from egide.backup.index import BlobLocation, IndexCache
 from egide.backup.pack import BlobType, PackEntry, pack_name
 from egide.backup.repository import Repository
@@ -220,3 +221,37 @@ def test_the_planner_s_one_row_lookup_agrees_with_the_row_by_row_one(tmp_path: P
     assert len(found) == 10 and b"\x99" * 32 not in found
     assert found[pending[1].blob_id] == BlobLocation("ef" * 32, pending[1])
     assert found[indexed[4].blob_id] == BlobLocation("cd" * 32, indexed[4])
+
+
+class _Interrupted(Exception):
+    """Stands for a reboot in the middle of the night's share."""
+
+
+def test_an_interrupted_share_resumes_and_only_a_complete_one_moves_the_cursor(
+    repo: Repository, tmp_path: Path
+) -> None:
+    sources = [str(make_tree(tmp_path / f"src{seed}", seed)) for seed in (1, 2, 3)]
+    run_backup(repo, BackupOptions(paths=tuple(sources)))
+    cursor = tmp_path / "cache" / "check-cursor"
+    journal = tmp_path / "cache" / "check-journal"
+
+    def stop_after_the_first_pack(event: Event) -> None:
+        if isinstance(event, Progress) and event.files >= 1:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        check_repository(
+            repo, share=0.5, cursor=cursor, journal=journal, sink=stop_after_the_first_pack
+        )
+    assert not cursor.exists()
+    verified = set(journal.read_text().split())
+    assert verified
+
+    resumed = check_repository(repo, share=0.5, cursor=cursor, journal=journal)
+
+    assert resumed.ok and resumed.packs_skipped == len(verified)
+    assert resumed.packs_read >= 1 and not journal.exists()
+    first_half_end = cursor.read_text().strip()
+    following = check_repository(repo, share=0.5, cursor=cursor, journal=journal)
+    assert following.ok and following.packs_read >= 1
+    assert cursor.read_text().strip() != first_half_end
