@@ -1,7 +1,7 @@
 """Égide vs restic vs BorgBackup on the same corpus, side by side in one run.
 
     .venv/bin/python -m bench.backup_vs_peers.run [--workdir /tmp/egide-bench] [--keep]
-        [--steps restore,check] [--repeat N]
+        [--tools egide,restic,borg] [--steps restore,check] [--repeat N]
 
 `--steps` runs only some steps: with `--keep`, a first full run leaves the corpus and the three
 repositories in the work directory, and later runs of the read-side steps (`restore`, `check`)
@@ -12,7 +12,9 @@ Steps per tool: init, first backup, next-day backup, full restore, check --read-
 forget --keep-last 1 + prune. Each command's wall time, CPU time (user + system) and peak RSS come
 from `os.wait4` on that process; "added" is the growth of the repository directory. Prints a
 Markdown table and the Égide/restic and Égide/borg ratios. restic and borg are the Debian
-packages; the script installs them when missing.
+packages; the script installs them when missing. `--tools` and `--steps` narrow a run while
+working on one part (steps run in order; `next-day` needs `backup`); the recorded runs use all
+three tools and every step, side by side.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-PASSPHRASE = "banc d'essai égide"  # noqa: S105 (a throwaway benchmark repository)  # noqa: S105 (a throwaway benchmark repository)
+PASSPHRASE = "banc d'essai égide"  # noqa: S105 (a throwaway benchmark repository)
 STEPS = ["init", "backup", "next-day", "restore", "check", "forget+prune"]
 READ_STEPS = {"restore", "check"}
 
@@ -184,6 +186,7 @@ def table(all_tools: list[Tool], steps: list[str] = STEPS) -> str:
     by = {t.name: t.results for t in all_tools}
     rows = ["| step | tool | wall s | CPU s | peak RSS MiB | added MiB | repo MiB |",
             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    steps = [step for step in steps if all(step in t.results for t in all_tools)]
     for step in steps:
         for tool in all_tools:
             m = tool.results[step]
@@ -191,6 +194,8 @@ def table(all_tools: list[Tool], steps: list[str] = STEPS) -> str:
                         f" | {m.added_mib:.1f} | {m.repo_mib:.1f} |")  # fmt: skip
     rows += ["", "| step | wall É/restic | wall É/borg | added É/restic | added É/borg |"
              " RSS É/restic | CPU É/restic |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    if not {"egide", "restic", "borg"} <= by.keys():
+        return "\n".join(rows)
     for step in steps:
         e, r, b = by["egide"][step], by["restic"][step], by["borg"][step]
 
@@ -205,8 +210,9 @@ def table(all_tools: list[Tool], steps: list[str] = STEPS) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108  # noqa: S108
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108
     parser.add_argument("--keep", action="store_true", help="keep the corpus for another run")
+    parser.add_argument("--tools", default="egide,restic,borg", help="comma-separated subset")
     parser.add_argument(
         "--steps",
         type=lambda value: value.split(","),
@@ -219,6 +225,7 @@ def main() -> None:
     unknown = set(args.steps) - set(STEPS)
     if unknown:
         parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
+    wanted_tools = args.tools.split(",")
     ensure_peers()
     ensure_bytecode()
     work: Path = args.workdir
@@ -249,7 +256,7 @@ def main() -> None:
     elif (corpus / ".mutated").exists() and not reuse:
         sys.exit(f"{corpus} already had its next day: delete it to regenerate")
     (work / "borg-out").mkdir(parents=True, exist_ok=True)
-    all_tools = tools(work, corpus)
+    all_tools = [tool for tool in tools(work, corpus) if tool.name in wanted_tools]
     print(f"corpus: {tree_size(corpus) / (1 << 20):.0f} MiB;"
           f" load average {os.getloadavg()}", flush=True)  # fmt: skip
     runs: list[dict[str, dict[str, Measure]]] = []
@@ -289,7 +296,7 @@ def main() -> None:
         + (f"; medians of {args.repeat} runs" if args.repeat > 1 else "")
     )
     print(table(all_tools, [s for s in STEPS if s in args.steps]))
-    if args.repeat > 1:
+    if args.repeat > 1 and {"egide", "restic", "borg"} <= {t.name for t in all_tools}:
         print()
         print(per_run_ratios(runs, [s for s in STEPS if s in args.steps]))
     shutil.rmtree(work / "old-out", ignore_errors=True)
