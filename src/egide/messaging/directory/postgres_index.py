@@ -32,7 +32,9 @@ extensions, else ask the operator's DBA).
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import itertools
 import json
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -46,8 +48,8 @@ from ..errors import DirectoryIndexError
 from .document import row_documents, vocabulary
 from .entry import Entry, Row, Source, row_from_text, row_text
 from .extraction import MalformedLine
-from .index import Change, ChangeKind, Document, ImportRecord, search_entries
-from .query import Query
+from .index import Change, ChangeKind, Document, ImportRecord, candidate_count
+from .query import Query, clamp_limit, parse_query, rank
 
 FORMAT_VERSION = "1"
 SCHEMA = "egide_directory"
@@ -109,6 +111,9 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.change (
 
 # Past this many words, a prefix is left to GIN's partial match.
 MAX_EXPANSION = 64
+# What reading one item of a GIN posting list costs, in rows read and checked (`_condition`).
+POSTING_COST = 0.7
+POSTING_COST_OR = 2.0
 # `_look_up` answers the summed frequency of a prefix's words under position + SUMMED.
 SUMMED = 1000
 
@@ -134,6 +139,7 @@ class PostgresIndex:
         self._db.execute("SET jit = off")
         self._totals: dict[Source, int] = {}
         self._plans: dict[tuple[Query, Source, Document], tuple[str, str, float, float] | None] = {}
+        self._terms: dict[Source, Terms] = {}
         self._checked_at = -1e9
         self._latest_import = -1
         if create:
@@ -149,49 +155,129 @@ class PostgresIndex:
         self._db.close()
 
     def search(self, query: str, limit: int = 10) -> list[Entry]:
-        with _server_errors():
-            return search_entries(self, query, limit)
+        """Autocomplete search (`index.search_entries`'s semantics) in one SQL statement.
 
-    def candidates(self, query: Query, document: Document, count: int) -> list[Entry]:
-        column = document.value
-        found: list[Entry] = []
-        for source in Source:
-            planned = self.tsquery_text(query, source, document)
-            if planned is None:
-                continue
-            text, indexed, share, rarest = planned
-            wanted = count - len(found)
-            # Rows read, roughly: a sequential scan reads rows until `wanted` match; the index
-            # reads the rarest part's whole list, then its rows until `wanted` match (both
-            # cost about a microsecond a row here).
-            total = self._total(source)
-            sequential = wanted / max(share, 1e-12) < rarest * total + wanted * rarest / max(
-                share, 1e-12
+        Every question `search_entries` would ask in turn (the address prefix, the `identity`
+        then the `everything` document of each source, then the same with every word as a
+        prefix) is one branch of a single statement; a branch runs only when the branches
+        before it found too few rows (a one-time filter: PostgreSQL skips the scan), so the
+        search costs one round trip to the server whatever it finds.
+        """
+        with _server_errors():
+            limit = clamp_limit(limit)
+            parsed = parse_query(query)
+            if parsed.is_empty:
+                return []
+            statement = self.search_statement(parsed, limit)
+            if statement is None:
+                return []
+            sql, values, branches = statement
+            rows = self._db.execute(sql, values).fetchall()
+            return _ranked(parsed, limit, candidate_count(limit), branches, rows)
+
+    def search_statement(
+        self, query: Query, limit: int
+    ) -> tuple[str, list[object], list[Branch]] | None:
+        """The single statement of `search`: SQL, values, and what each branch is."""
+        count = candidate_count(limit)
+        ctes: list[str] = []
+        values: list[object] = []
+        branches: list[Branch] = []
+
+        def add(sql: str, args: list[object], gate: str, branch: Branch) -> None:
+            name = f"b{len(ctes)}"
+            where = f" AND {gate}" if gate else ""
+            ctes.append(f"{name} AS ({sql.format(gate=where)})")
+            values.extend(args)
+            branches.append(branch)
+
+        def counted(numbers: list[int]) -> str:
+            return " + ".join(f"(SELECT count(*) FROM b{n})" for n in numbers) or "0"
+
+        if query.address:
+            pattern = query.address.replace("\\", "\\\\").replace("%", "\\%")
+            pattern = pattern.replace("_", "\\_") + "%"
+            add(
+                f"SELECT source, data FROM {SCHEMA}.entry WHERE key LIKE %s{{gate}}"
+                " ORDER BY key LIMIT %s",
+                [pattern, count],
+                "",
+                Branch(None, None),
             )
-            condition = f"{column} @@ to_tsquery('simple', %s)"
-            values: tuple[str, ...] = (text,)
-            if sequential:
-                # The function form of @@ is served by no index: a sequential scan, which
-                # stops after N matches (sequential scans are otherwise off for the session).
-                condition = f"ts_match_vq({column}, to_tsquery('simple', %s))"
-            elif indexed and indexed != text:
-                # The index serves the rarest part (`_plan`); the whole query is checked on the
-                # rows it selects (a function: no index serves it). A short prefix («ma:*»)
-                # never goes to the index: GIN's partial match would union the lists of
-                # hundreds of words (100 ms).
-                condition = (
-                    f"{column} @@ to_tsquery('simple', %s)"
-                    f" AND ts_match_vq({column}, to_tsquery('simple', %s))"
-                )
-                values = (indexed, text)
-            rows = self._db.execute(
-                f"SELECT data FROM {SCHEMA}.entry_{source.value} WHERE {condition} LIMIT %s",
-                (*values, wanted),
-            ).fetchall()
-            found += [Entry.from_row(source, row_from_text(data)) for (data,) in rows]
-            if len(found) >= count:
-                break
-        return found
+        if query.patterns():
+            attempts = (query, query.loosened()) if query.terms else (query,)
+            earlier: list[int] = []
+            for attempt in attempts:
+                mine: list[int] = []
+                identity: list[int] = []
+                for document in Document:
+                    group: list[int] = []
+                    for source in Source:
+                        condition = self._condition(attempt, source, document, count)
+                        if condition is None:
+                            continue
+                        text, args = condition
+                        gates = []
+                        if earlier:  # a looser attempt runs only when the stricter found nothing
+                            gates.append(f"{counted(earlier)} = 0")
+                        if document is Document.EVERYTHING and identity:
+                            gates.append(f"{counted(identity)} < {int(limit)}")
+                        if group:
+                            gates.append(f"{counted(group)} < {int(count)}")
+                        group.append(len(ctes))
+                        add(
+                            f"SELECT %s::text AS source, data FROM {SCHEMA}.entry_{source.value}"
+                            f" WHERE {text}{{gate}} LIMIT %s",
+                            [source.value, *args, count],
+                            " AND ".join(gates),
+                            Branch(attempt, document),
+                        )
+                    mine += group
+                    if document is Document.IDENTITY:
+                        identity = group
+                earlier += mine
+        if not ctes:
+            return None
+        union = " UNION ALL ".join(
+            f"(SELECT {number} AS branch, source, data FROM b{number})"
+            for number in range(len(ctes))
+        )
+        return f"WITH {', '.join(ctes)} {union}", values, branches
+
+    def _condition(
+        self, query: Query, source: Source, document: Document, count: int
+    ) -> tuple[str, list[object]] | None:
+        """The WHERE clause for one source and document, choosing the plan (see the module
+        docstring), or None when nothing there can match."""
+        planned = self.tsquery_text(query, source, document)
+        if planned is None:
+            return None
+        column = document.value
+        text, indexed, share, rarest = planned
+        # Cost in rows read and checked (0.4 µs each here): a sequential scan reads rows
+        # until `count` match; the index reads the rarest part's whole posting list, then
+        # its rows until `count` match. An item of one word's posting list costs about 0.7
+        # of a row, of an OR of words (a prefix's expansion) about 2 (measured: «laboratoire
+        # mar» 24 ms by a sequential scan, 3 ms through the 11,000 rows of «laboratoire»;
+        # «kiné toul» 3 ms by a sequential scan, 41 ms through the 39,000 of «toul…»).
+        total = self._total(source)
+        share = max(share, 1e-12)
+        posting = POSTING_COST_OR if " | " in indexed else POSTING_COST
+        if count / share < posting * rarest * total + count * rarest / share:
+            # The function form of @@ is served by no index: a sequential scan, which
+            # stops after N matches (sequential scans are otherwise off for the session).
+            return f"ts_match_vq({column}, to_tsquery('simple', %s))", [text]
+        if indexed and indexed != text:
+            # The index serves the rarest part (`_plan`); the whole query is checked on the
+            # rows it selects (a function: no index serves it). A short prefix («ma:*»)
+            # never goes to the index: GIN's partial match would union the lists of
+            # hundreds of words (100 ms).
+            return (
+                f"{column} @@ to_tsquery('simple', %s)"
+                f" AND ts_match_vq({column}, to_tsquery('simple', %s))",
+                [indexed, text],
+            )
+        return f"{column} @@ to_tsquery('simple', %s)", [text]
 
     def _total(self, source: Source) -> int:
         total = self._totals.get(source)
@@ -235,6 +321,7 @@ class PostgresIndex:
             self._latest_import = latest
             self._plans.clear()
             self._totals.clear()
+            self._terms.clear()
 
     def _plan(
         self, query: Query, source: Source, document: Document
@@ -286,40 +373,33 @@ class PostgresIndex:
     def _look_up(
         self, source: Source, patterns: list[tuple[str, bool]], document: Document
     ) -> dict[int, list[tuple[str, int]]]:
-        """Frequencies of whole words and expansions of prefixes, in one round trip. A word
-        that never occurs in the document is left out: it cannot match there."""
-        frequency = "identity_frequency" if document is Document.IDENTITY else "frequency"
-        branches = []
-        values: list[object] = []
+        """Frequencies of whole words and expansions of prefixes, from the vocabulary kept in
+        memory (`Terms`): no round trip. A word that never occurs in the document is left out
+        of expansions: it cannot match there."""
+        terms = self._terms_for(source).of(document)
+        found: dict[int, list[tuple[str, int]]] = {}
         for position, (word, prefix) in enumerate(patterns):
             if prefix and not word.isdigit():
                 # How many rows hold a word with this prefix, about (words are counted apart:
                 # an upper bound), for prefixes too common to expand.
-                branches.append(
-                    f"(SELECT {position + SUMMED}, '', coalesce(sum({frequency}), 0)"
-                    f" FROM {SCHEMA}.term WHERE source = %s AND word >= %s AND word < %s)"
-                )
-                values += [source.value, word, word + "\x7f"]
+                found[position + SUMMED] = [("", terms.summed(word))]
             if prefix and (len(word) < 3 or word.isdigit()):
                 continue
-            if prefix:
-                branches.append(
-                    f"(SELECT {position}, word, {frequency} FROM {SCHEMA}.term WHERE source = %s"
-                    f" AND word >= %s AND word < %s AND {frequency} > 0 ORDER BY word LIMIT %s)"
-                )
-                values += [source.value, word, word + "\x7f", MAX_EXPANSION + 1]
-            else:
-                branches.append(
-                    f"(SELECT {position}, word, {frequency} FROM {SCHEMA}.term"
-                    " WHERE source = %s AND word = %s)"
-                )
-                values += [source.value, word]
-        found: dict[int, list[tuple[str, int]]] = {}
-        if not branches:
-            return found
-        for position, word, frequency in self._db.execute(" UNION ALL ".join(branches), values):
-            found.setdefault(int(position), []).append((str(word), int(frequency)))
+            got = terms.expand(word, MAX_EXPANSION + 1) if prefix else terms.exact(word)
+            if got:
+                found[position] = got
         return found
+
+    def _terms_for(self, source: Source) -> Terms:
+        terms = self._terms.get(source)
+        if terms is None:
+            rows = self._db.execute(
+                f"SELECT word, frequency, identity_frequency FROM {SCHEMA}.term"
+                " WHERE source = %s ORDER BY word",
+                (source.value,),
+            ).fetchall()
+            terms = self._terms[source] = Terms(rows)
+        return terms
 
     def address_candidates(self, prefix: str, count: int) -> list[Entry]:
         pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -504,7 +584,78 @@ class PostgresIndex:
             db.execute(f"ANALYZE {partition}")
         self._totals.clear()
         self._plans.clear()
+        self._terms.clear()
         return dataclasses.replace(record, id=import_id)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Branch:
+    """What one branch of the search statement asks: the address prefix (attempt None), or
+    one attempt of the query on one document."""
+
+    attempt: Query | None
+    document: Document | None
+
+
+class WordList:
+    """Sorted words with their frequencies and running sums, for prefix look-ups."""
+
+    def __init__(self, rows: list[tuple[str, int]]) -> None:
+        self.words = [word for word, _ in rows]
+        self.frequencies = [frequency for _, frequency in rows]
+        self.sums = [0, *itertools.accumulate(self.frequencies)]
+
+    def _range(self, prefix: str) -> tuple[int, int]:
+        start = bisect.bisect_left(self.words, prefix)
+        return start, bisect.bisect_left(self.words, prefix + "\x7f", start)
+
+    def summed(self, prefix: str) -> int:
+        start, end = self._range(prefix)
+        return self.sums[end] - self.sums[start]
+
+    def expand(self, prefix: str, limit: int) -> list[tuple[str, int]]:
+        start, end = self._range(prefix)
+        end = min(end, start + limit)
+        return list(zip(self.words[start:end], self.frequencies[start:end], strict=True))
+
+    def exact(self, word: str) -> list[tuple[str, int]]:
+        at = bisect.bisect_left(self.words, word)
+        if at < len(self.words) and self.words[at] == word:
+            return [(word, self.frequencies[at])]
+        return []
+
+
+class Terms:
+    """One source's vocabulary (table `term`), in memory: the words of `everything`, and
+    those of `identity` (words with no row there left out, so that expansions skip them).
+    About 100 bytes a word; reloaded after each import."""
+
+    def __init__(self, rows: list[tuple[str, int, int]]) -> None:
+        self.everything = WordList([(word, frequency) for word, frequency, _ in rows])
+        self.identity = WordList([(word, count) for word, _, count in rows if count > 0])
+
+    def of(self, document: Document) -> WordList:
+        return self.identity if document is Document.IDENTITY else self.everything
+
+
+def _ranked(
+    query: Query, limit: int, count: int, branches: list[Branch], rows: list[tuple[int, str, str]]
+) -> list[Entry]:
+    """`index.search_entries`'s ranking over the rows of every branch that ran."""
+    found: list[Entry] = []
+    kept: dict[tuple[int, int], int] = {}
+    chosen: Query | None = None
+    for number, source, data in rows:
+        branch = branches[number]
+        if branch.attempt is not None:
+            # As `search_entries`: at most `count` candidates per attempt and document.
+            group = (id(branch.attempt), 0 if branch.document is Document.IDENTITY else 1)
+            if kept.get(group, 0) >= count:
+                continue
+            kept[group] = kept.get(group, 0) + 1
+            chosen = chosen or branch.attempt
+        found.append(_entry(source, data))
+    return rank(chosen or query, found, limit)
 
 
 @contextmanager
