@@ -39,9 +39,11 @@ its indexes on two connections at once, and swaps it in as the partition in one 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import itertools
 import json
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -121,6 +123,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.first_import (
 """
 
 
+IMPORT_LOCK = "hashtext('egide_directory_import')"
 # Past this many words, a prefix is left to GIN's partial match.
 MAX_EXPANSION = 64
 # What reading one item of a GIN posting list costs, in rows read and checked (`_condition`).
@@ -153,6 +156,8 @@ class PostgresIndex:
         self._totals: dict[Source, int] = {}
         self._plans: dict[tuple[Query, Source, Document], tuple[str, str, float, float] | None] = {}
         self._terms: dict[Source, Terms] = {}
+        # One search at a time on the connection (the console's threads share one index).
+        self._lock = threading.Lock()
         self._checked_at = -1e9
         self._latest_import = -1
         if create:
@@ -176,7 +181,7 @@ class PostgresIndex:
         before it found too few rows (a one-time filter: PostgreSQL skips the scan), so the
         search costs one round trip to the server whatever it finds.
         """
-        with _server_errors():
+        with _server_errors(), self._lock:
             limit = clamp_limit(limit)
             parsed = parse_query(query)
             if parsed.is_empty:
@@ -494,7 +499,16 @@ class PostgresIndex:
         changes: Sequence[Change] | None,
     ) -> ImportRecord:
         with _server_errors():
-            return self._replace_source(source, rows, fingerprints, record, changes)
+            # One import at a time per database: a first import works on a table outside any
+            # transaction (`_load_fresh`), which a second import must not drop meanwhile.
+            self._db.execute(f"SELECT pg_advisory_lock({IMPORT_LOCK})")
+            try:
+                return self._replace_source(source, rows, fingerprints, record, changes)
+            finally:
+                # A lost connection releases the lock and leaves a table the next import drops.
+                with contextlib.suppress(psycopg.Error):
+                    self._db.execute(f"DROP TABLE IF EXISTS {SCHEMA}.entry_{source.value}_next")
+                    self._db.execute(f"SELECT pg_advisory_unlock({IMPORT_LOCK})")
 
     def _replace_source(
         self,
