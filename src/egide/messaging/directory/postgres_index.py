@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -126,9 +126,33 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.first_import (
 IMPORT_LOCK = "hashtext('egide_directory_import')"
 # Past this many words, a prefix is left to GIN's partial match.
 MAX_EXPANSION = 64
-# What reading one item of a GIN posting list costs, in rows read and checked (`_condition`).
-POSTING_COST = 0.7
-POSTING_COST_OR = 2.0
+# What an item of a GIN posting list costs, in rows read and checked (0.4 µs here): a base,
+# and as much again for each word of an OR, which GIN checks for every item (measured on the
+# benchmark's queries: «Montpellier podol» 2 ms through the 36,000 items of «podologie |
+# podologue» against 14 ms by a sequential scan; «kiné toul» 41 ms through the 39,000 items
+# of the 64 words starting «toul» against 3 ms by a sequential scan; «laboratoire mar» 3 ms
+# through the 11,000 items of «laboratoire» against 24 ms).
+POSTING_ITEM = 0.06
+POSTING_WORD = 0.04
+# An item of a prefix GIN matches partially (`dup:*`): its words' lists are merged first.
+POSTING_PARTIAL = 0.6
+
+
+class Plan(NamedTuple):
+    """How to ask for one query on one document (`PostgresIndex._plan`)."""
+
+    text: str  # the whole query, for to_tsquery('simple', …)
+    indexed: str  # the part the GIN index serves when the others are checked on its rows
+    share: float  # expected share of rows that match
+    rarest: float  # share of rows the indexed part selects
+    whole: float  # cost of the whole query through GIN, in rows (see `_condition`)
+
+
+def posting_cost(part: str) -> float:
+    """The cost of one posting-list item of a tsquery part (`POSTING_ITEM`)."""
+    return POSTING_ITEM + POSTING_WORD * (part.count("|") + 1)
+
+
 # `_look_up` answers the summed frequency of a prefix's words under position + SUMMED.
 SUMMED = 1000
 
@@ -154,7 +178,7 @@ class PostgresIndex:
         self._db.execute("SET enable_seqscan = off")
         self._db.execute("SET jit = off")
         self._totals: dict[Source, int] = {}
-        self._plans: dict[tuple[Query, Source, Document], tuple[str, str, float, float] | None] = {}
+        self._plans: dict[tuple[Query, Source, Document], Plan | None] = {}
         self._terms: dict[Source, Terms] = {}
         # One search at a time on the connection (the console's threads share one index).
         self._lock = threading.Lock()
@@ -271,17 +295,17 @@ class PostgresIndex:
         if planned is None:
             return None
         column = document.value
-        text, indexed, share, rarest = planned
+        text, indexed, share, rarest, whole = planned
         # Cost in rows read and checked (0.4 µs each here): a sequential scan reads rows
-        # until `count` match; the index reads the rarest part's whole posting list, then
-        # its rows until `count` match. An item of one word's posting list costs about 0.7
-        # of a row, of an OR of words (a prefix's expansion) about 2 (measured: «laboratoire
-        # mar» 24 ms by a sequential scan, 3 ms through the 11,000 rows of «laboratoire»;
-        # «kiné toul» 3 ms by a sequential scan, 41 ms through the 39,000 of «toul…»).
+        # until `count` match; the index reads the indexed part's whole posting list, then
+        # its rows until `count` match (`posting_cost`); or GIN answers the whole query.
         total = self._total(source)
         share = max(share, 1e-12)
-        posting = POSTING_COST_OR if " | " in indexed else POSTING_COST
-        if count / share < posting * rarest * total + count * rarest / share:
+        sequential = count / share
+        one_part = posting_cost(indexed) * rarest * total + count * rarest / share
+        if whole + count < min(sequential, one_part):
+            return f"{column} @@ to_tsquery('simple', %s)", [text]
+        if sequential < one_part:
             # The function form of @@ is served by no index: a sequential scan, which
             # stops after N matches (sequential scans are otherwise off for the session).
             return f"ts_match_vq({column}, to_tsquery('simple', %s))", [text]
@@ -306,9 +330,7 @@ class PostgresIndex:
             total = self._totals[source] = int(row[0]) if row else 0
         return total
 
-    def tsquery_text(
-        self, query: Query, source: Source, document: Document
-    ) -> tuple[str, str, float, float] | None:
+    def tsquery_text(self, query: Query, source: Source, document: Document) -> Plan | None:
         """The `to_tsquery('simple', …)` text, the same without short prefixes (what the GIN
         index should serve) and the expected share of matching rows; None when the source is
         empty or a prefix starts no known word. Remembered for the next call with the same
@@ -341,9 +363,7 @@ class PostgresIndex:
             self._totals.clear()
             self._terms.clear()
 
-    def _plan(
-        self, query: Query, source: Source, document: Document
-    ) -> tuple[str, str, float, float] | None:
+    def _plan(self, query: Query, source: Source, document: Document) -> Plan | None:
         total = self._total(source)
         if total == 0:
             return None
@@ -353,6 +373,7 @@ class PostgresIndex:
         # (share of rows, tsquery part) of the parts the GIN index can serve.
         indexable: list[tuple[float, str]] = []
         share = 1.0
+        partial = 0.0  # rows of the prefixes GIN would match partially (`word:*`)
         for position, (word, prefix) in enumerate(patterns):
             if prefix and word.isdigit():
                 parts.append(f"{word}:*")
@@ -364,6 +385,7 @@ class PostgresIndex:
             if prefix and len(word) < 3:
                 parts.append(f"{word}:*")
                 share *= prefix_share
+                partial += prefix_share * total
                 continue
             found = looked_up.get(position, [])
             if not prefix:
@@ -376,17 +398,27 @@ class PostgresIndex:
                 # As common as a short prefix: checked on the rows the other words select.
                 parts.append(f"{word}:*")
                 share *= prefix_share
+                partial += prefix_share * total
                 continue
             else:
                 parts.append("(" + " | ".join(item for item, _ in found) + ")")
                 part_share = min(1.0, sum(frequency for _, frequency in found) / total)
             indexable.append((part_share, parts[-1]))
             share *= part_share
-        # The index serves the rarest part alone; the others are checked on the rows it
-        # selects. Intersecting two large posting lists in GIN (and every list of an OR) costs
-        # more than reading a few hundred rows.
-        rarest, indexed = min(indexable) if indexable else (1.0, "")
-        return " & ".join(parts), indexed, share, rarest
+        # The index serves the cheapest part alone (the rarest, counting an OR's words); the
+        # others are checked on the rows it selects. Intersecting two large posting lists in
+        # GIN (and every list of an OR) costs more than reading a few hundred rows.
+        if indexable:
+            rarest, indexed = min(indexable, key=lambda item: item[0] * posting_cost(item[1]))
+            # The whole query through GIN: the prefixes' lists are merged first, then GIN
+            # walks the rarest word's list and skips through the others («radiologie per» 2 ms
+            # where «radiologie» alone and a check of each of its rows take 17 ms).
+            words = sum(part.count("|") + 1 for _, part in indexable)
+            driver = min(part_share for part_share, _ in indexable) * total
+            whole = partial * POSTING_PARTIAL + driver * (POSTING_ITEM + POSTING_WORD / 2 * words)
+        else:
+            rarest, indexed, whole = 1.0, "", float("inf")
+        return Plan(" & ".join(parts), indexed, share, rarest, whole)
 
     def _look_up(
         self, source: Source, patterns: list[tuple[str, bool]], document: Document
@@ -721,7 +753,7 @@ class WordList:
 class Terms:
     """One source's vocabulary (table `term`), in memory: the words of `everything`, and
     those of `identity` (words with no row there left out, so that expansions skip them).
-    About 100 bytes a word; reloaded after each import."""
+    About 175 bytes a word (8 MB for the national file); reloaded after each import."""
 
     def __init__(self, rows: list[tuple[str, int, int]]) -> None:
         self.everything = WordList([(word, frequency) for word, frequency, _ in rows])
