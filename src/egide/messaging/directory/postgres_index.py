@@ -553,10 +553,11 @@ class PostgresIndex:
         partition = f"{SCHEMA}.entry_{source.value}"
         db = self._db
         documents = document_words()
+        words: dict[str, tuple[int, int]] | None = None
         if changes is None:
             # First import of this source: a fresh table, loaded and indexed outside any
             # transaction (the indexes built two at a time), then swapped in atomically.
-            self._load_fresh(source, rows, fingerprints, documents)
+            words = self._load_fresh(source, rows, fingerprints, documents)
         with db.transaction():
             if changes is None:
                 self._swap_fresh(source)
@@ -584,7 +585,7 @@ class PostgresIndex:
             with db.cursor().copy(
                 "COPY new_term (word, frequency, identity_frequency) FROM STDIN"
             ) as copy:
-                for word, (frequency, in_identity) in vocabulary(loaded).items():
+                for word, (frequency, in_identity) in (words or vocabulary(loaded)).items():
                     copy.write_row((word, frequency, in_identity))
             # Day to day, frequencies of known words are kept: a few hundred rows hardly move
             # them, and the next full import counts again.
@@ -639,8 +640,6 @@ class PostgresIndex:
                                 json.dumps(change.fields),
                             )
                         )
-        if changes is None:
-            db.execute(f"ANALYZE {partition}")
         self._totals.clear()
         self._plans.clear()
         self._terms.clear()
@@ -652,8 +651,9 @@ class PostgresIndex:
         rows: Sequence[Row],
         fingerprints: Mapping[str, int],
         documents: Callable[[Row], tuple[str, str]],
-    ) -> None:
-        """Fill `entry_<source>_next` and build its indexes (see `_replace_source`).
+    ) -> dict[str, tuple[int, int]]:
+        """Fill `entry_<source>_next` and build its indexes (see `_replace_source`); returns
+        the vocabulary of `rows`, worked out while the server builds the indexes.
 
         Documents arrive as tsvector literals, folded here (`document_words`): the server only
         parses them, where `to_tsvector(unaccent(…))` took 10 s of one core for the national
@@ -680,15 +680,21 @@ class PostgresIndex:
                 copy.write_row(line + documents(row))
         name = f"entry_{source.value}_next"
         statements = [
-            [f"CREATE INDEX {name}_identity ON {fresh} USING gin (identity)"],
+            [
+                f"CREATE INDEX {name}_identity ON {fresh} USING gin (identity)",
+                f"ANALYZE {fresh}",
+            ],
             [
                 f"CREATE INDEX {name}_everything ON {fresh} USING gin (everything)",
                 f"CREATE UNIQUE INDEX {name}_key ON {fresh} (key text_pattern_ops)",
             ],
         ]
         with ThreadPoolExecutor(max_workers=len(statements)) as pool:
-            for done in [pool.submit(self._run_apart, batch) for batch in statements]:
+            builds = [pool.submit(self._run_apart, batch) for batch in statements]
+            words = vocabulary(rows)  # Python, while both connections wait for the server
+            for done in builds:
                 done.result()
+        return words
 
     def _run_apart(self, statements: list[str]) -> None:
         """Run DDL on a connection of its own (the index builds of `_load_fresh`)."""
