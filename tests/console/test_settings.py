@@ -111,3 +111,36 @@ def test_the_backup_gateway_configuration_is_read_from_a_json_file(tmp_path: Pat
     bad.write_text('{"bucket": "hds"}')
     refused = run_settings(tmp_path, EGIDE_BACKUP_GATEWAY_FILE=str(bad))
     assert refused.returncode != 0 and "missing keys access_key_id" in refused.stderr
+
+
+PRINT_OIDC = "from egide.console import settings as s; print(s.EGIDE_OIDC)"
+
+
+def test_the_oidc_issuer_for_access_tokens_is_read_and_checked(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("EGIDE_")}
+    clean["EGIDE_DATA_DIR"] = str(tmp_path / "data")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+
+    def run(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", PRINT_OIDC],
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    assert run().stdout.strip() == "None"
+    issuer = {"EGIDE_OIDC_ISSUER": "https://auth.esante.test", "EGIDE_OIDC_AUDIENCE": "egide"}
+    read = run(**issuer, EGIDE_OIDC_JWKS=str(jwks))
+    assert read.returncode == 0, read.stderr
+    assert "user_claim='SubjectNameID'" in read.stdout and str(jwks) in read.stdout
+    for bad, named in [
+        ({"EGIDE_OIDC_JWKS": "http://auth.esante.test/certs"}, "only https"),
+        ({"EGIDE_OIDC_JWKS": str(tmp_path / "absent.json")}, "no such file"),
+        ({"EGIDE_OIDC_JWKS": str(jwks), "EGIDE_OIDC_USER_CLAIM": "sub"}, "use one of"),
+        ({}, "EGIDE_OIDC_JWKS"),
+    ]:
+        result = run(**issuer, **bad)
+        assert result.returncode != 0 and named in result.stderr, result.stderr

@@ -73,3 +73,18 @@ def test_content_with_bare_line_ends_or_nul_is_refused(data: bytes) -> None:
     with pytest.raises(SmtpRefusal, match=r"^554"):
         check_content(data)
     check_content(b"a\r\nb\r\n")
+
+
+def test_a_dsn_diagnostic_in_french_stays_ascii_in_the_report() -> None:
+    original = b"From: a@b.test\r\nMessage-ID: <m1@b.test>\r\nSubject: x\r\n\r\ncorps\r\n"
+    dsn = receipts.compose_dsn(
+        original,
+        reporting_mta="mx.egide.test",
+        postmaster="MAILER-DAEMON@mx.egide.test",
+        to="a@b.test",
+        failures=[("c@d.test", "5.6.0", "message reçu mais illisible, « à traiter »")],
+        action="failed",
+    )
+    assert b"Diagnostic-Code: smtp; message recu mais illisible, ? a traiter ?" in dsn
+    [report] = receipts.read_report(dsn)
+    assert (report.recipient, report.status) == ("c@d.test", "failed")

@@ -12,6 +12,7 @@ from .backup import backup
 from .compliance import compliance
 from .demo import demo
 from .directory import directory
+from .imap import imap
 from .mail import mail
 from .serve import serve
 from .smtp import smtp
@@ -32,6 +33,7 @@ cli.add_command(compliance)
 cli.add_command(backup)
 cli.add_command(directory)
 cli.add_command(smtp)
+cli.add_command(imap)
 
 
 def main() -> None:

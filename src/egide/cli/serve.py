@@ -39,13 +39,23 @@ def _login_help(base_url: str) -> str:
     type=click.IntRange(0, 65535),
     help="Port SMTP (relais MSSanté) ; 0 pour ne pas écouter.",
 )
-def serve(host: str, port: int, threads: int, smtp_port: int) -> None:
-    """Lance la console web, les tâches de fond et l'écoute SMTP (si TLS est configuré)."""
+@click.option(
+    "--imap-port",
+    envvar="EGIDE_IMAP_PORT",
+    default=1993,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port IMAP (TLS implicite) des logiciels de messagerie ; 0 pour ne pas écouter.",
+)
+def serve(host: str, port: int, threads: int, smtp_port: int, imap_port: int) -> None:
+    """Lance la console, les tâches de fond et les écoutes SMTP et IMAP (si TLS est configuré)."""
     start_django()
     migrate()
+    from .imap import start_imap
     from .smtp import start_smtp
 
     smtp_listeners = start_smtp(smtp_port) if smtp_port else []
+    imap_servers = start_imap(imap_port) if imap_port else []
     from django.conf import settings
     from huey.consumer import ConsumerStopped
     from huey.contrib.djhuey import HUEY
@@ -65,5 +75,5 @@ def serve(host: str, port: int, threads: int, smtp_port: int) -> None:
         pass
     finally:
         server.close()
-        for listener in smtp_listeners:
+        for listener in [*smtp_listeners, *imap_servers]:
             listener.stop()  # type: ignore[attr-defined]

@@ -62,11 +62,14 @@ def serve_smtp(host: str | None, port: int | None, submission_port: int | None) 
 @smtp.command("refresh-trust-list")
 @click.option("--source", default=None, help="URL https:// ou fichier (EGIDE_TRUST_LIST_SOURCE).")
 def refresh_trust_list(source: str | None) -> None:
-    """Recharge la liste blanche MSSanté ; en cas d'échec la copie précédente reste en vigueur."""
+    """Recharge la liste blanche MSSanté et les CRL ; en cas d'échec la copie précédente reste."""
     start_django()
     migrate()
-    from egide.console.inbox import trustspace
+    from egide.console.inbox import revocation, trustspace
 
+    renewed = revocation.refresh_crls()
+    if renewed:
+        click.echo(f"{renewed} liste(s) de révocation (CRL) renouvelée(s).")
     space = trustspace.refresh(source)
     if space is None:
         raise click.ClickException("aucune liste blanche disponible")

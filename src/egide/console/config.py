@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -133,3 +134,57 @@ def read_json_file(
     if missing:
         raise ImproperlyConfigured(f"{name}: missing keys {', '.join(missing)}.")
     return value
+
+
+OIDC_USER_CLAIMS = ("SubjectNameID", "email", "preferred_username")
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """An OIDC issuer whose access tokens open SMTP submission (and later IMAP) via XOAUTH2.
+
+    `jwks` is where the issuer's keys are read: an `https://` URL (fetched, cached for
+    `jwks_cache_seconds`) or a local file (re-read when it changes). `user_claim` names the claim
+    that designates the Égide user: Pro Santé Connect's `SubjectNameID` (the national identifier,
+    «8» followed by the RPPS number), `email` or `preferred_username` (the Égide login).
+    """
+
+    issuer: str
+    audience: str
+    jwks: str
+    user_claim: str = "SubjectNameID"
+    jwks_cache_seconds: int = 3600
+    jwks_ca_file: str = ""  # CA bundle for the JWKS download; the system's when empty
+
+
+def read_oidc(env: Mapping[str, str], prefix: str = "EGIDE_OIDC") -> OidcSettings | None:
+    """The OIDC issuer trusted for access tokens, or None when `{prefix}_ISSUER` is unset."""
+    issuer = read_str(env, f"{prefix}_ISSUER", "")
+    if not issuer:
+        return None
+    audience = read_str(env, f"{prefix}_AUDIENCE", "")
+    jwks = read_str(env, f"{prefix}_JWKS", "")
+    if not audience or not jwks:
+        raise ImproperlyConfigured(
+            f"{prefix}_ISSUER is set: {prefix}_AUDIENCE (our client id at the issuer) and "
+            f"{prefix}_JWKS (the issuer's JWKS URL https://… or a file) are needed too."
+        )
+    if "://" in jwks and not jwks.startswith("https://"):
+        raise ImproperlyConfigured(f"{prefix}_JWKS={jwks!r}: only https:// URLs or a file.")
+    if "://" not in jwks and not Path(jwks).expanduser().is_file():
+        raise ImproperlyConfigured(f"{prefix}_JWKS={jwks!r}: no such file.")
+    claim = read_str(env, f"{prefix}_USER_CLAIM", "SubjectNameID")
+    if claim not in OIDC_USER_CLAIMS:
+        raise ImproperlyConfigured(
+            f"{prefix}_USER_CLAIM={claim!r}: use one of {', '.join(OIDC_USER_CLAIMS)}."
+        )
+    return OidcSettings(
+        issuer=issuer,
+        audience=audience,
+        jwks=jwks if "://" in jwks else str(Path(jwks).expanduser()),
+        user_claim=claim,
+        jwks_cache_seconds=read_int(
+            env, f"{prefix}_JWKS_CACHE_SECONDS", 3600, low=60, high=7 * 24 * 3600
+        ),
+        jwks_ca_file=read_str(env, f"{prefix}_JWKS_CA_FILE", ""),
+    )

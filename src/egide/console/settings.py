@@ -286,5 +286,23 @@ EGIDE_SMTP_CERT_FILE = config.read_str(_env, "EGIDE_SMTP_CERT_FILE", "")
 EGIDE_SMTP_KEY_FILE = config.read_str(_env, "EGIDE_SMTP_KEY_FILE", "")
 EGIDE_SMTP_TRUST_ANCHORS_FILE = config.read_str(_env, "EGIDE_SMTP_TRUST_ANCHORS_FILE", "")
 EGIDE_SMTP_CRL_FILES = config.read_list(_env, "EGIDE_SMTP_CRL_FILES", [])
+# CRLs downloaded with the liste blanche (every 6 h) into the data directory.
+EGIDE_SMTP_CRL_URLS = config.read_list(_env, "EGIDE_SMTP_CRL_URLS", [])
+EGIDE_SMTP_CRL_DIR = str(DATA_DIR / "crl")
 # Static routes «domain=host:port», tried before DNS MX records (operator relays, tests).
 EGIDE_SMTP_ROUTES = config.read_list(_env, "EGIDE_SMTP_ROUTES", [])
+# Success/delay notifications (RFC 3461): a «delayed» DSN once a message waited this long.
+EGIDE_SMTP_DELAY_WARNING_HOURS = config.read_int(
+    _env, "EGIDE_SMTP_DELAY_WARNING_HOURS", 4, low=1, high=96
+)
+# Access tokens (XOAUTH2) from an OIDC issuer such as Pro Santé Connect; None when not set.
+EGIDE_OIDC = config.read_oidc(_env)
+
+# --- IMAP for mail clients and practice software (table in README.md) -----------------------------
+# Implicit TLS on EGIDE_IMAP_PORT, STARTTLS on EGIDE_IMAP_STARTTLS_PORT (0 = off). The certificate
+# is the SMTP one unless EGIDE_IMAP_CERT_FILE/KEY_FILE name one that mail clients already trust.
+EGIDE_IMAP_HOST = config.read_str(_env, "EGIDE_IMAP_HOST", "127.0.0.1")
+EGIDE_IMAP_PORT = config.read_int(_env, "EGIDE_IMAP_PORT", 1993, low=0, high=65535)
+EGIDE_IMAP_STARTTLS_PORT = config.read_int(_env, "EGIDE_IMAP_STARTTLS_PORT", 0, low=0, high=65535)
+EGIDE_IMAP_CERT_FILE = config.read_str(_env, "EGIDE_IMAP_CERT_FILE", "")
+EGIDE_IMAP_KEY_FILE = config.read_str(_env, "EGIDE_IMAP_KEY_FILE", "")

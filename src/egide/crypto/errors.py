@@ -5,6 +5,7 @@ CryptoError
  │    └── KeyNotFound         none of the keys given is the one the data names
  ├── WrongPassphrase       no key slot opens with the given passphrase
  ├── InvalidKeyMaterial    a key or parameter has the wrong size, type or encoding
+ ├── AccessTokenRejected   an OIDC access token (JWT) is malformed, forged, expired or not ours
  └── CmsError              a CMS/S-MIME structure is malformed or unsupported
       ├── SignatureInvalid     a signature does not verify
       └── CertificateRejected  a certificate does not chain, has expired or is not allowed
@@ -41,3 +42,11 @@ class SignatureInvalid(CmsError):
 
 class CertificateRejected(CmsError):
     """A certificate does not chain to a trust anchor, has expired, or lacks a required usage."""
+
+
+class AccessTokenRejected(CryptoError):
+    """An access token does not pass: `reason` says which check failed (for the audit trail)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

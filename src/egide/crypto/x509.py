@@ -319,6 +319,33 @@ def load_crl(data: bytes) -> CertificateRevocationList:
         raise InvalidKeyMaterial(f"not a CRL: {exc}") from None
 
 
+def check_crl(
+    data: bytes, *, issuers: Sequence[Certificate], at: datetime.datetime | None = None
+) -> bytes:
+    """A downloaded CRL as PEM, once it is known to be signed by one of `issuers` and current.
+
+    Raises InvalidKeyMaterial for bytes that are not a CRL, CertificateRejected for a CRL that
+    no given CA signed or whose next update has passed (a stale list hides new revocations).
+    """
+    crl = load_crl(data)
+    when = at or _utcnow()
+    for issuer in issuers:
+        if crl.issuer == issuer.subject and crl.is_signature_valid(
+            issuer.public_key()  # type: ignore[arg-type]  # RSA or EC keys only
+        ):
+            break
+    else:
+        raise CertificateRejected(
+            f"the CRL of {crl.issuer.rfc4514_string()} is not signed by a configured CA"
+        )
+    next_update = crl.next_update_utc
+    if next_update is not None and next_update < when:
+        raise CertificateRejected(
+            f"the CRL of {crl.issuer.rfc4514_string()} expired on {next_update:%Y-%m-%d}"
+        )
+    return crl.public_bytes(serialization.Encoding.PEM)
+
+
 def mailbox_addresses(certificate: Certificate) -> list[str]:
     """The e-mail addresses a certificate names (rfc822Name SANs), lower-cased."""
     try:

@@ -10,7 +10,8 @@ timeline can move on (accepted → delivered → read → integrated).
 from __future__ import annotations
 
 import email.policy
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
@@ -83,6 +84,41 @@ def _attach(message: EmailMessage, body: str, content_type: str) -> None:
     message.attach(part)
 
 
+_DSN_TEXT = {
+    "failed": (
+        "Échec de remise : message non distribué",
+        "Votre message n'a pas pu être remis aux destinataires suivants :",
+        "Aucune autre tentative ne sera faite. Vérifiez l'adresse dans l'annuaire santé.",
+    ),
+    "delayed": (
+        "Remise retardée : nouvel essai en cours",
+        "Votre message n'a pas encore pu être remis aux destinataires suivants :",
+        "Rien à faire pour l'instant : de nouveaux essais sont faits pendant quatre jours, "
+        "et vous serez prévenu en cas d'échec définitif.",
+    ),
+    "relayed": (
+        "Remise effectuée : message transmis",
+        "Votre message a été transmis à la messagerie des destinataires suivants :",
+        "Cette messagerie ne confirme pas la remise finale dans la boîte du destinataire.",
+    ),
+    "delivered": (
+        "Remise effectuée",
+        "Votre message a été remis aux destinataires suivants :",
+        "",
+    ),
+}
+
+
+def _ascii(text: str) -> str:
+    """A header field of the report is ASCII (RFC 3464 §2.1.2): accents go, anything else is ?."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return (
+        "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        .encode("ascii", "replace")
+        .decode("ascii")
+    )
+
+
 def compose_dsn(
     original: bytes,
     *,
@@ -90,34 +126,59 @@ def compose_dsn(
     postmaster: str,
     to: str,
     failures: Sequence[tuple[str, str, str]],
+    action: str = "failed",
+    envelope_id: str = "",
+    original_recipients: Mapping[str, str] | None = None,
+    return_content: bool = False,
 ) -> bytes:
-    """A «failed» DSN to `to` for (recipient, status code like 5.1.1, diagnostic) triples."""
+    """A DSN to `to` for (recipient, status code like 5.1.1, diagnostic) triples.
+
+    `action` is RFC 3464's: failed (default), delayed, relayed or delivered. `envelope_id` and
+    `original_recipients` (recipient → «rfc822;addr») echo the sender's ENVID and ORCPT (RFC
+    3461). The original's headers are returned, the whole message only with `return_content`
+    (RET=FULL): the report goes back to the sender's own mailbox, but by default no body travels.
+    """
+    subject, opening, closing = _DSN_TEXT[action]
     lines = [
-        "Votre message n'a pas pu être remis aux destinataires suivants :",
+        opening,
         "",
         *[f"  {recipient} : {diagnostic}" for recipient, _, diagnostic in failures],
         "",
-        "Aucune autre tentative ne sera faite. Vérifiez l'adresse dans l'annuaire santé.",
+        closing,
     ]
     message = _report(
         sender=postmaster,
         to=to,
-        subject="Échec de remise : message non distribué",
+        subject=subject,
         text="\n".join(lines) + "\n",
         domain=reporting_mta,
         report_type="delivery-status",
     )
-    fields = [f"Reporting-MTA: dns; {reporting_mta}", f"Arrival-Date: {message['Date']}", ""]
+    fields = [f"Reporting-MTA: dns; {reporting_mta}"]
+    if envelope_id:
+        fields.append(f"Original-Envelope-Id: {envelope_id}")
+    fields += [f"Arrival-Date: {message['Date']}", ""]
+    originals = original_recipients or {}
     for recipient, status, diagnostic in failures:
+        if originals.get(recipient):
+            kind, _, address = originals[recipient].partition(";")
+            fields.append(f"Original-Recipient: {kind}; {address}")
         fields += [
             f"Final-Recipient: rfc822; {recipient}",
-            "Action: failed",
+            f"Action: {action}",
             f"Status: {status}",
-            f"Diagnostic-Code: smtp; {' '.join(diagnostic.split())[:400]}",
+            f"Diagnostic-Code: smtp; {_ascii(' '.join(diagnostic.split()))[:400]}",
             "",
         ]
     _attach(message, "\r\n".join(fields), "message/delivery-status")
-    _attach(message, original_headers(original).decode("ascii", "replace"), "text/rfc822-headers")
+    if return_content:
+        part = EmailMessage(policy=email.policy.SMTP)
+        part["Content-Type"] = "message/rfc822"
+        part.set_payload([BytesParser(policy=email.policy.SMTP).parsebytes(original)])
+        message.attach(part)
+    else:
+        headers = original_headers(original).decode("ascii", "replace")
+        _attach(message, headers, "text/rfc822-headers")
     return message.as_bytes()
 
 

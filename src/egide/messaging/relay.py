@@ -34,6 +34,7 @@ class RecipientResult:
     recipient: str
     code: int
     reply: str
+    notified_onward: bool = False  # the peer took our DSN request over (RFC 3461 §4.3)
 
     @property
     def accepted(self) -> bool:
@@ -89,8 +90,13 @@ def send_message(
     tls: ssl.SSLContext,
     helo: str,
     timeout: float = TIMEOUT_SECONDS,
+    mail_options: Sequence[str] = (),
+    rcpt_options: Mapping[str, Sequence[str]] | None = None,
 ) -> list[RecipientResult]:
     """Deliver `raw` to `recipients` through the first route that answers; one result each.
+
+    `mail_options` (RET, ENVID) and `rcpt_options` (NOTIFY, ORCPT per recipient) are passed on
+    when the peer announces DSN (RFC 3461 §6.2), which then reports success itself.
 
     Connection errors, TLS failures and missing STARTTLS move on to the next route, and become
     a transient (451) result when no route is left.
@@ -98,7 +104,16 @@ def send_message(
     last = "4.4.1 no route to the recipient's operator"
     for route in routes:
         try:
-            return _send_once(raw, sender, recipients, route, tls, helo, timeout)
+            return _send_once(
+                raw,
+                sender,
+                recipients,
+                route,
+                tls,
+                helo,
+                timeout,
+                (tuple(mail_options), rcpt_options or {}),
+            )
         except (OSError, smtplib.SMTPException, ssl.SSLError) as error:
             last = f"4.4.1 {route.host}:{route.port}: {error or type(error).__name__}"
     return _transient(recipients, last)
@@ -112,6 +127,7 @@ def _send_once(
     tls: ssl.SSLContext,
     helo: str,
     timeout: float,
+    dsn: tuple[tuple[str, ...], Mapping[str, Sequence[str]]],
 ) -> list[RecipientResult]:
     with smtplib.SMTP(route.host, route.port, local_hostname=helo, timeout=timeout) as client:
         if client.sock is not None:  # no delayed-ACK stall after the TLS handshake
@@ -121,14 +137,17 @@ def _send_once(
             raise smtplib.SMTPNotSupportedError("the peer does not offer STARTTLS")
         client.starttls(context=tls)
         client.ehlo()
-        code, reply = client.mail(sender)
+        onward = client.has_extn("dsn")
+        mail_options, rcpt_options = dsn if onward else ((), {})
+        code, reply = client.mail(sender, list(mail_options))
         if code >= 400:
             text = f"{code} {reply.decode(errors='replace')}"
             return [RecipientResult(recipient, code, text[:300]) for recipient in recipients]
         results: dict[str, RecipientResult] = {}
         accepted: list[str] = []
         for recipient in recipients:
-            code, reply = client.rcpt(recipient)
+            options = list(rcpt_options.get(recipient, ()))
+            code, reply = client.rcpt(recipient, options)
             results[recipient] = RecipientResult(
                 recipient, code, f"{code} {reply.decode(errors='replace')}"[:300]
             )
@@ -143,5 +162,6 @@ def _send_once(
                 reply = detail if isinstance(detail, bytes) else detail.encode()
             text = f"{code} {reply.decode(errors='replace')}"[:300]
             for recipient in accepted:
-                results[recipient] = RecipientResult(recipient, code, text)
+                passed = bool(rcpt_options.get(recipient))
+                results[recipient] = RecipientResult(recipient, code, text, passed)
         return [results[recipient] for recipient in recipients]

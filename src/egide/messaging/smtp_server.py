@@ -12,16 +12,23 @@ What is decided here, because it is protocol and not business:
   (OpenSSL refuses a bad one during the handshake; a missing one gets 530 here);
 - SMTP smuggling: a message containing a bare LF or CR is refused whole (RFC 5321 §2.3.8),
   since aiosmtpd only ends DATA on CRLF.CRLF, a `\\n.\\n` end can then never split a message;
-- `250` after DATA is the sink's answer, given only once the message is durably stored.
+- `250` after DATA is the sink's answer, given only once the message is durably stored;
+- command lines are checked before aiosmtpd parses them (`smtp_command`: length, bare CR, NUL);
+- submission offers AUTH PLAIN (application token) and XOAUTH2 (OIDC access token), and takes
+  the DSN parameters of RFC 3461 (`dsn_request`), handed to the sink with the message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import collections
 import logging
 import re
 import ssl
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -29,7 +36,22 @@ from typing import Any, Protocol
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
+from .dsn_request import (
+    DsnRequest,
+    DsnSyntaxError,
+    RecipientNotice,
+    split_mail_parameters,
+    split_rcpt_parameters,
+)
 from .errors import SmtpRefusal
+from .smtp_command import (
+    AUTH_LINE_LIMIT,
+    COMMAND_LINE_LIMIT,
+    DSN_LINE_LIMITS,
+    LINE_LIMITS,
+    CommandReader,
+    MalformedCommand,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +73,8 @@ __all__ = [
     "SmtpHandler",
     "check_content",
     "client_tls_context",
+    "dsn_of",
+    "read_xoauth2",
     "server_tls_context",
 ]
 
@@ -80,6 +104,7 @@ class InboundMessage:
     mail_from: str
     recipients: tuple[str, ...]
     content: bytes = field(repr=False)
+    dsn: DsnRequest = field(default_factory=DsnRequest)  # submission: RFC 3461 parameters
 
 
 class MailSink(Protocol):
@@ -93,6 +118,8 @@ class MailSink(Protocol):
 
     def authenticate(self, peer: Peer, login: str, password: str) -> Any: ...
 
+    def authenticate_bearer(self, peer: Peer, login: str, token: str) -> Any: ...
+
     def refused(self, peer: Peer, stage: str, reply: str) -> None: ...
 
 
@@ -102,6 +129,24 @@ def check_content(content: bytes) -> None:
         raise SmtpRefusal("554 5.6.0 Bare LF or CR in message data refused (RFC 5321 2.3.8)")
     if _NUL in content:
         raise SmtpRefusal("554 5.6.0 NUL byte in message data refused")
+
+
+def read_xoauth2(blob: bytes) -> tuple[str, str] | None:
+    """The (user, access token) of a decoded XOAUTH2 initial response, None if malformed.
+
+    The format (Google's XOAUTH2, the OAUTHBEARER of RFC 7628 without GS2 header) is
+    `user=<name>^Aauth=Bearer <token>^A^A`, ^A being the byte 0x01.
+    """
+    try:
+        text = blob.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    fields = dict(part.partition("=")[::2] for part in text.split("\x01") if part)
+    user, auth = fields.get("user", ""), fields.get("auth", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip() or any(c.isspace() for c in token.strip()):
+        return None
+    return user, token.strip()
 
 
 def server_tls_context(
@@ -177,6 +222,27 @@ class SmtpHandler:
         await self._call(self.sink.refused, peer, stage, reply)
         return reply
 
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd's hook for anything a command raised: never a stack trace to the peer."""
+        if isinstance(error, TLSSetupException):  # already refused and audited by the session
+            log.warning("TLS handshake failed: %s", error.__cause__ or error)
+            return "554 5.7.0 TLS handshake failed"
+        log.exception("SMTP command failed")
+        return "451 4.3.0 Internal error, try again later"
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if not self.relay:  # submission takes RFC 3461 parameters; the queue honours them
+            responses.insert(len(responses) - 1, "250-DSN")
+        return responses
+
     async def handle_MAIL(  # noqa: N802 - aiosmtpd hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -215,7 +281,11 @@ class SmtpHandler:
         except SmtpRefusal as refusal:
             return await self._refuse(peer, "data", refusal.reply)
         message = InboundMessage(
-            peer, envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(content)
+            peer,
+            envelope.mail_from or "",
+            tuple(envelope.rcpt_tos),
+            bytes(content),
+            dsn_of(envelope),
         )
         try:
             reply: str = await self._call(self.sink.deliver, message)
@@ -224,6 +294,38 @@ class SmtpHandler:
             log.exception("storing an inbound message failed")
             return "451 4.3.0 Temporary failure storing the message, try again later"
         return reply
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802
+        """SASL XOAUTH2 (aiosmtpd picks `auth_*` hooks up): an OIDC access token, over TLS.
+
+        A refused token gets the mechanism's error challenge (a JSON status, RFC 7628 §3.2.2),
+        then 535 once the client answered it.
+        """
+        if len(args) == 1:
+            answer = await server.challenge_auth("")
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)  # aborted; aiosmtpd answered
+            blob = answer
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        assert server.session is not None
+        peer = _peer(server.session)
+        parsed = read_xoauth2(blob)
+        if parsed is None:
+            await self._refuse(peer, "auth", "501 5.5.2 Malformed XOAUTH2 response")
+            await server.push("501 5.5.2 Malformed XOAUTH2 response")
+            return AuthResult(success=False, handled=True)
+        user = await self._call(self.sink.authenticate_bearer, peer, *parsed)
+        if user is None:
+            await server.challenge_auth(b'{"status":"invalid_token","schemes":"bearer"}')
+            return AuthResult(
+                success=False, handled=False, message="535 5.7.8 Access token refused"
+            )
+        return AuthResult(success=True, auth_data=user)
 
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -242,6 +344,23 @@ class SmtpHandler:
         return AuthResult(success=True, auth_data=user)
 
 
+class DsnEnvelope(Envelope):
+    """aiosmtpd's envelope with the DSN parameters (RFC 3461) given on MAIL and RCPT."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dsn_ret = ""
+        self.dsn_envelope_id = ""
+        self.dsn_notices: dict[str, RecipientNotice] = {}
+
+
+def dsn_of(envelope: Envelope) -> DsnRequest:
+    """The DSN request carried by an envelope (the default one for a plain envelope)."""
+    if not isinstance(envelope, DsnEnvelope):
+        return DsnRequest()
+    return DsnRequest(envelope.dsn_ret, envelope.dsn_envelope_id, dict(envelope.dsn_notices))
+
+
 class AuditedSMTP(SMTP):
     """aiosmtpd's SMTP with failed TLS handshakes reported to the sink (refused and audited).
 
@@ -251,6 +370,26 @@ class AuditedSMTP(SMTP):
     """
 
     _previous_byte = b""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Serve the session through our checking reader. StreamReaderProtocol only keeps a weak
+        # reference to its reader (plus a strong one until the connection is made), and hands
+        # it to aiosmtpd's `_cb_client_connected` at connection time, so swapping it here,
+        # before any connection, is enough.
+        reader = CommandReader(limit=AUTH_LINE_LIMIT + 2, loop=self.loop)
+        self._stream_reader_wr = weakref.ref(reader)
+        self._strong_reader = reader
+        # aiosmtpd keeps these limits in a class-level dict shared by every session; give each
+        # session its own, with the AUTH allowance of RFC 4954.
+        # Ours are checked first (`CommandReader`), so aiosmtpd's only need to be as wide.
+        limits = DSN_LINE_LIMITS if self._takes_dsn else LINE_LIMITS
+        reader.limits = limits
+        self.command_size_limits = collections.defaultdict(
+            lambda: COMMAND_LINE_LIMIT,
+            {name.decode(): value for name, value in limits.items()},
+        )
+        self._command_reader = reader
 
     def data_received(self, data: bytes) -> None:
         """Refuse a bare LF anywhere in the stream (commands or data) and hang up (521).
@@ -276,6 +415,61 @@ class AuditedSMTP(SMTP):
         if transport is not None:
             transport.close()
 
+    async def handle_exception(self, error: Exception) -> str:
+        """A malformed command line is answered, logged and audited; the session goes on."""
+        handler = self.event_handler
+        if isinstance(error, MalformedCommand) and isinstance(handler, SmtpHandler):
+            assert self.session is not None
+            peer = _peer(self.session)
+            log.warning("malformed SMTP command from %s refused: %s", peer.ip, error.reason)
+            return await handler._refuse(peer, "command", error.reply)
+        return await super().handle_exception(error)
+
+    async def smtp_AUTH(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
+        self._command_reader.sasl_exchange = True
+        try:
+            await super().smtp_AUTH(arg)
+        finally:
+            self._command_reader.sasl_exchange = False
+
+    def _create_envelope(self) -> Envelope:
+        return DsnEnvelope()
+
+    @property
+    def _takes_dsn(self) -> bool:
+        handler = self.event_handler
+        return isinstance(handler, SmtpHandler) and not handler.relay
+
+    async def smtp_MAIL(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd command name
+        """MAIL, with RET and ENVID taken out (case kept) before aiosmtpd sees the rest."""
+        ret = envelope_id = ""
+        if arg and self._takes_dsn:
+            try:
+                arg, ret, envelope_id = split_mail_parameters(arg)
+            except DsnSyntaxError as error:
+                await self.push(error.reply)
+                return
+        await super().smtp_MAIL(arg)
+        envelope = self.envelope
+        if isinstance(envelope, DsnEnvelope) and envelope.mail_from:
+            envelope.dsn_ret, envelope.dsn_envelope_id = ret, envelope_id
+
+    async def smtp_RCPT(self, arg: str | None) -> None:  # noqa: N802 - aiosmtpd command name
+        """RCPT, with NOTIFY and ORCPT taken out and kept for the accepted recipient."""
+        notice = None
+        if arg and self._takes_dsn:
+            try:
+                arg, notice = split_rcpt_parameters(arg)
+            except DsnSyntaxError as error:
+                await self.push(error.reply)
+                return
+        envelope = self.envelope
+        before = len(envelope.rcpt_tos) if envelope is not None else 0
+        await super().smtp_RCPT(arg)
+        envelope = self.envelope
+        if isinstance(envelope, DsnEnvelope) and notice and len(envelope.rcpt_tos) > before:
+            envelope.dsn_notices[envelope.rcpt_tos[-1].lower()] = notice
+
     async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
         try:
             await super().smtp_STARTTLS(arg)
@@ -290,7 +484,16 @@ class AuditedSMTP(SMTP):
 
 
 class SmtpController(Controller):
-    """aiosmtpd's threaded Controller serving `AuditedSMTP`."""
+    """aiosmtpd's threaded Controller serving `AuditedSMTP`.
+
+    With `tls_source` set (a `TlsMaterial.context`), each new connection gets the current TLS
+    context, so renewed CRLs and anchors apply to the next handshake.
+    """
+
+    tls_source: Callable[[], ssl.SSLContext] | None = None
 
     def factory(self) -> SMTP:
-        return AuditedSMTP(self.handler, **self.SMTP_kwargs)
+        kwargs = dict(self.SMTP_kwargs)
+        if self.tls_source is not None:
+            kwargs["tls_context"] = self.tls_source()
+        return AuditedSMTP(self.handler, **kwargs)

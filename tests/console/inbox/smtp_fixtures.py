@@ -30,6 +30,7 @@ class Pair:
 @dataclass(frozen=True)
 class Pki:
     root: str
+    root_key: str  # to issue renewed CRLs in a test
     crl: str
     server: Pair
     peer: Pair
@@ -51,9 +52,11 @@ def make_pki(directory: Path) -> Pki:
     long_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=800)
     revoked = x509.issue_server_certificate(root, "revoque.operateur-beta.test")
     (directory / "root.crt").write_bytes(x509.certificate_pem(root.certificate))
+    (directory / "root.key").write_bytes(x509.private_key_pem(root.private_key))
     (directory / "root.crl").write_bytes(x509.crl_pem(x509.issue_crl(root, [revoked.certificate])))
     return Pki(
         root=str(directory / "root.crt"),
+        root_key=str(directory / "root.key"),
         crl=str(directory / "root.crl"),
         server=_write(
             directory, "server", x509.issue_server_certificate(root, OUR_HOST, also=["localhost"])

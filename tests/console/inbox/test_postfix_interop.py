@@ -22,6 +22,7 @@ from egide.console.accounts.models import User
 from egide.console.inbox import outbound, services
 from egide.console.inbox.models import DeliveryState, Folder, Mailbox, Message, OutboundDelivery
 from egide.messaging import mime, receipts
+from egide.messaging.dsn_request import DsnRequest, RecipientNotice
 
 from . import postfix_peer
 from .smtp_fixtures import Pki, free_port
@@ -147,3 +148,50 @@ def test_egide_refuses_a_recipient_it_does_not_host_and_postfix_bounces_to_its_u
     [bounce] = wait_for(lambda: postfix.delivered("dr.durand"), "Postfix's bounce to its user")
     assert b"550 5.1.1" in bounce
     assert not Message.objects.exists()
+
+
+def test_the_inbox_shows_the_whole_receipt_timeline_of_a_message_sent_to_postfix(
+    postfix: postfix_peer.PostfixPeer, pki: Pki, hosted: Mailbox, client: Any
+) -> None:
+    """sent → accepted by Postfix → delivered (Postfix's own DSN, asked with NOTIFY=SUCCESS
+    passed on) → read (MDN displayed) → integrated (MDN processed), shown on the message page."""
+    owner = hosted.owner
+    assert isinstance(owner, User)
+    draft = mime.Draft(sender=hosted.address, recipients=(DURAND,), subject="Bilan", body="Voici")
+    raw = mime.compose_message(draft, domain="tilleuls.egide.test")
+    notice = RecipientNotice(frozenset({"SUCCESS", "FAILURE"}), "rfc822;Dr.Durand@medecin.test")
+    dsn = DsnRequest("HDRS", "lps+timeline 1", {DURAND: notice})
+    sent = services.dispatch(owner, hosted, raw, [DURAND], dsn=dsn)
+    outbound.deliver_due()
+    row = OutboundDelivery.objects.get(message=sent)
+    assert row.state == DeliveryState.DELIVERED and row.accepted_at is not None, row.last_reply
+    wait_for(
+        lambda: OutboundDelivery.objects.filter(pk=row.pk, delivered_at__isnull=False).exists(),
+        "Postfix's success DSN",
+    )
+    inbox = Message.objects.filter(mailbox=hosted, folder=Folder.INBOX)
+    [report] = [services.raw_of(message) for message in inbox]
+    assert b"Action: delivered" in report  # Postfix's own report: it took our request over
+    assert b"Original-Envelope-Id: lps+timeline 1" in report  # ENVID passed on as xtext
+    assert b"rfc822;Dr.Durand@medecin.test" in report.replace(b"; ", b";")  # ORCPT too
+    for disposition in (outbound.MDN_DISPLAYED, outbound.MDN_PROCESSED):
+        mdn = receipts.compose_mdn(
+            sender=DURAND,
+            to=hosted.address,
+            final_recipient=DURAND,
+            original_message_id=sent.message_id,
+            disposition=disposition,
+        )
+        inject(postfix, pki, "", hosted.address, mdn)
+    row = wait_for(
+        lambda: OutboundDelivery.objects.filter(
+            pk=row.pk, read_at__isnull=False, integrated_at__isnull=False
+        ).first(),
+        "both read receipts through Postfix",
+    )
+    assert row.accepted_at <= row.delivered_at
+    client.force_login(owner)
+    page = client.get(f"/messagerie/message/{sent.pk}/").content.decode()
+    assert "Suivi par destinataire" in page and DURAND in page
+    cells = page.split(DURAND, 1)[1].split("</tr>", 1)[0]
+    assert cells.count("<td>—</td>") == 0  # every step of the timeline has its date

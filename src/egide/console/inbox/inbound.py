@@ -4,8 +4,8 @@ Plain functions over the database, tested without sockets. `RelaySink` serves ot
 (port 25/2525): the sender's domain must be in the trust space, recipients must be hosted here,
 and `250` is returned only after `services.store` committed (blob fsynced, encrypted). A message
 that is accepted but cannot be read goes to «À traiter» and its sender gets a DSN. `SubmissionSink`
-serves practice software and mail clients (port 587): an application token, and a From mailbox
-the user owns or was delegated.
+serves practice software and mail clients (port 587): an application token (PLAIN) or an OIDC
+access token (XOAUTH2), and a From mailbox the user owns or was delegated.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from egide.console.accounts import oidc, tokens
 from egide.console.accounts import services as accounts
-from egide.console.accounts import tokens
 from egide.console.accounts.models import User
 from egide.console.audit import services as audit
 from egide.messaging import receipts
@@ -101,6 +101,9 @@ class RelaySink:
     def authenticate(self, peer: Peer, login: str, password: str) -> Any:
         return None
 
+    def authenticate_bearer(self, peer: Peer, login: str, token: str) -> Any:
+        return None
+
     def refused(self, peer: Peer, stage: str, reply: str) -> None:
         _audit_refusal(peer, stage, reply, self.channel)
 
@@ -138,11 +141,20 @@ class SubmissionSink:
 
     channel = "submission"
 
+    def _locked_out(self, peer: Peer) -> bool:
+        if cache.get(f"smtp-auth-failures:{peer.ip}", 0) >= MAX_AUTH_FAILURES:
+            _audit_refusal(peer, "auth", "535 5.7.8 too many failures, wait", self.channel)
+            return True
+        return False
+
+    def _count_failure(self, peer: Peer) -> None:
+        failures_key = f"smtp-auth-failures:{peer.ip}"
+        cache.add(failures_key, 0, AUTH_FAILURE_WINDOW)
+        cache.incr(failures_key)
+
     def authenticate(self, peer: Peer, login: str, password: str) -> User | None:
         _db_ready()
-        failures_key = f"smtp-auth-failures:{peer.ip}"
-        if cache.get(failures_key, 0) >= MAX_AUTH_FAILURES:
-            _audit_refusal(peer, "auth", "535 5.7.8 too many failures, wait", self.channel)
+        if self._locked_out(peer):
             return None
         parts = tokens.split_token(password.strip(), accounts.API_TOKEN_PREFIX)
         user = None
@@ -151,8 +163,20 @@ class SubmissionSink:
         else:
             _audit_refusal(peer, "auth", "535 5.7.8 malformed token", self.channel)
         if user is None:
-            cache.add(failures_key, 0, AUTH_FAILURE_WINDOW)
-            cache.incr(failures_key)
+            self._count_failure(peer)
+        return user
+
+    def authenticate_bearer(self, peer: Peer, login: str, token: str) -> User | None:
+        """XOAUTH2: an OIDC access token (Pro Santé Connect); same lock-out as passwords."""
+        _db_ready()
+        if self._locked_out(peer):
+            return None
+        user = oidc.user_for_access_token(
+            token.strip(), login=login, ip=peer.ip, channel="smtp-submission"
+        )
+        if user is None:
+            _audit_refusal(peer, "auth", "535 5.7.8 access token refused", self.channel)
+            self._count_failure(peer)
         return user
 
     def _mailbox(self, peer: Peer, address: str) -> Mailbox | None:
@@ -192,6 +216,7 @@ class SubmissionSink:
                 message.content,
                 list(message.recipients),
                 ip=message.peer.ip,
+                dsn=message.dsn,
             )
         except services.InboxError as error:
             return f"550 5.7.1 {str(error)[:200]}"

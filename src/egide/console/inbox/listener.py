@@ -12,8 +12,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from egide.messaging.smtp_server import SmtpController, SmtpHandler, server_tls_context
+from egide.messaging.smtp_server import SmtpController, SmtpHandler
+from egide.messaging.smtp_tls import TlsMaterial
 
+from . import revocation
 from .inbound import RelaySink, SubmissionSink
 
 log = logging.getLogger(__name__)
@@ -64,35 +66,36 @@ def start(
     submission = settings.EGIDE_SMTP_SUBMISSION_PORT if submission_port is None else submission_port
     listeners = []
     limit = settings.EGIDE_MAX_MESSAGE_BYTES
-    relay_tls = server_tls_context(
+    # Re-read at each new connection when a file changed: renewed CRLs apply at once.
+    relay_tls = TlsMaterial(
         settings.EGIDE_SMTP_CERT_FILE,
         settings.EGIDE_SMTP_KEY_FILE,
         client_ca_file=settings.EGIDE_SMTP_TRUST_ANCHORS_FILE,
-        crl_files=settings.EGIDE_SMTP_CRL_FILES,
+        crl_files=revocation.crl_files(),
     )
     relay = SmtpController(
         SmtpHandler(RelaySink(), relay=True),
         hostname=host,
         port=relay_port,
         server_hostname=settings.EGIDE_SMTP_HOSTNAME,
-        tls_context=relay_tls,
+        tls_context=relay_tls.context(),
         require_starttls=True,
         data_size_limit=limit,
         enable_SMTPUTF8=True,
-        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+        auth_exclude_mechanism=["LOGIN", "PLAIN", "XOAUTH2"],
     )
+    relay.tls_source = relay_tls.context
     relay.start()
     listeners.append(Listener("relay", host, relay.port, relay))
     if submission:
         handler = SmtpHandler(SubmissionSink(), relay=False)
+        submission_tls = TlsMaterial(settings.EGIDE_SMTP_CERT_FILE, settings.EGIDE_SMTP_KEY_FILE)
         sub = SmtpController(
             handler,
             hostname=host,
             port=submission,
             server_hostname=settings.EGIDE_SMTP_HOSTNAME,
-            tls_context=server_tls_context(
-                settings.EGIDE_SMTP_CERT_FILE, settings.EGIDE_SMTP_KEY_FILE
-            ),
+            tls_context=submission_tls.context(),
             require_starttls=True,
             auth_required=True,
             auth_require_tls=True,
@@ -101,6 +104,7 @@ def start(
             data_size_limit=limit,
             enable_SMTPUTF8=True,
         )
+        sub.tls_source = submission_tls.context
         sub.start()
         listeners.append(Listener("submission", host, sub.port, sub))
     for listener in listeners:

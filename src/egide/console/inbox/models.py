@@ -109,13 +109,42 @@ class Message(models.Model):
     problem = models.CharField(max_length=300, blank=True)
     signed_by = models.EmailField(blank=True)
     integrated_at = models.DateTimeField(null=True, blank=True)
+    # IMAP: the UID given in `imap_folder`. A message found in another folder than the one its
+    # UID was given in (moved by the web inbox) gets a new UID there, as IMAP requires.
+    imap_uid = models.PositiveIntegerField(null=True, blank=True)
+    imap_folder = models.CharField(max_length=16, blank=True)
+    imap_deleted = models.BooleanField(default=False)  # IMAP \Deleted, until EXPUNGE
 
     class Meta:
         ordering: ClassVar = ["-received_at"]
         indexes: ClassVar = [models.Index(fields=["mailbox", "folder", "-received_at"])]
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["mailbox", "imap_folder", "imap_uid"],
+                condition=models.Q(imap_uid__isnull=False),
+                name="one_imap_uid_per_folder",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.mailbox.address} #{self.pk}"
+
+
+class ImapFolderState(models.Model):
+    """IMAP bookkeeping of one folder of a mailbox: its UIDVALIDITY and the next UID to give."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="imap_folders")
+    folder = models.CharField(max_length=16, choices=Folder.choices)
+    uid_validity = models.PositiveIntegerField()
+    uid_next = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["mailbox", "folder"], name="one_imap_state_per_folder")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailbox.address}/{self.folder} (UIDVALIDITY {self.uid_validity})"
 
 
 class DeliveryState(models.TextChoices):
@@ -147,6 +176,13 @@ class OutboundDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     integrated_at = models.DateTimeField(null=True, blank=True)
+    # RFC 3461, as the sender asked on submission: NOTIFY ("" = default: failure and delay),
+    # ORCPT, RET (FULL/HDRS) and ENVID; when the «delayed» report went out.
+    notify = models.CharField(max_length=40, blank=True)
+    original_recipient = models.CharField(max_length=500, blank=True)
+    dsn_ret = models.CharField(max_length=4, blank=True)
+    envelope_id = models.CharField(max_length=100, blank=True)
+    delay_notified_at = models.DateTimeField(null=True, blank=True)
     report = models.CharField(max_length=300, blank=True)
 
     class Meta:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from egide.console.audit import services as audit
 from egide.messaging import receipts, relay
+from egide.messaging.dsn_request import DsnRequest, RecipientNotice, encode_xtext
 from egide.messaging.smtp_server import client_tls_context
 from egide.messaging.trust import domain_of
 
@@ -37,18 +38,31 @@ LONGEST_WAIT = datetime.timedelta(hours=4)
 CLAIM_LEASE = datetime.timedelta(minutes=10)
 
 
-def queue(message: Message, recipients: list[str]) -> list[OutboundDelivery]:
-    """Queue `message` (a sent copy) for remote recipients; call inside the send transaction."""
+def queue(
+    message: Message, recipients: list[str], dsn: DsnRequest | None = None
+) -> list[OutboundDelivery]:
+    """Queue `message` (a sent copy) for remote recipients; call inside the send transaction.
+
+    `dsn` carries what the sender asked on submission (RFC 3461): which reports it wants per
+    recipient, ORCPT, RET and ENVID; they are kept per row and passed on to DSN-capable peers.
+    """
     now = timezone.now()
-    rows = [
-        OutboundDelivery.objects.create(
-            message=message,
-            recipient=recipient.lower(),
-            domain=domain_of(recipient),
-            next_attempt_at=now,
+    dsn = dsn or DsnRequest()
+    rows = []
+    for recipient in recipients:
+        notice = dsn.notice(recipient)
+        rows.append(
+            OutboundDelivery.objects.create(
+                message=message,
+                recipient=recipient.lower(),
+                domain=domain_of(recipient),
+                next_attempt_at=now,
+                notify=notice.notify_parameter,
+                original_recipient=notice.original_recipient,
+                dsn_ret=dsn.ret,
+                envelope_id=dsn.envelope_id,
+            )
         )
-        for recipient in recipients
-    ]
     for row in rows:
         _audit(row, "delivery.queued")
     return rows
@@ -147,24 +161,43 @@ def _attempt(rows: list[OutboundDelivery], now: datetime.datetime) -> None:
                 routes=routes,
                 tls=_tls(),
                 helo=settings.EGIDE_SMTP_HOSTNAME,
+                mail_options=_mail_options(rows[0]),
+                rcpt_options={row.recipient: _rcpt_options(row) for row in rows},
             )
-    bounced: list[tuple[str, str, str]] = []
+    reports: dict[str, list[tuple[OutboundDelivery, str, str]]] = {
+        "failed": [],
+        "delayed": [],
+        "relayed": [],
+    }
+    delay_warning = datetime.timedelta(hours=settings.EGIDE_SMTP_DELAY_WARNING_HOURS)
     for row, result in zip(rows, results, strict=True):
+        notice = RecipientNotice(frozenset(filter(None, row.notify.split(","))))
         row.attempts += 1
         row.last_reply = result.reply[:300]
         if result.accepted:
             row.state, row.accepted_at = DeliveryState.DELIVERED, now
+            if notice.wants("SUCCESS") and not result.notified_onward:
+                # The peer does not speak DSN: we can only say that we handed it over.
+                reports["relayed"].append((row, "2.0.0", result.reply))
         elif result.permanent or now - row.created_at >= MAX_AGE:
             row.state = DeliveryState.BOUNCED
             status = "5.4.7" if not result.permanent else _status_of(result.reply, "5.0.0")
-            bounced.append((row.recipient, status, result.reply))
+            if notice.wants("FAILURE"):
+                reports["failed"].append((row, status, result.reply))
         else:
             row.state, row.next_attempt_at = DeliveryState.DEFERRED, now + backoff(row.attempts)
+            waited = now - row.created_at >= delay_warning
+            if waited and row.delay_notified_at is None and notice.wants("DELAY"):
+                row.delay_notified_at = now
+                reports["delayed"].append((row, _status_of(result.reply, "4.0.0"), result.reply))
         with transaction.atomic():
             row.save()
             _audit(row, f"delivery.{row.state}")
-    if bounced and not receipts.is_report(raw):  # never a report about a report
-        _bounce(message, raw, bounced)
+    if receipts.is_report(raw):  # never a report about a report
+        return
+    for action, entries in reports.items():
+        if entries:
+            _report_to_sender(message, raw, action, entries)
 
 
 def _status_of(reply: str, default: str) -> str:
@@ -174,15 +207,60 @@ def _status_of(reply: str, default: str) -> str:
     return default
 
 
-def _bounce(message: Message, raw: bytes, failures: list[tuple[str, str, str]]) -> None:
+def report_local_delivery(
+    message: Message, raw: bytes, recipients: list[str], dsn: DsnRequest
+) -> None:
+    """A «delivered» DSN for the hosted recipients the sender asked one for (NOTIFY=SUCCESS)."""
     from .services import store
 
+    wanted = [r for r in recipients if dsn.notice(r).wants("SUCCESS")]
+    if not wanted or receipts.is_report(raw):
+        return
+    report = receipts.compose_dsn(
+        raw,
+        reporting_mta=settings.EGIDE_SMTP_HOSTNAME,
+        postmaster=f"MAILER-DAEMON@{settings.EGIDE_SMTP_HOSTNAME}",
+        to=message.mailbox.address,
+        failures=[(r, "2.0.0", "250 2.0.0 delivered to the mailbox") for r in wanted],
+        action="delivered",
+        envelope_id=dsn.envelope_id,
+        original_recipients={r: dsn.notice(r).original_recipient for r in wanted},
+    )
+    store(message.mailbox, report, actor="smtp-dsn")
+
+
+def _mail_options(row: OutboundDelivery) -> list[str]:
+    options = [f"RET={row.dsn_ret}"] if row.dsn_ret else []
+    if row.envelope_id:
+        options.append(f"ENVID={encode_xtext(row.envelope_id)}")
+    return options
+
+
+def _rcpt_options(row: OutboundDelivery) -> list[str]:
+    options = [f"NOTIFY={row.notify}"] if row.notify else []
+    if row.original_recipient:
+        kind, _, address = row.original_recipient.partition(";")
+        options.append(f"ORCPT={kind};{encode_xtext(address)}")
+    return options
+
+
+def _report_to_sender(
+    message: Message, raw: bytes, action: str, entries: list[tuple[OutboundDelivery, str, str]]
+) -> None:
+    """A DSN (RFC 3464) in the sender's inbox: failed, delayed or relayed, as it asked."""
+    from .services import store
+
+    first = entries[0][0]
     dsn = receipts.compose_dsn(
         raw,
         reporting_mta=settings.EGIDE_SMTP_HOSTNAME,
         postmaster=f"MAILER-DAEMON@{settings.EGIDE_SMTP_HOSTNAME}",
         to=message.mailbox.address,
-        failures=failures,
+        failures=[(row.recipient, status, reply) for row, status, reply in entries],
+        action=action,
+        envelope_id=first.envelope_id,
+        original_recipients={row.recipient: row.original_recipient for row, _, _ in entries},
+        return_content=action == "failed" and first.dsn_ret == "FULL",
     )
     store(message.mailbox, dsn, actor="smtp-queue")
 

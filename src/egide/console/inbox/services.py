@@ -18,6 +18,7 @@ from egide.console.accounts.models import Practice, User
 from egide.console.audit import services as audit
 from egide.crypto import envelope
 from egide.messaging import mime
+from egide.messaging.dsn_request import DsnRequest
 from egide.messaging.errors import MessagingError
 from egide.messaging.health_message import HealthMail, compose_health_message
 
@@ -272,7 +273,13 @@ def check_recipients(recipients: list[str]) -> None:
 
 
 def dispatch(
-    user: User, mailbox: Mailbox, raw: bytes, recipients: list[str], *, ip: str | None = None
+    user: User,
+    mailbox: Mailbox,
+    raw: bytes,
+    recipients: list[str],
+    *,
+    ip: str | None = None,
+    dsn: DsnRequest | None = None,
 ) -> Message:
     """Keep the «Envoyés» copy, deliver to hosted mailboxes, queue the others for SMTP.
 
@@ -283,6 +290,7 @@ def dispatch(
     if not may_send(user, mailbox):
         raise InboxError("Vous ne pouvez pas envoyer depuis cette boîte aux lettres.")
     hosted, remote = _split_recipients(recipients)
+    plain = raw
     if hosted:
         raw = protect(raw, mailbox, _key(mailbox), list(hosted.values()))
     with transaction.atomic():
@@ -290,7 +298,9 @@ def dispatch(
         for recipient in hosted.values():
             store(recipient, raw, actor=f"delivery:{mailbox.address}")
         if remote:
-            outbound.queue(sent, remote)
+            outbound.queue(sent, remote, dsn)
+        if dsn is not None and hosted:
+            outbound.report_local_delivery(sent, plain, list(hosted), dsn)
         audit.record(
             "message.sent",
             practice_id=mailbox.practice_id,

@@ -7,7 +7,7 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from . import outbound, trustspace
+from . import outbound, revocation, trustspace
 
 log = logging.getLogger(__name__)
 
@@ -26,5 +26,6 @@ def deliver_due_every_minute() -> int:
 
 @db_periodic_task(crontab(minute="23", hour="*/6"))  # type: ignore[untyped-decorator]
 def refresh_trust_list() -> bool:
-    """Fetch the «liste blanche» four times a day; a failure keeps the last good copy."""
+    """Fetch the «liste blanche» and the CRLs four times a day; a failure keeps the last copy."""
+    revocation.refresh_crls()
     return trustspace.refresh() is not None
