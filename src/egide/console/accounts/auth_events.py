@@ -15,32 +15,16 @@ from django.http import HttpRequest
 from egide.console.audit import services as audit
 
 from .models import User
+from .services import audit_session
 
 
 def _on_logged_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
-    audit.record(
-        "login.succeeded",
-        practice_id=user.practice_id,
-        actor_id=user.pk,
-        actor=user.username,
-        object_type="user",
-        object_id=user.pk,
-        ip=audit.client_ip(request),
-    )
+    audit_session("login.succeeded", user, ip=audit.client_ip(request))
 
 
 def _on_logged_out(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
-    if user is None:
-        return
-    audit.record(
-        "logout",
-        practice_id=user.practice_id,
-        actor_id=user.pk,
-        actor=user.username,
-        object_type="user",
-        object_id=user.pk,
-        ip=audit.client_ip(request),
-    )
+    if user is not None:
+        audit_session("logout", user, ip=audit.client_ip(request))
 
 
 def _on_login_failed(

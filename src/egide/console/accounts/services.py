@@ -156,6 +156,20 @@ def revoke_api_token(api_token: ApiToken, *, by: User) -> None:
     )
 
 
+def audit_session(action: str, user: User, *, ip: str | None, channel: str = "") -> None:
+    """Audit a sign-in or sign-out of `user` (`channel` names a way in other than the web)."""
+    audit.record(
+        action,
+        practice_id=user.practice_id,
+        actor_id=user.pk,
+        actor=user.username,
+        object_type="user",
+        object_id=user.pk,
+        ip=ip,
+        details={"channel": channel} if channel else None,
+    )
+
+
 def user_for_secret(key_id: str, secret: str, *, ip: str | None, channel: str) -> User | None:
     """The active user owning this application password, or None (the refusal is audited)."""
     api_token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()

@@ -27,8 +27,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
+from egide.console.accounts import services as accounts
 from egide.console.accounts.models import User
-from egide.console.audit import services as audit
 from egide.messaging.imap_mailbox import DELIMITER, Entry, FolderView
 from egide.messaging.imap_server import ImapServer
 from egide.messaging.smtp_server import Peer, server_tls_context
@@ -76,6 +76,7 @@ class _Authenticator(SubmissionSink):
     IMAP named in refusals."""
 
     channel = "imap"
+    audit_channel = "imap"
 
 
 def _db_ready() -> None:
@@ -217,16 +218,7 @@ class ImapStore:
     def _signed_in(self, user: User | None, ip: str) -> ImapAccount | None:
         if not isinstance(user, User):
             return None
-        audit.record(
-            "login.succeeded",
-            practice_id=user.practice_id,
-            actor_id=user.pk,
-            actor=user.username,
-            object_type="user",
-            object_id=user.pk,
-            ip=ip,
-            details={"channel": "imap"},
-        )
+        accounts.audit_session("login.succeeded", user, ip=ip, channel="imap")
         return ImapAccount(user, ip)
 
     def folders(self, account: ImapAccount) -> dict[str, str]:

@@ -140,6 +140,8 @@ class SubmissionSink:
     """Mail submitted by the practice's software or mail client, on behalf of a mailbox."""
 
     channel = "submission"
+    # Named in the accounts' audit entries when a token is refused.
+    audit_channel = "smtp-submission"
 
     def _locked_out(self, peer: Peer) -> bool:
         if cache.get(f"smtp-auth-failures:{peer.ip}", 0) >= MAX_AUTH_FAILURES:
@@ -159,7 +161,7 @@ class SubmissionSink:
         parts = tokens.split_token(password.strip(), accounts.API_TOKEN_PREFIX)
         user = None
         if parts is not None:
-            user = accounts.user_for_secret(*parts, ip=peer.ip, channel="smtp-submission")
+            user = accounts.user_for_secret(*parts, ip=peer.ip, channel=self.audit_channel)
         else:
             _audit_refusal(peer, "auth", "535 5.7.8 malformed token", self.channel)
         if user is None:
@@ -172,7 +174,7 @@ class SubmissionSink:
         if self._locked_out(peer):
             return None
         user = oidc.user_for_access_token(
-            token.strip(), login=login, ip=peer.ip, channel="smtp-submission"
+            token.strip(), login=login, ip=peer.ip, channel=self.audit_channel
         )
         if user is None:
             _audit_refusal(peer, "auth", "535 5.7.8 access token refused", self.channel)
