@@ -1,12 +1,15 @@
 """Égide vs restic vs BorgBackup on the same corpus, side by side in one run.
 
     .venv/bin/python -m bench.backup_vs_peers.run [--workdir /tmp/egide-bench] [--keep]
+        [--tools egide,restic,borg] [--steps init,backup,next-day,...]
 
 Steps per tool: init, first backup, next-day backup, full restore, check --read-data,
 forget --keep-last 1 + prune. Each command's wall time, CPU time (user + system) and peak RSS come
 from `os.wait4` on that process; "added" is the growth of the repository directory. Prints a
 Markdown table and the Égide/restic and Égide/borg ratios. restic and borg are the Debian
-packages; the script installs them when missing.
+packages; the script installs them when missing. `--tools` and `--steps` narrow a run while
+working on one part (steps run in order; `next-day` needs `backup`); the recorded runs use all
+three tools and every step, side by side.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-PASSPHRASE = "banc d'essai égide"  # noqa: S105 (a throwaway benchmark repository)  # noqa: S105 (a throwaway benchmark repository)
+PASSPHRASE = "banc d'essai égide"  # noqa: S105 (a throwaway benchmark repository)
 STEPS = ["init", "backup", "next-day", "restore", "check", "forget+prune"]
 
 
@@ -139,14 +142,17 @@ def table(all_tools: list[Tool]) -> str:
     by = {t.name: t.results for t in all_tools}
     rows = ["| step | tool | wall s | CPU s | peak RSS MiB | added MiB | repo MiB |",
             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for step in STEPS:
+    steps = [step for step in STEPS if all(step in t.results for t in all_tools)]
+    for step in steps:
         for tool in all_tools:
             m = tool.results[step]
             rows.append(f"| {step} | {tool.name} | {m.wall:.2f} | {m.cpu:.2f} | {m.rss_mib:.0f}"
                         f" | {m.added_mib:.1f} | {m.repo_mib:.1f} |")  # fmt: skip
     rows += ["", "| step | wall É/restic | wall É/borg | added É/restic | added É/borg |"
              " RSS É/restic |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for step in STEPS:
+    if not {"egide", "restic", "borg"} <= by.keys():
+        return "\n".join(rows)
+    for step in steps:
         e, r, b = by["egide"][step], by["restic"][step], by["borg"][step]
 
         def ratio(x: float, y: float) -> str:
@@ -160,9 +166,13 @@ def table(all_tools: list[Tool]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108  # noqa: S108
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108
     parser.add_argument("--keep", action="store_true", help="keep the corpus for another run")
+    parser.add_argument("--tools", default="egide,restic,borg", help="comma-separated subset")
+    parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated subset")
     args = parser.parse_args()
+    wanted_tools = args.tools.split(",")
+    wanted_steps = [step for step in STEPS if step in args.steps.split(",")]
     ensure_peers()
     work: Path = args.workdir
     corpus = work / "corpus"
@@ -180,10 +190,10 @@ def main() -> None:
     elif (corpus / ".mutated").exists():
         sys.exit(f"{corpus} already had its next day: delete it to regenerate")
     (work / "borg-out").mkdir(parents=True, exist_ok=True)
-    all_tools = tools(work, corpus)
+    all_tools = [tool for tool in tools(work, corpus) if tool.name in wanted_tools]
     print(f"corpus: {tree_size(corpus) / (1 << 20):.0f} MiB;"
           f" load average {os.getloadavg()}", flush=True)  # fmt: skip
-    for step in STEPS:
+    for step in wanted_steps:
         if step == "next-day":
             # In a child process: this one stays small (see `measure`).
             code = f"from pathlib import Path; from {__package__}.corpus import next_day;"

@@ -16,7 +16,7 @@ from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.pruner import forget_snapshots, remove_snapshots
 from egide.backup.repository import Repository
 from egide.backup.retention import RetentionPolicy
-from egide.backup.snapshot import list_snapshots
+from egide.backup.snapshot import list_snapshots, read_tree
 from egide.backup.tree import Node
 from egide.cli.main import cli
 
@@ -160,3 +160,32 @@ def test_the_alarm_ignores_unreadable_files_rather_than_failing(tmp_path: Path) 
     before = [*_tree(30), Node("cabinet/verrou.db", "file", error="illisible")]
     after = [*_tree(30), Node("cabinet/verrou.db", "file", error="illisible")]
     assert not assess(before, after).suspect
+
+
+def test_the_counts_taken_during_the_walk_match_a_comparison_of_the_stored_trees(
+    repo: Repository, tmp_path: Path
+) -> None:
+    source = _corpus(tmp_path / "cabinet")
+    (source / "dossier").mkdir()
+    (source / "dossier" / "a.txt").write_text("a")
+    (source / "devient-dossier").write_text("un fichier, puis un dossier")
+    options = BackupOptions((str(source),), host="poste")
+    first = run_backup(repo, options).snapshot
+    for i in range(5):
+        (source / f"lettre-{i:03}.txt").unlink()  # deleted
+    for i in range(5, 10):
+        (source / f"lettre-{i:03}.txt").rename(source / f"lettre-{i:03}.txt.locked")
+    (source / "lettre-020.txt").write_text("modifiée")
+    (source / "scan-0.pdf").write_bytes(os.urandom(100))
+    (source / "dossier" / "a.txt").unlink()
+    (source / "dossier" / "b.txt").write_text("b")
+    (source / "devient-dossier").unlink()
+    (source / "devient-dossier").mkdir()
+    (source / "devient-dossier" / "c.txt").write_text("c")
+    (source / "z-nouveau.txt").write_text("nouveau")
+    second = run_backup(repo, options).snapshot
+    expected = assess(read_tree(repo, first), read_tree(repo, second))
+    assert {k: second.stats[k] for k in expected.metrics()} == expected.metrics()
+    assert second.stats["alarm_deleted"] == 5 + 5 + 2  # lettres, renamed ones, a.txt, the file
+    assert second.stats["alarm_renamed"] == 5
+    assert second.suspect_reasons == expected.reasons

@@ -24,12 +24,15 @@ non-suspect snapshot (`retention.py`). Thresholds were chosen on the benchmark c
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import zstandard
 
 from .tree import Node
+
+_local = threading.local()
 
 SAMPLE_SIZE = 4096
 """Bytes of the start of a file that decide `Node.dense`."""
@@ -101,7 +104,10 @@ def is_dense(sample: bytes | bytearray | memoryview) -> bool:
     """Whether the start of a file is incompressible (encrypted, compressed or random bytes)."""
     if len(sample) < _MIN_SAMPLE:
         return False
-    packed = zstandard.ZstdCompressor(level=1).compress(bytes(sample))
+    compressor = getattr(_local, "zstd", None)
+    if compressor is None:  # a compressor per thread: creating one costs more than the sample
+        compressor = _local.zstd = zstandard.ZstdCompressor(level=1)
+    packed = compressor.compress(sample)
     return len(packed) >= _DENSE_RATIO * len(sample)
 
 
@@ -180,26 +186,34 @@ def _files(nodes: Iterable[Node]) -> Iterator[Node]:
     return (node for node in nodes if node.type == "file")
 
 
-def assess(
-    parent: Iterable[Node] | None, current: Iterable[Node], thresholds: Thresholds = Thresholds()
-) -> Assessment:
-    """Compare a new tree with its parent's (None for a first backup) and give the verdict."""
-    result = Assessment()
-    deleted_paths: set[str] = set()
-    deleted_stems: set[str] = set()
-    added_paths: list[str] = []
-    for before, after in _pairs(_files(parent or ()), _files(current)):
+class Tally:
+    """The alarm's counts, fed one (before, after) pair of file nodes at a time.
+
+    The archiver feeds it while it walks (each file once its chunks are known, each parent file
+    that is gone as the merge skips it), so the new tree is never read back and the parent's is
+    read once; `assess` feeds it from two streams.
+    """
+
+    def __init__(self) -> None:
+        self.result = Assessment()
+        self._deleted_paths: set[str] = set()
+        self._deleted_stems: set[str] = set()
+        self._added_paths: list[str] = []
+
+    def pair(self, before: Node | None, after: Node | None) -> None:
+        """Count one file: `before` in the parent tree, `after` in the new one (None: absent)."""
+        result = self.result
         if before is not None:
             result.parent_files += 1
         if after is not None:
             result.files += 1
         if before is not None and after is None:
             result.deleted += 1
-            deleted_paths.add(before.path)
-            deleted_stems.add(_stem(before.path))
+            self._deleted_paths.add(before.path)
+            self._deleted_stems.add(_stem(before.path))
         elif after is not None and before is None:
             result.added += 1
-            added_paths.append(after.path)
+            self._added_paths.append(after.path)
             _look_for_ransom_names(after.path, result)
         elif before is not None and after is not None and before.chunks != after.chunks:
             result.changed += 1
@@ -207,14 +221,28 @@ def assess(
                 result.became_dense += 1
             if _extension(after.path) in RANSOM_EXTENSIONS:
                 result.ransom_extensions += 1
-    for path in added_paths:
-        # "x.txt" → "x.txt.locked" (an extension appended) or "x.txt" → "x.crypt" (replaced).
-        if _stem(path) in deleted_paths or (
-            _extension(path) in RANSOM_EXTENSIONS and _stem(path) in deleted_stems
-        ):
-            result.renamed += 1
-    result.reasons = _verdict(result, thresholds)
-    return result
+
+    def verdict(self, thresholds: Thresholds = Thresholds()) -> Assessment:
+        """The counts and the verdict, once every pair is in."""
+        result = self.result
+        for path in self._added_paths:
+            # "x.txt" → "x.txt.locked" (an extension appended) or "x.txt" → "x.crypt" (replaced).
+            if _stem(path) in self._deleted_paths or (
+                _extension(path) in RANSOM_EXTENSIONS and _stem(path) in self._deleted_stems
+            ):
+                result.renamed += 1
+        result.reasons = _verdict(result, thresholds)
+        return result
+
+
+def assess(
+    parent: Iterable[Node] | None, current: Iterable[Node], thresholds: Thresholds = Thresholds()
+) -> Assessment:
+    """Compare a new tree with its parent's (None for a first backup) and give the verdict."""
+    tally = Tally()
+    for before, after in _pairs(_files(parent or ()), _files(current)):
+        tally.pair(before, after)
+    return tally.verdict(thresholds)
 
 
 def _look_for_ransom_names(path: str, result: Assessment) -> None:

@@ -1,7 +1,8 @@
 """`run`: back up paths into a new snapshot.
 
-The main thread walks the sources and cuts changed files into chunks (each file read once);
-a pool of workers hashes, deduplicates, compresses and seals them; an uploader ships full packs.
+The main thread walks the sources and reads changed files (each once) into a few reused buffers,
+cutting chunks there (`batch.py`); a pool of workers takes full buffers and hashes, deduplicates,
+compresses and seals their chunks; an uploader ships full packs.
 Unchanged files (same type, size, mtime, ctime and inode as in the parent snapshot, all chunks
 still indexed) are not read at all. Unreadable or vanishing files are reported, recorded in the
 tree with their error, and the run goes on. The snapshot is stored last, after every pack and
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
-from .alarm import SAMPLE_SIZE, Thresholds, assess, is_dense
-from .chunker import HEAD_SIZE, Chunker, Policy, choose_policy
+from .alarm import SAMPLE_SIZE, Tally, Thresholds, is_dense
+from .batch import Batch, BatchReader, BufferPool
+from .chunker import Chunker, Policy
 from .errors import BackupError, ObjectMissing, RepositoryLocked
 from .events import EventSink, FileProblem, Notice, Progress, ignore
 from .lock import Lease
@@ -30,11 +32,9 @@ from .pack import HEADER_SIZE, BlobType, PackReader, pack_name, trailer_length
 from .repository import Repository
 from .snapshot import Snapshot, list_snapshots, read_tree, save_snapshot
 from .store import BlobStore
-from .tree import MergeCursor, Node, decode_stream
+from .tree import MergeCursor, Node
 from .walker import node_for, walk
 
-_BATCH_BYTES = 1 << 20
-_IN_FLIGHT_BYTES = 8 << 20
 _MAX_QUEUED_FILES = 512
 
 
@@ -49,6 +49,9 @@ class BackupOptions:
     host: str = field(default_factory=socket.gethostname)
     parent: str | None = None
     workers: int = 2
+    # Walk the sources a second time, alongside, for the totals of `Progress` (a bar, a share
+    # done): a caller that shows no progress saves that walk.
+    count_totals: bool = True
     alarm: Thresholds = field(default_factory=Thresholds)
     # Reasons to distrust this run found before it (the agent's tamper watch): recorded with the
     # alarm's own, so the snapshot is suspect and the one before it pinned.
@@ -61,26 +64,6 @@ class BackupResult:
 
     snapshot: Snapshot
     problems: tuple[FileProblem, ...]
-
-
-class _Budget:
-    """Bytes of chunks handed to workers and not yet stored: bounds memory."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._used = 0
-        self._cond = threading.Condition()
-
-    def take(self, amount: int) -> None:
-        with self._cond:
-            while self._used and self._used + amount > self._limit:
-                self._cond.wait()
-            self._used += amount
-
-    def give(self, amount: int) -> None:
-        with self._cond:
-            self._used -= amount
-            self._cond.notify_all()
 
 
 def recover_orphan_packs(repo: Repository, sink: EventSink = ignore) -> int:
@@ -126,8 +109,13 @@ class _Run:
         self.store = BlobStore(repo)
         self.chunker = Chunker(repo.settings.chunker, repo.chunker_seed)
         self.pool = ThreadPoolExecutor(max(1, options.workers), thread_name_prefix="chunk")
-        self.budget = _Budget(_IN_FLIGHT_BYTES)
-        self.queue: deque[tuple[Node, list[Future[list[bytes]]]]] = deque()
+        # Buffers of 1.5 times the largest chunk: each one yields at least half a maximal chunk
+        # more than it carries over. One is filled while the workers store the others.
+        self.buffers = BufferPool(self.chunker.max_chunk * 3 // 2, max(1, options.workers) + 1)
+        self.reader = BatchReader(self.chunker, self.buffers, self._submit, SAMPLE_SIZE)
+        # Nodes in walk order until their chunks are known, with the parent's file at their path.
+        self.queue: deque[tuple[Node, Node | None, list[tuple[Batch, int, int]]]] = deque()
+        self.tally = Tally()  # the ransomware alarm, fed as nodes are done
         self.problems: list[FileProblem] = []
         self.stats: dict[str, float] = dict.fromkeys(
             ("files", "dirs", "others", "bytes", "files_new", "files_changed",
@@ -158,59 +146,66 @@ class _Run:
                 size += entry.stat.st_size if entry.stat.st_mode & 0o100000 else 0
         self.totals = [files, size]
 
-    def _store_batch(self, batch: list[bytes], size: int) -> list[bytes]:
+    def _store_batch(self, batch: Batch) -> list[bytes]:
         try:
-            return [self.store.store(BlobType.DATA, data) for data in batch]
+            return self.store.store_many(BlobType.DATA, batch.chunks)
         finally:
-            self.budget.give(size)
+            batch.chunks = []  # no view of the buffer outlives the batch
+            self.buffers.give(batch.buffer)
 
-    def _submit(self, batch: list[bytes], size: int, futures: list[Future[list[bytes]]]) -> None:
-        self.budget.take(size)
-        futures.append(self.pool.submit(self._store_batch, batch, size))
+    def _submit(self, batch: Batch) -> Future[list[bytes]]:
+        return self.pool.submit(self._store_batch, batch)
 
-    def read_file(self, path: str, node: Node) -> list[Future[list[bytes]]]:
-        futures: list[Future[list[bytes]]] = []
+    def read_file(self, path: str, node: Node) -> list[tuple[Batch, int, int]]:
         flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
         try:
             fd = os.open(path, flags)
         except PermissionError:
             fd = os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; the plain open decides
-        with os.fdopen(fd, "rb", buffering=0) as stream:
-            head = os.pread(fd, HEAD_SIZE, 0)
-            policy = choose_policy(path, head)
-            batch: list[bytes] = []
-            batch_size = read = 0
-            sample = b""
-            for view in self.chunker.chunks(_as_binary(stream), policy, head):
-                if len(sample) < SAMPLE_SIZE:  # for the ransomware alarm (alarm.py)
-                    sample += bytes(view[: SAMPLE_SIZE - len(sample)])
-                batch.append(bytes(view))
-                batch_size += len(view)
-                read += len(view)
-                self.done_bytes += len(view)
-                if batch_size >= _BATCH_BYTES:
-                    self._submit(batch, batch_size, futures)
-                    batch, batch_size = [], 0
-                    self.progress()
-            if batch:
-                self._submit(batch, batch_size, futures)
+        try:
+            found = self.reader.read(fd, path, node.size)
             after = os.fstat(fd)
-        node.dense = is_dense(sample)
-        self.stats["bytes_read"] += read
-        if read != node.size or after.st_mtime_ns != node.mtime_ns:
+        finally:
+            os.close(fd)
+        self.done_bytes += found.size
+        self.progress()
+        node.dense = is_dense(found.sample)
+        self.stats["bytes_read"] += found.size
+        if found.size != node.size or after.st_mtime_ns != node.mtime_ns:
             self.problem(
                 path, "fichier modifié pendant la lecture : copie possiblement incohérente"
             )
-            node.size = read
+            node.size = found.size
         node.chunks = []
-        return futures
+        return found.segments
 
     def drain(self, out: BinaryIO, limit: int) -> None:
-        while self.queue and (len(self.queue) > limit or all(f.done() for f in self.queue[0][1])):
-            node, futures = self.queue.popleft()
-            for future in futures:
-                node.chunks.extend(blob.hex() for blob in future.result())
+        while self.queue and (
+            len(self.queue) > limit
+            or all(b.future is not None and b.future.done() for b, _, _ in self.queue[0][2])
+        ):
+            node, before, segments = self.queue.popleft()
+            for batch, first, count in segments:
+                self.reader.ensure_submitted(batch)
+                assert batch.future is not None
+                ids = batch.future.result()
+                node.chunks.extend(blob.hex() for blob in ids[first : first + count])
+            if node.type == "file":
+                self.tally.pair(before, node)
             out.write(node.encode())
+
+    def parent_gone(self, before: Node) -> None:
+        """A node of the parent tree that this walk did not meet (`MergeCursor`'s `skipped`)."""
+        if before.type == "file":
+            self.tally.pair(before, None)
+
+    def vanished(self, path: str, error: str, parent: MergeCursor, out: BinaryIO) -> None:
+        """An entry the walk listed but could not stat: recorded as an unreadable file."""
+        self.problem(path, f"disparu ou illisible : {error}")
+        node = Node(path.lstrip("/"), "file", error=error)
+        before = parent.find(node.key())
+        self.queue.append((node, before if before and before.type == "file" else None, []))
+        self.drain(out, _MAX_QUEUED_FILES)
 
     def unchanged(self, node: Node, before: Node | None) -> bool:
         return (
@@ -228,7 +223,8 @@ class _Run:
         except OSError as error:
             self.problem(path, f"illisible : {error.strerror}")
             return
-        futures: list[Future[list[bytes]]] = []
+        segments: list[tuple[Batch, int, int]] = []
+        before: Node | None = None
         kind = node.type
         self.stats["files" if kind == "file" else "dirs" if kind == "dir" else "others"] += 1
         if kind == "file":
@@ -243,13 +239,13 @@ class _Run:
             else:
                 self.stats["files_changed" if before else "files_new"] += 1
                 try:
-                    futures = self.read_file(path, node)
+                    segments = self.read_file(path, node)
                 except OSError as error:
                     node.error = f"illisible : {error.strerror}"
                     node.chunks = []
                     self.problem(path, node.error)
         self.done_files += 1
-        self.queue.append((node, futures))
+        self.queue.append((node, before if before and before.type == "file" else None, segments))
         self.drain(out, _MAX_QUEUED_FILES)
         self.progress()
 
@@ -272,26 +268,23 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
         recover_orphan_packs(repo, sink)
         parent = _parent_snapshot(repo, options, paths)
         run = _Run(repo, options, sink)
-        counter = threading.Thread(target=run.count_totals, args=(paths,), daemon=True)
-        counter.start()
-        parent_nodes = MergeCursor(read_tree(repo, parent) if parent else iter(()))
+        if options.count_totals:
+            counter = threading.Thread(target=run.count_totals, args=(paths,), daemon=True)
+            counter.start()
+        parent_nodes = MergeCursor(read_tree(repo, parent) if parent else iter(()), run.parent_gone)
         try:
             with tempfile.TemporaryFile() as out:
                 for entry in walk(paths, options.excludes, options.one_file_system):
                     if entry.stat is None:
-                        run.problem(entry.path, f"disparu ou illisible : {entry.error}")
-                        out.write(Node(entry.path.lstrip("/"), "file", error=entry.error).encode())
+                        run.vanished(entry.path, entry.error, parent_nodes, out)
                         continue
                     if entry.error:
                         run.problem(entry.path, entry.error)
                     run.visit(entry.path, entry.stat, parent_nodes, out)
+                run.reader.flush()
                 run.drain(out, 0)
-                out.seek(0)
-                verdict = assess(
-                    read_tree(repo, parent) if parent else None,
-                    decode_stream(iter(lambda: out.read(1 << 20), b"")),
-                    options.alarm,
-                )
+                parent_nodes.finish()
+                verdict = run.tally.verdict(options.alarm)
                 tree = run.store_tree(out)
             run.store.flush()
         finally:
@@ -325,10 +318,6 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
         )
         save_snapshot(repo, snapshot)
     return BackupResult(snapshot, tuple(run.problems))
-
-
-def _as_binary(stream: object) -> BinaryIO:
-    return stream  # type: ignore[return-value]
 
 
 def _user_name() -> str:

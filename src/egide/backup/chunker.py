@@ -12,6 +12,12 @@ Three policies, chosen per file from its name and first bytes:
 FastCDC comes from `pyfastcdc` (Cython; it releases the GIL while scanning). Its gear table is
 XOR-ed with a 63-bit per-repository secret seed derived from the master key, so cut points — and
 the chunk sizes visible in stored objects — cannot be predicted from known file contents.
+
+Two ways in, with the same cut points: `chunks` over a stream (tree streams), and `cut` over a
+buffer the caller fills (the archiver reads files into a few reused buffers, several small files
+per buffer, and hands out views: no copy and no fresh memory per file). A cut point depends only
+on the bytes from the chunk's start up to it, so a chunk that ends before the data available is
+final; one that reaches the end of the data is final only at the end of the file.
 """
 
 from __future__ import annotations
@@ -81,6 +87,30 @@ class Chunker:
     def max_chunk(self) -> int:
         """The largest chunk any policy yields."""
         return max(self.settings.large_avg * 4, 65536, self.settings.db_block)
+
+    def block_size(self, policy: Policy, head: bytes) -> int:
+        """The fixed block size of `Policy.PAGES` for a file starting with `head`; 0 otherwise."""
+        if policy is not Policy.PAGES:
+            return 0
+        return max(self.settings.db_block, sqlite_page_size(head))
+
+    def cut(self, data: memoryview, policy: Policy, block: int, final: bool) -> list[memoryview]:
+        """The complete chunks at the start of `data` (all of it when `final`: the file ends).
+
+        The bytes after the last chunk returned must be offered again, followed by what comes
+        next in the file. `block` is `block_size(policy, head)` for `Policy.PAGES`.
+        """
+        size = len(data)
+        if policy is Policy.PAGES:
+            end = size if final else size - size % block
+            return [data[start : min(start + block, end)] for start in range(0, end, block)]
+        cdc = self._small if policy is Policy.SMALL else self._large
+        found = []
+        for chunk in cdc.cut_buf(data):
+            if not final and chunk.offset + chunk.length >= size:
+                break  # reaches the end of what was read: the cut point may lie further
+            found.append(chunk.data)
+        return found
 
     def chunks(self, stream: BinaryIO, policy: Policy, head: bytes = b"") -> Iterator[memoryview]:
         """Cut `stream` according to `policy`."""

@@ -8,8 +8,9 @@ with the 45-byte pack entry of `pack.py`. Several index files may list the same 
 stored it at once); any of them is valid. The cache is an SQLite database in the client's cache
 directory (one row of about 70 bytes per blob on disk, paged in on demand) — never one Python
 object per chunk — kept in step with the `index/` listing: new files are loaded, rows of vanished
-files are dropped. Entries of the current run live in a per-connection temporary table until
-their index file is written, so another client never relies on a pack that is not yet indexed.
+files are dropped. Entries of the current run live in memory (a dict over the entries the store
+keeps anyway until their index file is written: at most `index_every` packs of them) until that
+index file is written, so another client never relies on a pack that is not yet indexed.
 """
 
 from __future__ import annotations
@@ -97,11 +98,10 @@ class IndexCache:
             self._db.execute("PRAGMA synchronous=OFF")  # a cache: rebuilt from the repository
             self._db.execute("PRAGMA cache_size=-8000")
             self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "CREATE TEMP TABLE pending(id BLOB PRIMARY KEY, pack TEXT, type INTEGER,"
-                " offset INTEGER, length INTEGER, raw INTEGER)"
-            )
             self._db.commit()
+        # Blobs of packs this client uploaded whose index file is not written yet.
+        self._pending: dict[bytes, BlobLocation] = {}
+        self._pending_packs: dict[str, list[bytes]] = {}
 
     def close(self) -> None:
         """Release the database."""
@@ -135,8 +135,10 @@ class IndexCache:
                 return
             cursor = self._db.execute("INSERT INTO files(name) VALUES (?)", (name,))
             fid = cursor.lastrowid
+            names = []
             for pack_id, entries in packs:
                 pid = self._pid(pack_id)
+                names.append(pack_id)
                 self._db.executemany(
                     "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)",
                     [
@@ -144,43 +146,45 @@ class IndexCache:
                         for e in entries
                     ],
                 )
-                self._db.execute("DELETE FROM temp.pending WHERE pack=?", (pack_id,))
             self._db.commit()
+            for pack_id in names:
+                for blob_id in self._pending_packs.pop(pack_id, ()):
+                    self._pending.pop(blob_id, None)
 
     def add_pending(self, pack_id: str, entries: list[PackEntry]) -> None:
         """Record blobs of a pack uploaded by this client, before its index file exists."""
         with self._lock:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO temp.pending VALUES (?,?,?,?,?,?)",
-                [
-                    (e.blob_id, pack_id, e.blob_type, e.offset, e.length, e.raw_length)
-                    for e in entries
-                ],
-            )
-            self._db.commit()
+            pending = self._pending
+            for entry in entries:
+                if entry.blob_id not in pending:
+                    pending[entry.blob_id] = BlobLocation(pack_id, entry)
+            self._pending_packs.setdefault(pack_id, []).extend(e.blob_id for e in entries)
 
     def has(self, blob_id: bytes) -> bool:
         """Whether the blob is stored (indexed or uploaded by this client)."""
         return self.locate(blob_id) is not None
 
-    def has_all(self, blob_ids: list[bytes]) -> bool:
-        """Whether every blob is indexed (one query per 500 ids: unchanged files are cheap)."""
-        wanted = set(blob_ids)
+    def known(self, blob_ids: list[bytes]) -> set[bytes]:
+        """Which of the given blobs are stored (one query per 500 ids)."""
         with self._lock:
-            found: set[bytes] = set()
-            ordered = list(wanted)
-            for start in range(0, len(ordered), 500):
-                part = ordered[start : start + 500]
+            found = {i for i in blob_ids if i in self._pending}
+            rest = [i for i in blob_ids if i not in found] if found else blob_ids
+            for start in range(0, len(rest), 500):
+                part = rest[start : start + 500]
                 marks = ",".join("?" * len(part))
                 found.update(
                     row[0]
                     for row in self._db.execute(
-                        f"SELECT id FROM blobs WHERE id IN ({marks})"  # noqa: S608 (only ?s)
-                        f" UNION SELECT id FROM temp.pending WHERE id IN ({marks})",
-                        part + part,
+                        f"SELECT id FROM blobs WHERE id IN ({marks})",  # noqa: S608 (only ?s)
+                        part,
                     )
                 )
-        return found >= wanted
+        return found
+
+    def has_all(self, blob_ids: list[bytes]) -> bool:
+        """Whether every blob is indexed (one query per 500 ids: unchanged files are cheap)."""
+        wanted = set(blob_ids)
+        return self.known(list(wanted)) >= wanted
 
     def locate_many(self, blob_ids: list[bytes]) -> dict[bytes, BlobLocation]:
         """Locations of the given blobs that are stored (one query per 500 ids)."""
@@ -192,15 +196,16 @@ class IndexCache:
                 marks = ",".join("?" * len(part))
                 rows = self._db.execute(
                     "SELECT b.id, p.name, b.type, b.offset, b.length, b.raw FROM blobs b"  # noqa: S608
-                    f" JOIN packs p ON p.pid=b.pid WHERE b.id IN ({marks})"
-                    " UNION ALL SELECT id, pack, type, offset, length, raw FROM temp.pending"
-                    f" WHERE id IN ({marks})",
-                    part + part,
+                    f" JOIN packs p ON p.pid=b.pid WHERE b.id IN ({marks})",
+                    part,
                 ).fetchall()
                 for row in rows:
                     found.setdefault(
                         row[0], BlobLocation(row[1], PackEntry(BlobType(row[2]), row[0], *row[3:]))
                     )
+            for blob_id in ordered:
+                if blob_id not in found and blob_id in self._pending:
+                    found[blob_id] = self._pending[blob_id]
         return found
 
     def locate(self, blob_id: bytes) -> BlobLocation | None:
@@ -212,12 +217,7 @@ class IndexCache:
                 (blob_id,),
             ).fetchone()
             if row is None:
-                row = self._db.execute(
-                    "SELECT pack, type, offset, length, raw FROM temp.pending WHERE id=?",
-                    (blob_id,),
-                ).fetchone()
-        if row is None:
-            return None
+                return self._pending.get(blob_id)
         return BlobLocation(row[0], PackEntry(BlobType(row[1]), blob_id, *row[2:]))
 
     def indexed_packs(self) -> set[str]:

@@ -65,10 +65,27 @@ def pack_name(pack_id: str) -> str:
     return f"data/{pack_id[:2]}/{pack_id}"
 
 
-def encode_frame(payload: bytes, compressed: bool) -> bytes:
+def encode_frame(payload: bytes | memoryview, compressed: bool) -> bytes:
     """Frame a (possibly compressed) chunk, zero-padded to a multiple of PAD bytes."""
-    body = _FRAME.pack(ZSTD if compressed else STORED, len(payload)) + payload
-    return body + bytes(-len(body) % PAD)
+    head = _FRAME.pack(ZSTD if compressed else STORED, len(payload))
+    return b"".join((head, payload, bytes(-(len(head) + len(payload)) % PAD)))
+
+
+def frame_length(payload_length: int) -> int:
+    """Bytes of the frame of a payload of `payload_length` bytes (header and padding included)."""
+    body = _FRAME.size + payload_length
+    return body + (-body % PAD)
+
+
+def encode_frame_into(payload: bytes | memoryview, compressed: bool, out: bytearray) -> memoryview:
+    """`encode_frame`, written at the start of `out` (at least `frame_length` bytes): a worker
+    reuses one buffer for its frames instead of fresh memory (and page faults) for each chunk."""
+    body = _FRAME.size + len(payload)
+    end = frame_length(len(payload))
+    _FRAME.pack_into(out, 0, ZSTD if compressed else STORED, len(payload))
+    out[_FRAME.size : body] = payload
+    out[body:end] = bytes(end - body)
+    return memoryview(out)[:end]
 
 
 def decode_frame(frame: bytes, raw_length: int) -> bytes:
@@ -90,37 +107,73 @@ def decode_frame(frame: bytes, raw_length: int) -> bytes:
 
 
 class PackWriter:
-    """Accumulates sealed blobs; not thread-safe (the archiver serialises calls)."""
+    """Accumulates sealed blobs; not thread-safe (the archiver serialises calls).
 
-    def __init__(self, master: bytes, salt: bytes | None = None) -> None:
+    Blobs are sealed straight into one buffer, which a caller may pass in to reuse it from one
+    pack to the next (`capacity` bytes are made available up front): no copy of the pack and no
+    fresh memory per pack or per blob.
+    """
+
+    def __init__(
+        self,
+        master: bytes,
+        salt: bytes | None = None,
+        buffer: bytearray | None = None,
+        capacity: int = 0,
+    ) -> None:
         self.salt = os.urandom(SALT_SIZE) if salt is None else salt
         self._cipher = CounterCipher(derive_key(master, self.salt, _INFO))
         self._header = MAGIC + bytes([VERSION]) + self.salt
-        # One growing buffer, handed to storage as is: no second copy of the pack in memory.
-        self._buffer = bytearray(self._header)
+        if not buffer:
+            self._buffer = bytearray(capacity)  # one pass over fresh memory, no copy
+        else:
+            self._buffer = buffer  # cut to its last pack's length; its memory is still there
+            if len(buffer) < capacity:
+                buffer += bytes(capacity - len(buffer))
+        self._size = 0
+        self._append(self._header)
         self.entries: list[PackEntry] = []
 
     @property
     def size(self) -> int:
         """Bytes written so far."""
-        return len(self._buffer)
+        return self._size
 
-    def add(self, blob_type: BlobType, blob_id: bytes, frame: bytes, raw_length: int) -> None:
+    def _room(self, length: int) -> memoryview:
+        end = self._size + length
+        if end > len(self._buffer):
+            self._buffer += bytes(max(end - len(self._buffer), len(self._buffer) // 4))
+        view = memoryview(self._buffer)[self._size : end]
+        self._size = end
+        return view
+
+    def _append(self, data: bytes) -> None:
+        with self._room(len(data)) as view:
+            view[:] = data
+
+    def add(
+        self, blob_type: BlobType, blob_id: bytes, frame: bytes | memoryview, raw_length: int
+    ) -> None:
         """Seal `frame` as blob `blob_id` at the current end of the pack."""
-        offset = len(self._buffer)
-        sealed = self._cipher.seal(offset, frame, bytes([blob_type]) + blob_id)
-        self.entries.append(PackEntry(blob_type, blob_id, offset, len(sealed), raw_length))
-        self._buffer += sealed
+        offset = self._size
+        length = len(frame) + TAG_SIZE
+        with self._room(length) as view:
+            self._cipher.seal_into(offset, frame, bytes([blob_type]) + blob_id, view)
+        self.entries.append(PackEntry(blob_type, blob_id, offset, length, raw_length))
 
     def finish(self) -> bytearray:
-        """The complete pack bytes (header, blobs, sealed trailer, trailer length)."""
+        """The complete pack bytes (header, blobs, sealed trailer, trailer length).
+
+        The buffer itself, cut to the pack's length (the capacity stays reserved for reuse).
+        """
         table = b"".join(
             _ENTRY.pack(e.blob_type, e.blob_id, e.offset, e.length, e.raw_length)
             for e in self.entries
         )
         trailer = self._cipher.seal(_TRAILER_NONCE, table, self._header)
-        self._buffer += trailer
-        self._buffer += struct.pack("<I", len(trailer))
+        self._append(trailer)
+        self._append(struct.pack("<I", len(trailer)))
+        del self._buffer[self._size :]
         return self._buffer
 
 

@@ -2,8 +2,9 @@
 
 Shared by the worker threads of the archiver (and used by prune to repack). Hashing (BLAKE3),
 compression (zstd) and encryption (OpenSSL) release the GIL, so two workers use two cores.
-Memory stays bounded: one open pack, at most `max_uploads` finished packs waiting for storage.
-Blobs of uploaded packs are findable at once (the index cache's pending table); index files are
+Memory stays bounded: at most `max_uploads + 1` pack buffers (the open pack, packs on their way
+to storage, `max_uploads` at a time: a slow disk or link does not stall the workers on one fsync).
+Blobs of uploaded packs are findable at once (the index cache's pending entries); index files are
 written every `index_every` packs and at the end, before any snapshot.
 """
 
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import zstandard
 
-from .pack import BlobType, PackEntry, PackWriter, encode_frame, pack_name
+from .pack import BlobType, PackEntry, PackWriter, encode_frame_into, frame_length, pack_name
 from .repository import Repository
 from .sealed import object_name
 
@@ -33,31 +35,44 @@ def _compressor(level: int) -> zstandard.ZstdCompressor:
     return found
 
 
-def frame_for(data: bytes) -> bytes:
-    """A frame holding `data`, zstd-compressed unless it does not pay (scans, archives)."""
+def _framed(payload: bytes | memoryview, compressed: bool) -> memoryview:
+    # The thread's scratch buffer, replaced (not resized: a caller may still hold a view of the
+    # last frame) when a frame does not fit.
+    scratch: bytearray | None = getattr(_local, "scratch", None)
+    needed = frame_length(len(payload))
+    if scratch is None or len(scratch) < needed:
+        scratch = _local.scratch = bytearray(max(needed, 1 << 20))
+    return encode_frame_into(payload, compressed, scratch)
+
+
+def frame_for(data: bytes | memoryview) -> memoryview:
+    """A frame holding `data`, zstd-compressed unless it does not pay (scans, archives).
+
+    The frame lives in this thread's scratch buffer: valid until the thread's next frame.
+    """
     if len(data) < 256:
-        return encode_frame(data, compressed=False)
+        return _framed(data, compressed=False)
     if len(data) > 2 * _SAMPLE:
         # Probe a sample first: incompressible data (JPEG, PDF scans, zip) costs one fast pass.
         sample = data[:_SAMPLE]
         if len(_compressor(1).compress(sample)) > 0.92 * len(sample):
-            return encode_frame(data, compressed=False)
+            return _framed(data, compressed=False)
     # Level 1 for small (database) chunks: as small as level 3 on them, and a third faster.
     packed = _compressor(1 if len(data) <= 65536 else 3).compress(data)
     if len(packed) >= 0.97 * len(data):
-        return encode_frame(data, compressed=False)
-    return encode_frame(packed, compressed=True)
+        return _framed(data, compressed=False)
+    return _framed(packed, compressed=True)
 
 
 class BlobStore:
     """Thread-safe blob sink for one run."""
 
-    def __init__(self, repo: Repository, max_uploads: int = 1, index_every: int = 64) -> None:
+    def __init__(self, repo: Repository, max_uploads: int = 2, index_every: int = 64) -> None:
         self.repo = repo
         self._lock = threading.Lock()
         self._claimed: set[bytes] = set()
         self._pack: PackWriter | None = None
-        self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
+        self._uploader = ThreadPoolExecutor(max_uploads, thread_name_prefix="upload")
         self._uploads: deque[Future[None]] = deque()
         self._max_uploads = max_uploads
         self._index_every = index_every
@@ -66,6 +81,11 @@ class BlobStore:
         self.new_raw_bytes = 0
         self.stored_bytes = 0
         self.packs_written: list[str] = []
+        # Pack buffers: reused from one pack to the next (no fresh memory per pack), and at
+        # most `max_uploads + 1` of them (open, uploading): memory stays bounded.
+        self._spare: list[bytearray] = []
+        self._buffers_left = max_uploads + 1
+        self._returned = threading.Condition(self._lock)
 
     def store(self, blob_type: BlobType, data: bytes, blob_id: bytes | None = None) -> bytes:
         """Store `data` unless the repository already has it; returns its id."""
@@ -77,13 +97,46 @@ class BlobStore:
         self.add_frame(blob_type, blob_id, frame_for(data), len(data))
         return blob_id
 
-    def add_frame(self, blob_type: BlobType, blob_id: bytes, frame: bytes, raw: int) -> None:
+    def store_many(self, blob_type: BlobType, chunks: Sequence[memoryview | bytes]) -> list[bytes]:
+        """Store the chunks the repository lacks; returns every chunk's id, in order.
+
+        One index query for the whole batch. A blob is claimed before the index is asked, and
+        uploads index a pack before they drop its claims: a blob is always claimed or indexed
+        once stored, so no blob is stored twice by this client.
+        """
+        blob_id = self.repo.blob_id
+        ids = [blob_id(chunk) for chunk in chunks]
+        wanted: dict[bytes, memoryview | bytes] = {}
+        with self._lock:
+            claimed = self._claimed
+            for chunk_id, chunk in zip(ids, chunks, strict=True):
+                if chunk_id not in claimed:
+                    claimed.add(chunk_id)
+                    wanted[chunk_id] = chunk
+        if not wanted:
+            return ids
+        known = self.repo.index.known(list(wanted))
+        if known:
+            with self._lock:
+                self._claimed.difference_update(known)
+        for chunk_id, chunk in wanted.items():
+            if chunk_id not in known:
+                self.add_frame(blob_type, chunk_id, frame_for(chunk), len(chunk))
+        return ids
+
+    def add_frame(
+        self, blob_type: BlobType, blob_id: bytes, frame: bytes | memoryview, raw: int
+    ) -> None:
         """Put an already framed blob into the open pack (repacking uses this directly)."""
         full = None
         with self._lock:
             self._claimed.add(blob_id)
-            if self._pack is None:
-                self._pack = PackWriter(self.repo.master)
+            # Waiting for a buffer lets other threads in: one of them may open the pack first.
+            while self._pack is None:
+                if self._spare or self._buffers_left:
+                    self._pack = self._open_pack()
+                else:
+                    self._returned.wait()
             self._pack.add(blob_type, blob_id, frame, raw)
             self.new_blobs += 1
             self.new_raw_bytes += raw
@@ -92,19 +145,33 @@ class BlobStore:
         if full is not None:
             self._ship(full)
 
+    def _open_pack(self) -> PackWriter:
+        if self._spare:
+            spare: bytearray | None = self._spare.pop()
+        else:
+            self._buffers_left -= 1
+            spare = None
+        capacity = self.repo.settings.pack_size + (1 << 20)
+        return PackWriter(self.repo.master, buffer=spare, capacity=capacity)
+
     def _ship(self, writer: PackWriter) -> None:
-        data = writer.finish()
-        pack_id = object_name(data)
         while True:
             with self._lock:
                 if len(self._uploads) < self._max_uploads:
-                    self._uploads.append(self._uploader.submit(self._upload, pack_id, data, writer))
+                    self._uploads.append(self._uploader.submit(self._upload, writer))
                     return
                 head = self._uploads.popleft()
             head.result()  # back-pressure keeps memory bounded; waited outside the lock
 
-    def _upload(self, pack_id: str, data: bytearray, writer: PackWriter) -> None:
-        self.repo.storage.put(pack_name(pack_id), data)
+    def _upload(self, writer: PackWriter) -> None:
+        data = writer.finish()
+        try:
+            pack_id = object_name(data)
+            self.repo.storage.put(pack_name(pack_id), data)
+        finally:
+            with self._lock:
+                self._spare.append(data)
+                self._returned.notify_all()
         self.repo.index.add_pending(pack_id, writer.entries)
         write_index = False
         with self._lock:

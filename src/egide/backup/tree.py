@@ -19,7 +19,7 @@ snapshots. Names that are not valid UTF-8 survive through Python's surrogate esc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,16 +97,36 @@ def decode_stream(pieces: Iterable[bytes]) -> Iterator[Node]:
 
 
 class MergeCursor:
-    """Walks a sorted node stream alongside another: `find(key)` returns the matching node."""
+    """Walks a sorted node stream alongside another: `find(key)` returns the matching node.
 
-    def __init__(self, nodes: Iterator[Node]) -> None:
+    `skipped`, when given, sees every node that no `find` returned: passed over, or left at the
+    end (`finish`) — the entries that are gone since.
+    """
+
+    def __init__(
+        self, nodes: Iterator[Node], skipped: Callable[[Node], None] | None = None
+    ) -> None:
         self._nodes = nodes
+        self._skipped = skipped
         self._current = next(nodes, None)
+        self._matched = False
+
+    def _advance(self) -> None:
+        if self._skipped is not None and not self._matched and self._current is not None:
+            self._skipped(self._current)
+        self._current = next(self._nodes, None)
+        self._matched = False
 
     def find(self, key: tuple[str, ...]) -> Node | None:
         """The node at `key`, skipping those before it; keys must be asked in increasing order."""
         while self._current is not None and self._current.key() < key:
-            self._current = next(self._nodes, None)
+            self._advance()
         if self._current is not None and self._current.key() == key:
+            self._matched = True
             return self._current
         return None
+
+    def finish(self) -> None:
+        """Pass over the rest of the stream (what `skipped` must still see)."""
+        while self._current is not None:
+            self._advance()

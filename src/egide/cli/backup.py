@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
@@ -131,9 +132,11 @@ def run_command(
     """Sauvegarde PATHS dans un nouvel instantané."""
     from egide.backup.archiver import BackupOptions, run_backup
 
-    options = BackupOptions(paths, exclude, tag, one_file_system)
+    # Totals only where progress is shown (a bar on a terminal, or JSON lines).
+    shows_progress = ctx.json or sys.stderr.isatty()
+    options = BackupOptions(paths, exclude, tag, one_file_system, count_totals=shows_progress)
     if host:
-        options = BackupOptions(paths, exclude, tag, one_file_system, host)
+        options = replace(options, host=host)
     with engine_errors(), ctx.open() as repo, progress_sink(ctx, "Sauvegarde") as sink:
         result = run_backup(repo, options, releasing_memory(sink))
     stats = result.snapshot.stats

@@ -72,6 +72,12 @@ class CounterCipher:
         """Encrypt `plaintext` as message number `counter`; returns ciphertext || tag."""
         return self._aead.encrypt(_counter_nonce(counter), plaintext, aad or None)
 
+    def seal_into(
+        self, counter: int, plaintext: bytes | memoryview, aad: bytes, out: memoryview
+    ) -> None:
+        """`seal`, written into `out` (exactly `len(plaintext) + TAG_SIZE` bytes): no new buffer."""
+        self._aead.encrypt_into(_counter_nonce(counter), plaintext, aad or None, out)
+
     def open(self, counter: int, sealed: bytes | memoryview, aad: bytes = b"") -> bytes:
         """Decrypt message number `counter`; raise DecryptionFailed if anything was altered."""
         if len(sealed) < TAG_SIZE:

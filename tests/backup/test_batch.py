@@ -1,0 +1,74 @@
+"""Reading files into shared buffers cuts exactly the chunks of the stream chunker."""
+
+from __future__ import annotations
+
+import os
+import random
+from concurrent.futures import Future
+from pathlib import Path
+
+import pytest
+
+from egide.backup.batch import Batch, BatchReader, BufferPool
+from egide.backup.chunker import HEAD_SIZE, SQLITE_MAGIC, Chunker, choose_policy
+from egide.backup.repository import ChunkerSettings
+
+SETTINGS = ChunkerSettings(large_avg=16 << 10, small_avg=1 << 10, db_block=4096)
+
+
+def _files(root: Path) -> list[Path]:
+    rng = random.Random(7)
+    files = []
+    sizes = [0, 1, 99, 100, 4095, 4096, 5000, 16 << 10, 65 << 10, 200 << 10, 300 << 10]
+    for number, size in enumerate(sizes * 3):
+        kind = number % 3
+        name = root / (f"f{number}" + (".sql" if kind == 1 else ".bin"))
+        body = bytearray(rng.randbytes(size))
+        if kind == 2 and size >= len(SQLITE_MAGIC):
+            body[: len(SQLITE_MAGIC)] = SQLITE_MAGIC
+        if kind == 1:  # compressible text with repeats, as a dump
+            body = bytearray((b"INSERT INTO t VALUES (%d);\n" % number) * (size // 26 + 1))[:size]
+        name.write_bytes(body)
+        files.append(name)
+    return files
+
+
+@pytest.mark.parametrize("buffers", [1, 2, 3])
+def test_buffered_reading_cuts_like_the_stream_chunker(tmp_path: Path, buffers: int) -> None:
+    chunker = Chunker(SETTINGS, seed=0x5EED)
+    stored: list[list[bytes]] = []
+    pool = BufferPool(chunker.max_chunk * 3 // 2, buffers + 1)
+
+    def submit(batch: Batch) -> Future[list[bytes]]:
+        stored.append([bytes(chunk) for chunk in batch.chunks])
+        done: Future[list[bytes]] = Future()
+        done.set_result([bytes([len(stored) - 1])] * len(batch.chunks))
+        batch.chunks = []
+        pool.give(batch.buffer)
+        return done
+
+    reader = BatchReader(chunker, pool, submit, sample_size=64)
+    reads = []
+    files = _files(tmp_path)
+    for path in files:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            reads.append(reader.read(fd, str(path), os.fstat(fd).st_size))
+        finally:
+            os.close(fd)
+    reader.flush()
+    for path, found in zip(files, reads, strict=True):
+        content = path.read_bytes()
+        chunks = []
+        for batch, first, count in found.segments:
+            assert batch.future is not None
+            number = batch.future.result()[0][0]
+            chunks += stored[number][first : first + count]
+        with path.open("rb") as stream:
+            head = content[:HEAD_SIZE]
+            policy = choose_policy(str(path), head)
+            expected = [bytes(view) for view in chunker.chunks(stream, policy, head)]
+        assert chunks == expected, path.name
+        assert b"".join(chunks) == content
+        assert found.size == len(content)
+        assert found.sample == content[:64]
