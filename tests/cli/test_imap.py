@@ -44,7 +44,7 @@ def test_start_imap_names_its_ports_and_listens_over_tls(settings: Any, tmp_path
         assert "IMAP4REV1" in greeting.capabilities
         greeting.logout()
     finally:
-        started.stop()  # type: ignore[attr-defined]
+        started.stop()
 
 
 def _no_check() -> ssl.SSLContext:

@@ -54,3 +54,16 @@ def test_smtp_serve_refuses_to_start_without_tls_material(settings: Any) -> None
 def test_serve_goes_on_without_smtp_when_tls_is_missing(settings: Any) -> None:
     settings.EGIDE_SMTP_CERT_FILE = ""
     assert start_smtp(2599) == []
+
+
+def test_smtp_serve_takes_a_number_of_listener_processes_from_option_or_environment() -> None:
+    """Checked before anything starts; several processes are exercised in test_smtp_crash."""
+    refused = CliRunner().invoke(cli, ["smtp", "serve", "--processes", "0"])
+    assert refused.exit_code == 2
+    assert "--processes" in refused.output
+    from_env = CliRunner().invoke(cli, ["smtp", "serve"], env={"EGIDE_SMTP_PROCESSES": "65"})
+    assert from_env.exit_code == 2
+    assert "65" in from_env.output
+    shown = CliRunner().invoke(cli, ["smtp", "serve", "--help"])
+    assert "--processes" in shown.output
+    assert "default: 1" in shown.output

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Sequence
+from typing import Protocol
 
 import click
 
@@ -27,3 +31,20 @@ def migrate(verbosity: int = 0) -> None:
 
     call_command("migrate", interactive=False, verbosity=verbosity)
     load_frameworks()
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+def serve_until_stopped(servers: Sequence[Stoppable]) -> None:
+    """Block until SIGTERM or Ctrl+C, then stop `servers`."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for server in servers:
+            server.stop()

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 
 import click
 
-from .bootstrap import migrate, start_django
+from .bootstrap import Stoppable, migrate, serve_until_stopped, start_django
 
 
-def start_imap(port: int | None, starttls_port: int | None = None) -> list[object]:
+def start_imap(port: int | None, starttls_port: int | None = None) -> list[Stoppable]:
     """Start the listener (Django already set up); [] with a clear message if TLS is missing."""
     from egide.console.inbox import imap_backend
 
@@ -51,12 +49,4 @@ def serve_imap(host: str | None, port: int | None, starttls_port: int | None) ->
     servers = start_imap(port, starttls_port)
     if not servers:
         raise click.ClickException("aucune écoute IMAP démarrée")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for server in servers:
-            server.stop()  # type: ignore[attr-defined]
+    serve_until_stopped(servers)

@@ -76,4 +76,4 @@ def serve(host: str, port: int, threads: int, smtp_port: int, imap_port: int) ->
     finally:
         server.close()
         for listener in [*smtp_listeners, *imap_servers]:
-            listener.stop()  # type: ignore[attr-defined]
+            listener.stop()

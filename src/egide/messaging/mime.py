@@ -16,6 +16,7 @@ import email.policy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import format_datetime, getaddresses, make_msgid
@@ -210,28 +211,76 @@ def parse_message(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Receive
                 + ". Le message doit être examiné à la main."
             )
         body, attachments = _body_and_attachments(message, max_bytes)
-        headers = {
-            key: value
-            for key in ("X-MSS-CODECDA", "X-MSS-INS", "X-MSS-NIL", "X-MSS-MES")
-            if (value := _header(message, key, warnings)) is not None
-        }
-        references = _header(message, "References", warnings)
-        raw = [v for h in ("To", "Cc") if (v := _header(message, h, warnings)) is not None]
-        recipients = [address for _, address in getaddresses(raw) if address]
-        return ReceivedMessage(
-            message_id=_header(message, "Message-ID", warnings),
-            subject=_header(message, "Subject", warnings) or "",
-            sender=_header(message, "From", warnings) or "",
-            recipients=tuple(recipients),
-            date=_header(message, "Date", warnings),
-            in_reply_to=_header(message, "In-Reply-To", warnings),
-            references=tuple(references.split()) if references else (),
-            headers=headers,
-            body=body,
-            attachments=attachments,
-            warnings=[f"Défaut MIME toléré : {w}" for w in warnings],
-        )
+        return _received(message, warnings, body, attachments)
     except (MalformedMime, MessageTooLarge):
         raise
     except Exception as error:  # the email package may raise many types on hostile input
         raise MalformedMime(f"Message illisible ({type(error).__name__}).") from None
+
+
+def _received(
+    message: Message, warnings: list[str], body: str, attachments: list[Attachment]
+) -> ReceivedMessage:
+    headers = {
+        key: value
+        for key in ("X-MSS-CODECDA", "X-MSS-INS", "X-MSS-NIL", "X-MSS-MES")
+        if (value := _header(message, key, warnings)) is not None
+    }
+    references = _header(message, "References", warnings)
+    raw = [v for h in ("To", "Cc") if (v := _header(message, h, warnings)) is not None]
+    recipients = [address for _, address in getaddresses(raw) if address]
+    return ReceivedMessage(
+        message_id=_header(message, "Message-ID", warnings),
+        subject=_header(message, "Subject", warnings) or "",
+        sender=_header(message, "From", warnings) or "",
+        recipients=tuple(recipients),
+        date=_header(message, "Date", warnings),
+        in_reply_to=_header(message, "In-Reply-To", warnings),
+        references=tuple(references.split()) if references else (),
+        headers=headers,
+        body=body,
+        attachments=attachments,
+        warnings=[f"Défaut MIME toléré : {w}" for w in warnings],
+    )
+
+
+def parse_headers(data: bytes) -> ReceivedMessage:
+    """The header section alone (empty body, no attachments): routing before the full parse.
+
+    Reads only up to the first empty line, with the email package's light `compat32` policy
+    (encoded words decoded here), so that its cost does not grow with the attachments and
+    stays well below `parse_message`'s. Raises MalformedMime when nothing can be read.
+    """
+    end = data.find(b"\r\n\r\n")  # SMTP data is CRLF; a bare-LF file is rarer (and slower)
+    if end < 0:
+        end = data.find(b"\n\n")
+    head = data[:end] if end >= 0 else data
+    try:
+        message = BytesParser(policy=email.policy.compat32).parsebytes(
+            head + b"\r\n\r\n", headersonly=True
+        )
+
+        def text(name: str) -> str | None:
+            value = message.get(name)
+            if value is None:
+                return None
+            decoded = str(make_header(decode_header(str(value)))).strip()
+            return " ".join(decoded.split()) or None
+
+        references = text("References")
+        raw = [v for h in ("To", "Cc") if (v := text(h)) is not None]
+        return ReceivedMessage(
+            message_id=text("Message-ID"),
+            subject=text("Subject") or "",
+            sender=text("From") or "",
+            recipients=tuple(address for _, address in getaddresses(raw) if address),
+            date=text("Date"),
+            in_reply_to=text("In-Reply-To"),
+            references=tuple(references.split()) if references else (),
+            headers={},
+            body="",
+            attachments=[],
+            warnings=[],
+        )
+    except Exception as error:  # the email package may raise many types on hostile input
+        raise MalformedMime(f"En-têtes illisibles ({type(error).__name__}).") from None

@@ -67,8 +67,9 @@ class CommandReader(asyncio.StreamReader):
 
     aiosmtpd reads command lines (and SASL responses) with `readuntil()`/`readline()` — separator
     LF — and message data with `readuntil(b"\r\n")`, so only the former are checked here; the
-    data keeps its own rules (`check_content`). Its buffer limit is the AUTH line limit, so that
-    an access token fits; the data path still enforces its own 1,000-octet line limit.
+    data keeps its own rules (`check_content`). Its buffer limit is at least the AUTH line limit,
+    so that an access token fits (the session raises it so that DATA is read in large steps);
+    command lines keep the limits checked here, and DATA its own 1,000-octet line limit.
     """
 
     sasl_exchange = False  # set during AUTH: a SASL response may be as long as an AUTH line

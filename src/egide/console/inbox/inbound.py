@@ -2,8 +2,9 @@
 
 Plain functions over the database, tested without sockets. `RelaySink` serves other operators
 (port 25/2525): the sender's domain must be in the trust space, recipients must be hosted here,
-and `250` is returned only after `services.store` committed (blob fsynced, encrypted). A message
-that is accepted but cannot be read goes to «À traiter» and its sender gets a DSN. `SubmissionSink`
+and `250` is returned only after the group commit of `ingest` made it durable (sealed in an
+fsynced segment, row and audit entry committed). A message that is accepted but cannot be read
+goes to «À traiter» and its sender gets a DSN, once the worker parsed it. `SubmissionSink`
 serves practice software and mail clients (port 587): an application token (PLAIN) or an OIDC
 access token (XOAUTH2), and a From mailbox the user owns or was delegated.
 """
@@ -12,6 +13,10 @@ from __future__ import annotations
 
 import email.policy
 import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Any
@@ -24,13 +29,14 @@ from egide.console.accounts import oidc, tokens
 from egide.console.accounts import services as accounts
 from egide.console.accounts.models import User
 from egide.console.audit import services as audit
+from egide.crypto.errors import CryptoError
 from egide.messaging import receipts
 from egide.messaging.smtp_server import InboundMessage, Peer
 from egide.messaging.trust import domain_of
 
-from . import outbound, services, trustspace
+from . import ingest, outbound, services, trustspace
 from .access import may_send
-from .models import Folder, Mailbox
+from .models import Folder, Mailbox, Message
 
 log = logging.getLogger(__name__)
 # Brute force: after 5 failed logins from one address, every login from it is refused for 15 min.
@@ -62,10 +68,25 @@ def _audit_refusal(peer: Peer, stage: str, reply: str, channel: str) -> None:
     )
 
 
+MAILBOX_CACHE_SECONDS = 1.0
+
+
 class RelaySink:
-    """Mail from the other operators of the trust space."""
+    """Mail from the other operators of the trust space.
+
+    `deliver` stores through the group commit (`ingest.accept`): `250` once the message is
+    sealed in a segment, its row and audit entry committed. Its full parse (summary, «À
+    traiter» and DSN if unreadable, delivery reports) follows: at once by default, in the
+    background worker when `background=True` (the listener: nothing but the durable storage
+    before `250`, ADR 0015).
+    """
 
     channel = "smtp"
+
+    def __init__(self, *, background: bool = False) -> None:
+        self.background = background
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, Mailbox]] = {}
 
     def check_sender(self, peer: Peer, address: str) -> str | None:
         if address.strip() in ("", "<>"):  # null reverse-path: a DSN or MDN from the peer
@@ -78,24 +99,55 @@ class RelaySink:
         return None
 
     def check_recipient(self, peer: Peer, address: str) -> str | None:
-        _db_ready()
-        if not Mailbox.objects.filter(address=address.strip().lower()).exists():
+        if not self._mailboxes([address]):
             return "550 5.1.1 No such mailbox here"
         return None
 
+    def _mailboxes(self, addresses: Sequence[str]) -> list[Mailbox]:
+        """The hosted mailboxes among `addresses`, each looked up at most once a second.
+
+        RCPT and DATA of one message, and the messages of a burst, ask for the same
+        mailboxes: their rows (address, practice, wrapped key) are kept a moment. A mailbox
+        removed meanwhile fails the insert of its row: `451`, and the peer's retry gets `550`.
+        """
+        wanted = list(dict.fromkeys(a.strip().lower() for a in addresses))
+        now = time.monotonic()
+        found = {a: box for a in wanted if (box := self._cached(a, now)) is not None}
+        missing = [a for a in wanted if a not in found]
+        if missing:
+            _db_ready()
+            for box in Mailbox.objects.filter(address__in=missing):
+                with self._lock:
+                    self._cache[box.address] = (now, box)
+                found[box.address] = box
+        return [found[a] for a in wanted if a in found]
+
+    def _cached(self, address: str, now: float) -> Mailbox | None:
+        with self._lock:
+            entry = self._cache.get(address)
+        if entry is None or now - entry[0] > MAILBOX_CACHE_SECONDS:
+            return None
+        return entry[1]
+
     def deliver(self, message: InboundMessage) -> str:
+        boxes = self._mailboxes(message.recipients)
         _db_ready()
-        boxes = list(Mailbox.objects.filter(address__in=[r.lower() for r in message.recipients]))
-        with transaction.atomic():
-            stored = [
-                services.store(box, message.content, actor=f"smtp:{message.peer.ip}")
-                for box in boxes
-            ]
-        quarantined = [m for m in stored if m.folder == Folder.QUARANTINE]
-        if quarantined and message.mail_from.strip() not in ("", "<>"):
-            _notify_unreadable(message, quarantined[0].problem)
-        for report in _reports(message.content):
-            outbound.apply_report(report)
+        stored = ingest.accept(
+            boxes,
+            message.content,
+            envelope_from=message.mail_from,
+            actor=f"smtp:{message.peer.ip}",
+        )
+        # Stored: from here on a failure must not turn into a 4xx (the peer would send it
+        # again and it would be stored twice); what is left is the worker's, it retries.
+        try:
+            if self.background:
+                schedule_summaries()
+            else:
+                for row in stored:
+                    summarise(row.pk)
+        except Exception:
+            log.exception("stored message(s) left for the worker to summarise")
         return f"250 2.0.0 OK stored for {len(stored)} mailbox(es)"
 
     def authenticate(self, peer: Peer, login: str, password: str) -> Any:
@@ -108,6 +160,93 @@ class RelaySink:
         _audit_refusal(peer, stage, reply, self.channel)
 
 
+# At most one summarising task queued per interval; each task drains all there is, and the
+# worker's periodic task catches anything left (ADR 0015).
+SCHEDULE_INTERVAL = 1.0
+_scheduled = {"at": -SCHEDULE_INTERVAL}
+_schedule_lock = threading.Lock()
+
+
+# Queuing writes the task queue's database (a commit, an fsync): done in a thread of its own
+# so that the message that happens to queue it does not wait for that before its `250`.
+_enqueuer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="summaries-queue")
+
+
+def schedule_summaries() -> None:
+    """Ask the background worker to summarise what the listener stored (rate-limited)."""
+    now = time.monotonic()
+    with _schedule_lock:
+        if now - _scheduled["at"] < SCHEDULE_INTERVAL:
+            return
+        _scheduled["at"] = now
+    _enqueuer.submit(_enqueue_summaries)
+
+
+def _enqueue_summaries() -> None:
+    from .tasks import summarise_inbound
+
+    try:
+        summarise_inbound()
+    except Exception:
+        log.exception("summaries not queued; the worker's periodic task will do them")
+
+
+def summarise_pending(limit: int = 100) -> int:
+    """Summarise every message kept before its full parse; how many were done.
+
+    One that fails unexpectedly stays as it is (listed with its subject, readable) and is
+    tried again by the next run; the others go on.
+    """
+    done = 0
+    failed: set[int] = set()
+    while True:
+        pending = list(
+            Message.objects.filter(summarised=False)
+            .exclude(pk__in=failed)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not pending:
+            return done
+        for pk in pending:
+            try:
+                done += summarise(pk)
+            except Exception:
+                log.exception("summarising stored message %s failed; it stays as stored", pk)
+                failed.add(pk)
+
+
+def summarise(pk: int) -> bool:
+    """Complete one stored message (False if another worker did it already)."""
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("mailbox")
+            .filter(pk=pk, summarised=False)
+            .first()
+        )
+        if message is None:
+            return False
+        try:
+            raw = services.raw_of(message)
+        except (OSError, ValueError, CryptoError) as error:
+            # Never silent: the row stays, «À traiter», with what happened.
+            log.error("stored bytes of message %s unreadable: %s", message.pk, error)
+            message.folder, message.summarised = Folder.QUARANTINE, True
+            message.problem = (
+                "Contenu stocké illisible (fichier de stockage endommagé ou incomplet) : "
+                "demandez à l'expéditeur de renvoyer le message."
+            )
+            message.save(update_fields=["folder", "summarised", "problem"])
+            return True
+        services.summarise(message)
+        if message.problem and message.envelope_from.strip() not in ("", "<>"):
+            _notify_unreadable(message, raw)
+    for report in _reports(raw):
+        outbound.apply_report(report)
+    return True
+
+
 def _reports(content: bytes) -> list[receipts.Report]:
     try:
         return receipts.read_report(content)
@@ -116,24 +255,23 @@ def _reports(content: bytes) -> list[receipts.Report]:
         return []
 
 
-def _notify_unreadable(message: InboundMessage, problem: str) -> None:
+def _notify_unreadable(message: Message, raw: bytes) -> None:
     """Tell the sender that its accepted message could not be processed (kept «à traiter»)."""
     dsn = receipts.compose_dsn(
-        message.content,
+        raw,
         reporting_mta=settings.EGIDE_SMTP_HOSTNAME,
         postmaster=f"MAILER-DAEMON@{settings.EGIDE_SMTP_HOSTNAME}",
-        to=message.mail_from,
+        to=message.envelope_from,
         failures=[
-            (r, "5.6.0", f"message reçu mais illisible, conservé « à traiter » : {problem}")
-            for r in message.recipients
+            (
+                message.mailbox.address,
+                "5.6.0",
+                f"message reçu mais illisible, conservé « à traiter » : {message.problem}",
+            )
         ],
     )
-    sender_box = Mailbox.objects.filter(address=message.recipients[0].lower()).first()
-    if sender_box is None:
-        return
-    with transaction.atomic():
-        sent = services.store(sender_box, dsn, folder=Folder.SENT, actor="smtp-dsn")
-        outbound.queue(sent, [message.mail_from])
+    sent = services.store(message.mailbox, dsn, folder=Folder.SENT, actor="smtp-dsn")
+    outbound.queue(sent, [message.envelope_from])
 
 
 class SubmissionSink:

@@ -15,7 +15,7 @@ from django.conf import settings
 from egide.messaging.smtp_server import SmtpController, SmtpHandler
 from egide.messaging.smtp_tls import TlsMaterial
 
-from . import revocation
+from . import revocation, storage
 from .inbound import RelaySink, SubmissionSink
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class Listener:
         handler = self.controller.handler
         if isinstance(handler, SmtpHandler):
             handler.close()
+        storage.close_segment()
 
 
 def _missing() -> list[str]:
@@ -49,9 +50,16 @@ def _missing() -> list[str]:
 
 
 def start(
-    *, host: str | None = None, port: int | None = None, submission_port: int | None = None
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    submission_port: int | None = None,
+    reuse_port: bool = False,
 ) -> list[Listener]:
-    """Start the relay listener (and submission when its port is not 0); raise if not configured."""
+    """Start the relay listener (and submission when its port is not 0); raise if not configured.
+
+    `reuse_port`: other processes listen on the same ports (`egide smtp serve --processes`).
+    """
     # aiosmtpd logs every command at INFO, addresses included: keep only its warnings, our
     # refusals are logged and audited by the sinks.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -74,11 +82,12 @@ def start(
         crl_files=revocation.crl_files(),
     )
     relay = SmtpController(
-        SmtpHandler(RelaySink(), relay=True),
+        SmtpHandler(RelaySink(background=True), relay=True),
         hostname=host,
         port=relay_port,
         server_hostname=settings.EGIDE_SMTP_HOSTNAME,
         tls_context=relay_tls.context(),
+        reuse_port=reuse_port,
         require_starttls=True,
         data_size_limit=limit,
         enable_SMTPUTF8=True,
@@ -96,6 +105,7 @@ def start(
             port=submission,
             server_hostname=settings.EGIDE_SMTP_HOSTNAME,
             tls_context=submission_tls.context(),
+            reuse_port=reuse_port,
             require_starttls=True,
             auth_required=True,
             auth_require_tls=True,

@@ -109,6 +109,10 @@ class Message(models.Model):
     problem = models.CharField(max_length=300, blank=True)
     signed_by = models.EmailField(blank=True)
     integrated_at = models.DateTimeField(null=True, blank=True)
+    # Kept by the SMTP group commit before its full parse (ADR 0015): False until the worker
+    # wrote its summary; `envelope_from` is the SMTP reverse-path, for the DSN if unreadable.
+    summarised = models.BooleanField(default=True)
+    envelope_from = models.CharField(max_length=254, blank=True)
     # IMAP: the UID given in `imap_folder`. A message found in another folder than the one its
     # UID was given in (moved by the web inbox) gets a new UID there, as IMAP requires.
     imap_uid = models.PositiveIntegerField(null=True, blank=True)
@@ -117,7 +121,12 @@ class Message(models.Model):
 
     class Meta:
         ordering: ClassVar = ["-received_at"]
-        indexes: ClassVar = [models.Index(fields=["mailbox", "folder", "-received_at"])]
+        indexes: ClassVar = [
+            models.Index(fields=["mailbox", "folder", "-received_at"]),
+            models.Index(
+                fields=["id"], condition=models.Q(summarised=False), name="message_to_summarise"
+            ),
+        ]
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["mailbox", "imap_folder", "imap_uid"],

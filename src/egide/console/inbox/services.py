@@ -115,48 +115,86 @@ def _summarise(parsed: mime.ReceivedMessage) -> Summary:
     return Summary(parsed.subject, snippet, [a.filename for a in parsed.attachments])
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the full parse of a message says: its folder, list summary and routing fields."""
+
+    folder: Folder
+    problem: str
+    signed_by: str
+    summary: Summary
+    sender: str
+    recipients: list[str]
+    message_id: str
+    in_reply_to: str
+    thread: str
+    attachments: int
+
+
+def _reading(mailbox: Mailbox, raw: bytes, key: envelope.MailboxKey, folder: Folder) -> Reading:
+    try:
+        opened = open_protected(raw, mailbox, key)
+        parsed = mime.parse_message(opened.raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
+    except (MessagingError, ProtectionError) as error:
+        return Reading(
+            Folder.QUARANTINE,
+            str(error)[:300],
+            "",
+            Summary("(message illisible)", "", []),
+            "",
+            [],
+            "",
+            "",
+            "",
+            0,
+        )
+    message_id, in_reply_to = parsed.message_id or "", parsed.in_reply_to or ""
+    return Reading(
+        folder,
+        "",
+        opened.signer or "",
+        _summarise(parsed),
+        parsed.sender,
+        list(parsed.recipients),
+        message_id,
+        in_reply_to,
+        (parsed.references[0] if parsed.references else in_reply_to) or message_id,
+        len(parsed.attachments),
+    )
+
+
+def _seal_summary(mailbox: Mailbox, key: envelope.MailboxKey, blob: str, summary: Summary) -> bytes:
+    return envelope.seal_message(
+        key, summary.encode(), mailbox_id=mailbox.address, message_id=blob + "/summary"
+    )
+
+
 @transaction.atomic
 def store(
     mailbox: Mailbox, raw: bytes, *, folder: Folder = Folder.INBOX, actor: str = "system"
 ) -> Message:
     """Keep a message, encrypted; one that cannot be parsed goes to «À traiter», never away."""
     blob = f"{mailbox.pk}-{secrets.token_hex(16)}"
-    problem = ""
-    signed_by = ""
     key = _key(mailbox)
-    try:
-        opened = open_protected(raw, mailbox, key)
-        signed_by = opened.signer or ""
-        parsed = mime.parse_message(opened.raw, max_bytes=settings.EGIDE_MAX_MESSAGE_BYTES)
-        summary = _summarise(parsed)
-        sender, recipients = parsed.sender, list(parsed.recipients)
-        message_id, in_reply_to = parsed.message_id or "", parsed.in_reply_to or ""
-        thread = (parsed.references[0] if parsed.references else in_reply_to) or message_id
-        attachments = len(parsed.attachments)
-    except (MessagingError, ProtectionError) as error:
-        folder, problem = Folder.QUARANTINE, str(error)[:300]
-        summary = Summary("(message illisible)", "", [])
-        sender, recipients, message_id, in_reply_to, thread, attachments = "", [], "", "", "", 0
+    reading = _reading(mailbox, raw, key, folder)
     storage.write_blob(
         blob, envelope.seal_message(key, raw, mailbox_id=mailbox.address, message_id=blob)
     )
     message = Message.objects.create(
         mailbox=mailbox,
-        folder=folder,
-        message_id=message_id[:250],
-        in_reply_to=in_reply_to[:250],
-        thread=thread[:250],
-        sender=sender[:254],
-        recipients=recipients,
+        folder=reading.folder,
+        message_id=reading.message_id[:250],
+        in_reply_to=reading.in_reply_to[:250],
+        thread=reading.thread[:250],
+        sender=reading.sender[:254],
+        recipients=reading.recipients,
         size=len(raw),
         blob=blob,
-        summary=envelope.seal_message(
-            key, summary.encode(), mailbox_id=mailbox.address, message_id=blob + "/summary"
-        ),
-        attachment_count=attachments,
-        problem=problem,
-        unread=folder != Folder.SENT,
-        signed_by=signed_by,
+        summary=_seal_summary(mailbox, key, blob, reading.summary),
+        attachment_count=reading.attachments,
+        problem=reading.problem,
+        unread=reading.folder != Folder.SENT,
+        signed_by=reading.signed_by,
     )
     audit.record(
         "message.stored",
@@ -164,7 +202,84 @@ def store(
         actor=actor,
         object_type="message",
         object_id=message.pk,
-        details={"mailbox": mailbox.address, "folder": str(folder)},
+        details={"mailbox": mailbox.address, "folder": str(reading.folder)},
+    )
+    return message
+
+
+PENDING_SNIPPET = "(contenu en cours d'analyse)"
+
+
+def pending_row(
+    mailbox: Mailbox,
+    raw: bytes,
+    headers: mime.ReceivedMessage | None,
+    *,
+    blob: str,
+    envelope_from: str,
+) -> Message:
+    """The unsaved routing row of a message kept before its full parse (SMTP group commit).
+
+    Only the header section was read: the subject is known, the snippet and attachments are
+    not yet; `summarise` completes the row in the background (ADR 0015).
+    """
+    key = _key(mailbox)
+    if headers is None:
+        headers = mime.ReceivedMessage(None, "", "", (), None, None, (), {}, "", [], [])
+    message_id, in_reply_to = headers.message_id or "", headers.in_reply_to or ""
+    thread = (headers.references[0] if headers.references else in_reply_to) or message_id
+    summary = Summary(headers.subject, PENDING_SNIPPET, [])
+    return Message(
+        mailbox=mailbox,
+        folder=Folder.INBOX,
+        message_id=message_id[:250],
+        in_reply_to=in_reply_to[:250],
+        thread=thread[:250],
+        sender=headers.sender[:254],
+        recipients=list(headers.recipients),
+        size=len(raw),
+        blob=blob,
+        summary=_seal_summary(mailbox, key, blob, summary),
+        summarised=False,
+        envelope_from=envelope_from[:254],
+    )
+
+
+def summarise(message: Message) -> Message:
+    """Complete a row kept before its full parse: summary, routing, «À traiter» if unreadable.
+
+    The caller holds the transaction; a message moved by its reader meanwhile stays where it
+    is (only an unreadable one still in the inbox goes to «À traiter»).
+    """
+    mailbox = message.mailbox
+    key = _key(mailbox)
+    reading = _reading(mailbox, raw_of(message), key, Folder(message.folder))
+    if reading.problem and message.folder == Folder.INBOX:
+        message.folder = Folder.QUARANTINE
+    message.message_id = reading.message_id[:250]
+    message.in_reply_to = reading.in_reply_to[:250]
+    message.thread = reading.thread[:250]
+    message.sender = reading.sender[:254]
+    message.recipients = reading.recipients
+    message.summary = _seal_summary(mailbox, key, message.blob, reading.summary)
+    message.attachment_count = reading.attachments
+    message.problem = reading.problem
+    message.signed_by = reading.signed_by
+    message.summarised = True
+    message.save(
+        update_fields=[
+            "folder",
+            "message_id",
+            "in_reply_to",
+            "thread",
+            "sender",
+            "recipients",
+            "summary",
+            "attachment_count",
+            "problem",
+            "signed_by",
+            "summarised",
+        ]
     )
     return message
 

@@ -1,4 +1,4 @@
-"""Background jobs of the inbox: the SMTP delivery queue and the trust list refresh."""
+"""Background jobs of the inbox: the SMTP delivery queue, inbound summaries, the trust list."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from . import outbound, revocation, trustspace
+from . import inbound, outbound, revocation, trustspace
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,18 @@ def deliver_queue() -> int:
 def deliver_due_every_minute() -> int:
     """Retry deferred deliveries whose backoff has passed."""
     return outbound.deliver_due()
+
+
+@db_task()  # type: ignore[untyped-decorator]
+def summarise_inbound() -> int:
+    """Parse and summarise what the SMTP listener stored before its full parse (ADR 0015)."""
+    return inbound.summarise_pending()
+
+
+@db_periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
+def summarise_inbound_every_minute() -> int:
+    """Catch anything the listener's requests missed (a worker restart, a failed run)."""
+    return inbound.summarise_pending()
 
 
 @db_periodic_task(crontab(minute="23", hour="*/6"))  # type: ignore[untyped-decorator]

@@ -1,0 +1,203 @@
+"""The SMTP ingest path of ADR 0015: group commit, segment records, summaries after `250`,
+and the DATA reader that replaced aiosmtpd's line-by-line loop."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from egide.console.audit import services as audit
+from egide.console.audit.models import AuditEntry
+from egide.console.inbox import inbound, ingest, services, storage
+from egide.console.inbox.inbound import RelaySink
+from egide.console.inbox.models import Folder, Mailbox, Message, OutboundDelivery
+from egide.crypto import envelope
+from egide.crypto.errors import CryptoError, DecryptionFailed
+from egide.messaging import mime
+from egide.messaging.errors import SmtpRefusal
+from egide.messaging.smtp_server import InboundMessage, Peer, check_content
+
+from .smtp_fixtures import PEER_SENDER, Pki
+from .test_smtp_inbound import connect, message_to
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PEER = Peer("192.0.2.10", "TLSv1.3", "commonName=smtp-1.operateur-alpha.test")
+
+
+def test_the_listener_keeps_the_message_before_its_full_parse_and_the_worker_completes_it(
+    smtp_settings: Any, hosted: Mailbox
+) -> None:
+    draft = mime.Draft(
+        sender=PEER_SENDER,
+        recipients=(hosted.address,),
+        subject="Résultats d'analyse",
+        body="Voici les résultats.",
+        attachments=(mime.Attachment("cr.pdf", "application/pdf", b"%PDF-1.4 x"),),
+    )
+    raw = mime.compose_message(draft, domain="medecin.mssante.test")
+    reply = RelaySink(background=True).deliver(
+        InboundMessage(PEER, PEER_SENDER, (hosted.address,), raw)
+    )
+    assert reply.startswith("250 ")
+    kept = Message.objects.get(mailbox=hosted)
+    # Durable, encrypted, audited and listed with its subject before any full parse.
+    assert not kept.summarised and kept.folder == Folder.INBOX
+    assert "@" in kept.blob and services.raw_of(kept) == raw
+    assert services.summary_of(kept).subject == "Résultats d'analyse"
+    assert services.summary_of(kept).snippet == services.PENDING_SNIPPET
+    assert AuditEntry.objects.filter(action="message.stored", object_id=str(kept.pk)).exists()
+    assert inbound.summarise_pending() == 1
+    kept.refresh_from_db()
+    summary = services.summary_of(kept)
+    assert kept.summarised and kept.attachment_count == 1
+    assert summary.snippet == "Voici les résultats." and summary.attachments == ["cr.pdf"]
+    assert inbound.summarise_pending() == 0
+
+
+def test_an_unreadable_message_goes_to_process_with_a_dsn_once_the_worker_parsed_it(
+    smtp_settings: Any, hosted: Mailbox
+) -> None:
+    broken = b"From: a@medecin.mssante.test\r\nContent-Type: multipart/mixed\r\n\r\nno boundary\r\n"
+    RelaySink(background=True).deliver(InboundMessage(PEER, PEER_SENDER, (hosted.address,), broken))
+    assert Message.objects.get(mailbox=hosted).folder == Folder.INBOX
+    assert not OutboundDelivery.objects.exists()
+    inbound.summarise_pending()
+    kept = Message.objects.get(mailbox=hosted, folder=Folder.QUARANTINE)
+    assert kept.problem and kept.summarised
+    dsn = OutboundDelivery.objects.get(recipient=PEER_SENDER)
+    assert b"multipart/report" in services.raw_of(dsn.message)
+
+
+def test_concurrent_deliveries_each_get_their_own_rows_and_audit_entries(
+    smtp_settings: Any, hosted: Mailbox
+) -> None:
+    sink = RelaySink(background=True)
+    replies: list[str] = []
+
+    def deliver(index: int) -> None:
+        raw = message_to(hosted.address, body=f"numero-{index}-fin")
+        replies.append(sink.deliver(InboundMessage(PEER, PEER_SENDER, (hosted.address,), raw)))
+        connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(replies) == 12 and all(r.startswith("250 ") for r in replies)
+    numbers = sorted(
+        int(services.raw_of(m).split(b"numero-")[1].split(b"-fin")[0])
+        for m in Message.objects.all()
+    )
+    assert numbers == list(range(12))
+    assert AuditEntry.objects.filter(action="message.stored").count() == 12
+    assert audit.verify_chain(audit.chain_key(hosted.practice_id)) is None
+
+
+def test_a_failing_item_fails_alone_in_its_batch() -> None:
+    def commit(batch: list[int]) -> list[int]:
+        if 13 in batch:
+            raise ValueError("unlucky")
+        return [n * 2 for n in batch]
+
+    group: ingest.GroupCommit[int, int] = ingest.GroupCommit(commit)
+    results: dict[int, object] = {}
+    start = threading.Barrier(6)
+
+    def submit(n: int) -> None:
+        start.wait()
+        try:
+            results[n] = group.submit(n)
+        except ValueError as error:
+            results[n] = error
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in (1, 2, 13, 4, 5, 6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert isinstance(results.pop(13), ValueError)
+    assert results == {1: 2, 2: 4, 4: 8, 5: 10, 6: 12}
+
+
+def test_segment_records_are_bound_to_their_name_and_deleting_one_destroys_it(
+    settings: Any, tmp_path: Path, hosted: Mailbox
+) -> None:
+    settings.EGIDE_MAIL_DIR = str(tmp_path / "mail")
+    first = ingest.accept([hosted], b"Subject: un\r\n\r\nun\r\n", envelope_from="", actor="t")
+    second = ingest.accept([hosted], b"Subject: deux\r\n\r\ndeux\r\n", envelope_from="", actor="t")
+    [a], [b] = first, second
+    assert a.blob.split("@")[0] == b.blob.split("@")[0]  # appended to the same segment
+    sealed = storage.read_blob(b.blob)
+    with pytest.raises(DecryptionFailed):  # a record moved under another name is refused
+        envelope.open_message(
+            storage.mailbox_key(bytes(hosted.wrapped_key), hosted.address),
+            sealed,
+            mailbox_id=hosted.address,
+            message_id=a.blob,
+        )
+    storage.close_segment()  # as in a new process: a new segment, never a torn tail extended
+    [c] = ingest.accept([hosted], b"Subject: trois\r\n\r\ntrois\r\n", envelope_from="", actor="t")
+    assert c.blob.split("@")[0] != a.blob.split("@")[0]
+    storage.delete_blob(a.blob)
+    assert services.raw_of(b) == b"Subject: deux\r\n\r\ndeux\r\n"
+    with pytest.raises(CryptoError):  # zeros: no header, no wrapped data key, nothing
+        services.raw_of(a)
+
+
+def test_a_message_whose_stored_bytes_are_lost_is_kept_to_process_with_the_reason(
+    settings: Any, tmp_path: Path, hosted: Mailbox
+) -> None:
+    settings.EGIDE_MAIL_DIR = str(tmp_path / "mail")
+    raw = message_to(hosted.address)
+    RelaySink(background=True).deliver(InboundMessage(PEER, PEER_SENDER, (hosted.address,), raw))
+    kept = Message.objects.get(mailbox=hosted)
+    segment, _, offset = kept.blob.partition("@")
+    [path] = Path(settings.EGIDE_MAIL_DIR).rglob(segment)
+    with path.open("r+b") as handle:  # what a power cut can leave of an unsynced tail
+        handle.truncate(int(offset) + 4)
+    assert inbound.summarise_pending() == 1
+    kept.refresh_from_db()
+    assert kept.folder == Folder.QUARANTINE and "illisible" in kept.problem
+    assert kept.summarised
+
+
+# --- the DATA reader, over the network ------------------------------------------------------
+
+
+def test_dot_stuffed_lines_and_dots_ending_lines_arrive_intact(
+    listeners: dict[str, int], pki: Pki, hosted: Mailbox
+) -> None:
+    body = ".commence par un point\r\n..deux points\r\n.\r\nfin de phrase.\r\nx.\r\n"
+    raw = message_to(hosted.address, body=body.replace("\r\n", "\n"))
+    with connect(listeners["relay"], pki, pki.peer) as client:
+        assert client.sendmail(PEER_SENDER, [hosted.address], raw) == {}
+        assert client.sendmail(PEER_SENDER, [hosted.address], raw) == {}  # same connection
+    stored = Message.objects.filter(mailbox=hosted)
+    assert stored.count() == 2
+    assert all(services.raw_of(m) == raw for m in stored)
+
+
+def test_a_line_over_1000_octets_is_refused_and_nothing_kept(
+    listeners: dict[str, int], pki: Pki, hosted: Mailbox
+) -> None:
+    raw = message_to(hosted.address) + b"x" * 999 + b"\r\n"
+    with connect(listeners["relay"], pki, pki.peer) as client:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.sendmail(PEER_SENDER, [hosted.address], raw)
+        assert refused.value.smtp_code == 500
+        ok = message_to(hosted.address) + b"x" * 998 + b"\r\n"
+        assert client.sendmail(PEER_SENDER, [hosted.address], ok) == {}
+    assert Message.objects.filter(mailbox=hosted).count() == 1
+
+
+@pytest.mark.parametrize("data", [b"a\rb\r\n", b"a\r\n\r", b"\ra\r\n", b"a\r\n\x00\r\n"])
+def test_after_the_stream_check_an_unpaired_cr_or_a_nul_is_still_refused(data: bytes) -> None:
+    with pytest.raises(SmtpRefusal):
+        check_content(data, lf_checked=True)
+    check_content(b"a\r\n.b\r\n\r\n", lf_checked=True)
