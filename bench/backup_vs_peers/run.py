@@ -1,7 +1,12 @@
 """Égide vs restic vs BorgBackup on the same corpus, side by side in one run.
 
     .venv/bin/python -m bench.backup_vs_peers.run [--workdir /tmp/egide-bench] [--keep]
-        [--tools egide,restic,borg] [--steps init,backup,next-day,...]
+        [--tools egide,restic,borg] [--steps restore,check] [--repeat N]
+
+`--steps` runs only some steps: with `--keep`, a first full run leaves the corpus and the three
+repositories in the work directory, and later runs of the read-side steps (`restore`, `check`)
+reuse them — every tool still runs side by side. `--repeat` runs the chosen steps N times
+(tools interleaved) and prints the median of each figure.
 
 Steps per tool: init, first backup, next-day backup, full restore, check --read-data,
 forget --keep-last 1 + prune. Each command's wall time, CPU time (user + system) and peak RSS come
@@ -15,9 +20,11 @@ three tools and every step, side by side.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -27,6 +34,7 @@ from pathlib import Path
 
 PASSPHRASE = "banc d'essai égide"  # noqa: S105 (a throwaway benchmark repository)
 STEPS = ["init", "backup", "next-day", "restore", "check", "forget+prune"]
+READ_STEPS = {"restore", "check"}
 
 
 @dataclass
@@ -99,6 +107,18 @@ def ensure_peers() -> None:
         subprocess.run(["flock", lock, "apt-get", "install", "-y", "-q", *missing], check=True)
 
 
+def ensure_bytecode() -> None:
+    """Compile Égide's modules as an installation does: with PYTHONDONTWRITEBYTECODE set (as in
+    some shells and CI), an editable install would otherwise compile them again in every
+    measured command; restic is a binary and borg's Debian package ships its bytecode."""
+    spec = importlib.util.find_spec("egide")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("egide is not importable from this interpreter")
+    for location in spec.submodule_search_locations:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", location],
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+
+
 def tools(work: Path, corpus: Path) -> list[Tool]:
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("RESTIC_", "BORG_"))}
     secret = work / "passphrase"
@@ -138,18 +158,42 @@ def tools(work: Path, corpus: Path) -> list[Tool]:
     ]  # fmt: skip
 
 
-def table(all_tools: list[Tool]) -> str:
+def median_measure(measures: list[Measure]) -> Measure:
+    """Each figure's median over several runs of one step."""
+    return Measure(*(statistics.median(getattr(m, f) for m in measures) for f in
+                     ("wall", "cpu", "rss_mib", "added_mib", "repo_mib")))  # fmt: skip
+
+
+def per_run_ratios(runs: list[dict[str, dict[str, Measure]]], steps: list[str]) -> str:
+    """Égide/peer ratios of each run (tools ran side by side), and their medians."""
+    rows = ["| step | ratio | run by run | median |", "|---|---|---|---:|"]
+    for step in steps:
+        for peer in ("restic", "borg"):
+            for figure in ("wall", "cpu"):
+                values = [
+                    getattr(run["egide"][step], figure) / getattr(run[peer][step], figure)
+                    for run in runs
+                    if getattr(run[peer][step], figure) > 0.001
+                ]
+                if values:
+                    listed = " · ".join(f"{v:.2f}" for v in values)
+                    median = statistics.median(values)
+                    rows.append(f"| {step} | {figure} É/{peer} | {listed} | **{median:.2f}** |")
+    return "\n".join(rows)
+
+
+def table(all_tools: list[Tool], steps: list[str] = STEPS) -> str:
     by = {t.name: t.results for t in all_tools}
     rows = ["| step | tool | wall s | CPU s | peak RSS MiB | added MiB | repo MiB |",
             "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    steps = [step for step in STEPS if all(step in t.results for t in all_tools)]
+    steps = [step for step in steps if all(step in t.results for t in all_tools)]
     for step in steps:
         for tool in all_tools:
             m = tool.results[step]
             rows.append(f"| {step} | {tool.name} | {m.wall:.2f} | {m.cpu:.2f} | {m.rss_mib:.0f}"
                         f" | {m.added_mib:.1f} | {m.repo_mib:.1f} |")  # fmt: skip
     rows += ["", "| step | wall É/restic | wall É/borg | added É/restic | added É/borg |"
-             " RSS É/restic |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+             " RSS É/restic | CPU É/restic |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     if not {"egide", "restic", "borg"} <= by.keys():
         return "\n".join(rows)
     for step in steps:
@@ -160,7 +204,7 @@ def table(all_tools: list[Tool]) -> str:
 
         rows.append(f"| {step} | {ratio(e.wall, r.wall)} | {ratio(e.wall, b.wall)}"
                     f" | {ratio(e.added_mib, r.added_mib)} | {ratio(e.added_mib, b.added_mib)}"
-                    f" | {ratio(e.rss_mib, r.rss_mib)} |")  # fmt: skip
+                    f" | {ratio(e.rss_mib, r.rss_mib)} | {ratio(e.cpu, r.cpu)} |")  # fmt: skip
     return "\n".join(rows)
 
 
@@ -169,16 +213,38 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108
     parser.add_argument("--keep", action="store_true", help="keep the corpus for another run")
     parser.add_argument("--tools", default="egide,restic,borg", help="comma-separated subset")
-    parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated subset")
+    parser.add_argument(
+        "--steps",
+        type=lambda value: value.split(","),
+        default=STEPS,
+        help=f"comma-separated steps among {','.join(STEPS)} (default: all); with only"
+        " restore/check, the repositories of an earlier --keep run are reused",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the chosen steps")
     args = parser.parse_args()
+    unknown = set(args.steps) - set(STEPS)
+    if unknown:
+        parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
     wanted_tools = args.tools.split(",")
-    wanted_steps = [step for step in STEPS if step in args.steps.split(",")]
     ensure_peers()
+    ensure_bytecode()
     work: Path = args.workdir
     corpus = work / "corpus"
-    for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
-                 "borg-base", "egide-out", "restic-out", "borg-out"):  # fmt: skip
-        shutil.rmtree(work / name, ignore_errors=True)
+    reuse = set(args.steps) <= READ_STEPS
+    if reuse and not (work / "egide-repo").exists():
+        sys.exit(f"no repositories in {work}: run every step once with --keep first")
+    leftovers = [work / n for n in ("egide-out", "restic-out", "borg-out", "old-out")]
+    if any(path.exists() for path in leftovers):
+        for path in leftovers:
+            shutil.rmtree(path, ignore_errors=True)
+        # Inodes freed less than ~30 s ago are skipped one by one by ext4's allocator: the
+        # first restore would pay for this deletion.
+        os.sync()
+        time.sleep(40)
+    if not reuse:
+        for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
+                     "borg-base"):  # fmt: skip
+            shutil.rmtree(work / name, ignore_errors=True)
     if not (corpus / ".complete").exists():
         shutil.rmtree(corpus, ignore_errors=True)
         started = time.perf_counter()
@@ -187,27 +253,53 @@ def main() -> None:
                        check=True)  # fmt: skip
         (corpus / ".complete").write_text("")
         print(f"corpus generated in {time.perf_counter() - started:.0f} s", flush=True)
-    elif (corpus / ".mutated").exists():
+    elif (corpus / ".mutated").exists() and not reuse:
         sys.exit(f"{corpus} already had its next day: delete it to regenerate")
     (work / "borg-out").mkdir(parents=True, exist_ok=True)
     all_tools = [tool for tool in tools(work, corpus) if tool.name in wanted_tools]
     print(f"corpus: {tree_size(corpus) / (1 << 20):.0f} MiB;"
           f" load average {os.getloadavg()}", flush=True)  # fmt: skip
-    for step in wanted_steps:
-        if step == "next-day":
-            # In a child process: this one stays small (see `measure`).
-            code = f"from pathlib import Path; from {__package__}.corpus import next_day;"
-            subprocess.run([sys.executable, "-c", f"{code} next_day(Path({str(corpus)!r}))"],
-                           check=True)  # fmt: skip
-            (corpus / ".mutated").write_text("")
-        for tool in all_tools:
-            measure(tool, step)
+    runs: list[dict[str, dict[str, Measure]]] = []
+    for repeat in range(args.repeat):
+        # Each repetition starts with another tool, so that no tool always follows the same one.
+        order = all_tools[repeat % len(all_tools) :] + all_tools[: repeat % len(all_tools)]
+        for step in [s for s in STEPS if s in args.steps]:
+            if step == "next-day":
+                # In a child process: this one stays small (see `measure`).
+                code = f"from pathlib import Path; from {__package__}.corpus import next_day;"
+                subprocess.run([sys.executable, "-c", f"{code} next_day(Path({str(corpus)!r}))"],
+                               check=True)  # fmt: skip
+                (corpus / ".mutated").write_text("")
+            for tool in order:
+                if step == "restore":
+                    # The previous output is moved aside, deleted at the end: ext4 is slow to
+                    # allocate inodes next to thousands deleted seconds before, a cost that
+                    # would land on the tool measured next, not on the one that made it.
+                    out = work / f"{tool.name}-out"
+                    if out.exists():
+                        (work / "old-out").mkdir(exist_ok=True)
+                        out.rename(work / "old-out" / f"{tool.name}-{time.monotonic_ns()}")
+                    out.mkdir()
+                # The previous tool's dirty pages (a restored GiB, a deleted one) are written
+                # out first: otherwise their writeback lands on the next tool's clock.
+                os.sync()
+                measure(tool, step)
+        runs.append({t.name: dict(t.results) for t in all_tools})
+    for tool in all_tools:
+        tool.results = {
+            step: median_measure([run[tool.name][step] for run in runs]) for step in tool.results
+        }
     print()
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {os.cpu_count()} CPU,"
         f" Python {platform.python_version()}, load average at end {os.getloadavg()}"
+        + (f"; medians of {args.repeat} runs" if args.repeat > 1 else "")
     )
-    print(table(all_tools))
+    print(table(all_tools, [s for s in STEPS if s in args.steps]))
+    if args.repeat > 1 and {"egide", "restic", "borg"} <= {t.name for t in all_tools}:
+        print()
+        print(per_run_ratios(runs, [s for s in STEPS if s in args.steps]))
+    shutil.rmtree(work / "old-out", ignore_errors=True)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 import random
 import sqlite3
+import stat
 from pathlib import Path
 
 
@@ -60,6 +61,8 @@ def digest_tree(root: Path) -> dict[str, tuple[str, int, int, str]]:
                 found[rel] = ("link", 0, info.st_mtime_ns, os.readlink(full).decode())
             elif os.path.isdir(full):
                 found[rel] = ("dir", info.st_mode & 0o7777, info.st_mtime_ns, "")
+            elif stat.S_ISFIFO(info.st_mode):
+                found[rel] = ("fifo", info.st_mode & 0o7777, info.st_mtime_ns, "")
             else:
                 with open(full, "rb") as handle:  # noqa: PTH123
                     content = hashlib.sha256(handle.read()).hexdigest()

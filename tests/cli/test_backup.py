@@ -73,6 +73,21 @@ def test_a_full_day_of_commands_works(repo_args: list[str], tmp_path: Path) -> N
     checked = invoke(repo_args, "check", "--read-data")
     assert checked.exit_code == 0 and "Dépôt intact" in checked.output
     assert invoke(repo_args, "check", "--read-data-subset", "2/3").exit_code == 0
+    # Nightly rotation: each run reads the packs after those of the previous one.
+    packs_read = [
+        json.loads(
+            invoke(repo_args, "--json", "check", "--read-data-subset", "50%").output.splitlines()[
+                -1
+            ]
+        )
+        for _ in range(2)
+    ]
+    assert all(report["ok"] and report["packs_read"] >= 1 for report in packs_read)
+    cursors = list((tmp_path / "cache").glob("*/check-cursor"))
+    assert len(cursors) == 1  # where the next night's share starts
+    assert len(cursors[0].read_text().strip()) == 64
+    wrong = invoke(repo_args, "check", "--read-data-subset", "150%")
+    assert wrong.exit_code == 2 and "0 < P ≤ 100" in wrong.output
     assert invoke(repo_args, "check", "--read-data", "--resume").exit_code == 0
     assert "Instantanés : 2" in invoke(repo_args, "stats").output
 

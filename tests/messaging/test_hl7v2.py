@@ -46,6 +46,44 @@ def test_restriction_flags_become_masking_codes() -> None:
     assert message.bodies == ["Corps du courriel"]
 
 
+def _flag(raw: bytes, code: bytes, value: bytes) -> bytes:
+    """The message with the Y/N value of one MetaDMPMSS OBX replaced."""
+    start = raw.index(b"|" + code + b"^")
+    at = raw.index(b"||", start) + 2
+    changed = raw[:at] + value + raw[at + 1 :]
+    assert changed != raw or raw[at : at + 1] == value
+    return changed
+
+
+PROFESSIONAL = "adam.hoda@test-ci-sis.mssante.fr"
+PATIENT = "279035121518989@patient.mssante.fr"
+
+
+def test_destination_flags_choose_the_mssante_recipients() -> None:
+    raw = BASE64_ORU.read_bytes()
+    message = parse_hl7(raw)
+    assert (message.flags["DESTMSSANTEPS"], message.flags["DESTMSSANTEPAT"]) == (True, True)
+    assert message.mss_recipients() == ([PROFESSIONAL, PATIENT], [])
+
+    allowed, refused = parse_hl7(_flag(raw, b"DESTMSSANTEPAT", b"N")).mss_recipients()
+    assert allowed == [PROFESSIONAL]
+    assert [r.address for r in refused] == [PATIENT]
+    assert "DESTMSSANTEPAT = N" in refused[0].reason
+
+    allowed, refused = parse_hl7(_flag(raw, b"DESTMSSANTEPS", b"N")).mss_recipients()
+    assert allowed == [PATIENT]
+    assert [r.address for r in refused] == [PROFESSIONAL]
+    assert "DESTMSSANTEPS = N" in refused[0].reason
+
+
+def test_masking_flags_refuse_recipients_too() -> None:
+    raw = _flag(BASE64_ORU.read_bytes(), b"INVISIBLE_PATIENT", b"Y")
+    allowed, refused = parse_hl7(raw).mss_recipients()
+    assert allowed == [PROFESSIONAL]
+    assert [r.address for r in refused] == [PATIENT]
+    assert "INVISIBLE_PATIENT" in refused[0].reason
+
+
 def test_line_endings_from_the_field_are_accepted() -> None:
     raw = MDM.read_bytes().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     assert len(parse_hl7(raw.replace(b"\n", b"\r\n")).documents) == 1

@@ -167,6 +167,24 @@ def test_a_masked_document_is_blocked_before_anything_is_composed() -> None:
         )
 
 
+def test_a_closed_destination_blocks_that_audience_only() -> None:
+    closed = {"DESTMSSANTEPS": False, "DESTMSSANTEPAT": True}
+    with pytest.raises(SendingForbidden, match="DESTMSSANTEPS = N"):
+        compose_health_message(_mail(destinations=closed), domain="cabinet.mssante.fr")
+    assert compose_health_message(
+        _mail(recipients=(PATIENT,), destinations=closed), domain="cabinet.mssante.fr"
+    )
+    with pytest.raises(SendingForbidden, match="DESTMSSANTEPAT = N"):
+        compose_health_message(
+            _mail(recipients=(PATIENT,), destinations={"DESTMSSANTEPAT": False}),
+            domain="cabinet.mssante.fr",
+        )
+    # An absent flag says nothing: both audiences stay open.
+    assert compose_health_message(
+        _mail(recipients=(COLLEAGUE, PATIENT)), domain="cabinet.mssante.fr"
+    )
+
+
 def test_cda_to_xdm_to_mime_round_trips() -> None:
     """Level 1 (embedded PDF) end to end; the level-3 PDF path is covered in test_cda."""
     data = compose_health_message(_mail(), domain="cabinet.mssante.fr")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -88,22 +89,39 @@ def encode_frame_into(payload: bytes | memoryview, compressed: bool, out: bytear
     return memoryview(out)[:end]
 
 
-def decode_frame(frame: bytes, raw_length: int) -> bytes:
-    """The plaintext chunk held in a frame."""
+_local = threading.local()
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    # One per thread (not thread-safe), reused: creating one costs more than a 16 KiB chunk.
+    found: zstandard.ZstdDecompressor | None = getattr(_local, "zstd", None)
+    if found is None:
+        found = _local.zstd = zstandard.ZstdDecompressor()
+    return found
+
+
+def frame_content(frame: bytes, raw_length: int) -> bytes | memoryview:
+    """The plaintext chunk held in a frame; a view into `frame` when it is stored, not a copy."""
     if len(frame) < _FRAME.size:
         raise RepositoryCorrupted("blob frame too short")
     encoding, size = _FRAME.unpack_from(frame)
-    payload = frame[_FRAME.size : _FRAME.size + size]
+    payload = memoryview(frame)[_FRAME.size : _FRAME.size + size]
     if len(payload) != size:
         raise RepositoryCorrupted("blob frame truncated")
     if encoding == STORED:
         return payload
     if encoding == ZSTD:
         try:
-            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=raw_length)
+            return _decompressor().decompress(payload, max_output_size=raw_length)
         except zstandard.ZstdError as error:
             raise RepositoryCorrupted(f"blob does not decompress: {error}") from None
     raise UnsupportedFormat(f"blob encoding {encoding} is unknown")
+
+
+def decode_frame(frame: bytes, raw_length: int) -> bytes:
+    """The plaintext chunk held in a frame."""
+    content = frame_content(frame, raw_length)
+    return content if isinstance(content, bytes) else bytes(content)
 
 
 class PackWriter:
@@ -201,6 +219,10 @@ class PackReader:
     def open_blob(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
         """The plaintext chunk of `entry`, authenticated against its id and position."""
         return decode_frame(self.open_frame(entry, sealed), entry.raw_length)
+
+    def open_content(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes | memoryview:
+        """Like `open_blob`, without copying a stored chunk out of its frame (restore, check)."""
+        return frame_content(self.open_frame(entry, sealed), entry.raw_length)
 
     def read_trailer(self, tail: bytes) -> list[PackEntry]:
         """Entries of the pack from its last bytes (`tail` must hold the whole trailer)."""

@@ -178,6 +178,17 @@ class Repository:
             )
         return data
 
+    def open_verified(
+        self, reader: PackReader, entry: PackEntry, sealed_bytes: bytes | memoryview
+    ) -> bytes | memoryview:
+        """A blob's plaintext from its sealed bytes (no copy), authenticated and re-hashed."""
+        data = reader.open_content(entry, sealed_bytes)
+        if len(data) != entry.raw_length or self.blob_id(data) != entry.blob_id:
+            raise RepositoryCorrupted(
+                f"blob {entry.blob_id.hex()[:16]} does not match its id", reader.name
+            )
+        return data
+
 
 def _read_config(storage: Storage) -> dict[str, object]:
     try:

@@ -247,13 +247,24 @@ def restore(ctx: Context, snapshot_ref: str, target: Path, paths: tuple[str, ...
         raise SystemExit(EXIT_WARNINGS)
 
 
-def _subset(value: str | None) -> tuple[int, int] | None:
+def _subset(value: str | None) -> tuple[int, int] | float | None:
+    """`n/m` (a fixed slice of the packs) or `P%` (the next P % of the data, in rotation)."""
     if value is None:
         return None
+    if value.endswith("%"):
+        try:
+            percent = float(value[:-1].replace(",", "."))
+        except ValueError:
+            raise click.BadParameter("forme attendue P%, par exemple 15%") from None
+        if not 0 < percent <= 100:
+            raise click.BadParameter("il faut 0 < P ≤ 100")
+        return percent / 100
     try:
         n, m = (int(part) for part in value.split("/"))
     except ValueError:
-        raise click.BadParameter("forme attendue n/m, par exemple 3/7") from None
+        raise click.BadParameter(
+            "forme attendue n/m (par exemple 3/7) ou P% (par exemple 15%)"
+        ) from None
     if not 1 <= n <= m:
         raise click.BadParameter("il faut 1 ≤ n ≤ m")
     return n, m
@@ -263,13 +274,19 @@ def _subset(value: str | None) -> tuple[int, int] | None:
 @click.option("--read-data", is_flag=True, help="Relit et vérifie toutes les données.")
 @click.option(
     "--read-data-subset",
-    metavar="n/m",
-    help="Ne relit que la tranche n sur m des packs (une tranche par nuit).",
+    metavar="n/m|P%",
+    help="Ne relit qu'une partie des données : la tranche n sur m des packs, ou P% : les P %"
+    " suivants, à la suite de la vérification précédente (chaque nuit avec 15%, tout le dépôt"
+    " est relu en une semaine).",
 )
 @click.option("--resume", is_flag=True, help="Reprend une relecture interrompue.")
 @pass_context
 def check(ctx: Context, read_data: bool, read_data_subset: str | None, resume: bool) -> None:
-    """Vérifie le dépôt ; nomme les instantanés et fichiers endommagés."""
+    """Vérifie le dépôt ; nomme les instantanés et fichiers endommagés.
+
+    La relecture (--read-data) affiche sa progression ; interrompue, elle reprend avec --resume
+    là où elle s'était arrêtée.
+    """
     from egide.backup.checker import check_repository
 
     subset = _subset(read_data_subset)
@@ -278,7 +295,13 @@ def check(ctx: Context, read_data: bool, read_data_subset: str | None, resume: b
         if not resume:
             journal.unlink(missing_ok=True)
         report = check_repository(
-            repo, read_data or subset is not None, subset, sink, journal=journal
+            repo,
+            read_data or subset is not None,
+            subset if isinstance(subset, tuple) else None,
+            sink,
+            journal=journal,
+            share=subset if isinstance(subset, float) else None,
+            cursor=ctx.cache() / repo.repo_id / "check-cursor",
         )
     if ctx.json:
         line({"event": "check", "ok": report.ok, "errors": report.errors,

@@ -116,6 +116,9 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
     }
+    # Tests get a database file, as production has, not Django's shared-cache in-memory one:
+    # there a concurrent writer fails at once («table is locked») instead of waiting its turn.
+    _database["TEST"] = {"NAME": str(DATA_DIR / "egide-test.sqlite3")}
 else:
     _database["CONN_MAX_AGE"] = 60
     _database["CONN_HEALTH_CHECKS"] = True

@@ -2,7 +2,8 @@
 
 From CDA documents: the IHE_XDM.ZIP, a PDF copy of each CDA, the MSSanté subject and X-MSS-*
 headers, RFC 5322 threading. Before anything is composed, every document's confidentiality codes
-are checked against every recipient; one forbidden pair blocks the whole send with the reason.
+are checked against every recipient, with the sender's destination flags (DESTMSSANTEPS,
+DESTMSSANTEPAT); one forbidden pair blocks the whole send with the reason.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .cda import Code
-from .confidentiality import RecipientKind, check_sending
+from .confidentiality import RecipientKind, check_destination, check_sending
 from .mime import DEFAULT_MAX_BYTES, Attachment, Draft, compose_message
 from .mssante import mss_headers, pdf_copy_name, xdm_subject
 from .rendition import render_pdf
@@ -34,6 +35,9 @@ class HealthMail:
     source_id: str  # the sending system's OID (SubmissionSet.sourceId)
     label: str | None = None  # the subject's « libellé »; the document type by default
     masking: tuple[Code, ...] = ()  # MASQUE_PS… chosen by the author for these documents
+    # MetaDMPMSS destination flags from the practice software (DESTMSSANTEPS, DESTMSSANTEPAT);
+    # a flag set to False closes that audience, an absent one says nothing.
+    destinations: Mapping[str, bool] = field(default_factory=dict)
     recipient_kinds: Mapping[str, RecipientKind] = field(default_factory=dict)
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
@@ -51,6 +55,12 @@ def compose_health_message(
     )
     for entry in package.entries:
         for address in mail.recipients:
+            check_destination(
+                mail.destinations,
+                address,
+                kind=mail.recipient_kinds.get(address),
+                title=entry.title or "Le document",
+            )
             check_sending(
                 entry.confidentiality,
                 address,

@@ -22,6 +22,7 @@ import hl7.containers
 import hl7.util
 
 from .cda import CdaDocument, Code, InstanceId, Patient, cda_from_element, iso_date
+from .confidentiality import Refusal, split_recipients
 from .errors import InvalidHl7Message, UnreadableInput
 from .xdm_metadata import CONFIDENTIALITY_MSS_SYSTEM
 from .xmlreader import parse_xml
@@ -87,6 +88,12 @@ class Hl7Message:
     bodies: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+    def mss_recipients(self) -> tuple[list[str], list[Refusal]]:
+        """The PRT recipients (RCT) an MSSanté copy may go to, and those it must not, with the
+        reason: `DESTMSSANTEPS` / `DESTMSSANTEPAT` set to N, or a masking code (MASQUE_PS…)
+        that forbids the recipient (`confidentiality.split_recipients`)."""
+        return split_recipients(self.recipients, self.masking_codes, self.flags)
 
     @property
     def masking_codes(self) -> tuple[Code, ...]:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from .cda import CdaDocument, Code, parse_cda
 from .errors import InvalidCda
 from .xdm_metadata import (
-    DEFAULT_CLASS,
     DocumentEntry,
     SubmissionSet,
     entry_from_cda,
@@ -84,13 +83,14 @@ def build_xdm(
     *,
     source_id: str,
     sender: str,
-    class_code: Code = DEFAULT_CLASS,
+    class_code: Code | None = None,
     extra_confidentiality: tuple[Code, ...] = (),
     submission: SubmissionSet | None = None,
 ) -> XdmBuild:
     """Package CDA documents as IHE_XDM.ZIP; every document must concern the same patient.
 
-    `source_id` is the sending system's OID (SubmissionSet.sourceId); `extra_confidentiality`
+    `source_id` is the sending system's OID (SubmissionSet.sourceId); `class_code` overrides
+    the class the ANS tables give each document's type (`xds_codes`); `extra_confidentiality`
     adds masking codes (MASQUE_PS…) to every DocumentEntry. Raises InvalidCda when a document
     cannot be read or the patients differ.
     """

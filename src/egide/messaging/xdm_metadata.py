@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
+from . import xds_codes
 from .cda import CdaDocument, Code
 from .identifiers import IDNATPS_OID, INS_OIDS
 
@@ -50,12 +51,8 @@ SCHEME = {
 }
 HAS_MEMBER = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
 
-# ANS code systems (JDV_J06 classCode, JDV_J60 formatCode, masking codes of the DMP/MSS).
-CLASS_CODE_SYSTEM = "1.2.250.1.213.1.1.4.1"
+# Masking codes of the DMP/MSS; classCode and formatCode come from the ANS tables (`xds_codes`).
 CONFIDENTIALITY_MSS_SYSTEM = "1.2.250.1.213.1.1.4.13"
-DEFAULT_CLASS = Code("10", CLASS_CODE_SYSTEM, "Compte rendu")
-FORMAT_LEVEL1_PDF = Code("urn:ihe:iti:xds-sd:pdf:2008", "1.3.6.1.4.1.19376.1.2.3", "PDF (N1)")
-FORMAT_CISIS = Code("urn:asip:ci-sis:2010", "1.2.250.1.213.1.1.4.2.282", "Document CI-SIS")
 CONTENT_TYPE_SYSTEM = "1.2.250.1.213.2.2"
 
 
@@ -141,10 +138,11 @@ def entry_from_cda(
     *,
     uri: str,
     entry_id: str = "Document01",
-    class_code: Code = DEFAULT_CLASS,
+    class_code: Code | None = None,
     extra_confidentiality: tuple[Code, ...] = (),
 ) -> DocumentEntry:
-    """The DocumentEntry of a CDA file, its metadata taken from the CDA header."""
+    """The DocumentEntry of a CDA file, its metadata taken from the CDA header; classCode and
+    formatCode from the ANS tables (`xds_codes`) unless `class_code` is given."""
     patient = document.patient
     info = []
     if patient.family or patient.given:
@@ -162,9 +160,9 @@ def entry_from_cda(
         size=len(content),
         patient_id=patient_xds_id(document),
         title=document.title,
-        class_code=class_code,
+        class_code=class_code or xds_codes.class_code(document),
         type_code=document.code,
-        format_code=FORMAT_LEVEL1_PDF if document.level == 1 else FORMAT_CISIS,
+        format_code=xds_codes.format_code(document),
         confidentiality=document.confidentiality + extra_confidentiality,
         facility_type=document.facility_type,
         practice_setting=document.practice_setting,

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import OperationalError
 
 from egide.console.accounts.models import User
 from egide.console.inbox import inbound, outbound, services
@@ -39,10 +38,7 @@ DURAND = "dr.durand@medecin.mssante.test"
 def wait_for(condition: Callable[[], Any], what: str, seconds: float = 30) -> Any:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except OperationalError:  # shared-cache in-memory SQLite: the listener is writing
-            value = None
+        value = condition()
         if value:
             return value
         time.sleep(0.2)

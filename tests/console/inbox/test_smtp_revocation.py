@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import OperationalError
 
 from egide.console.audit.models import AuditEntry
 from egide.console.inbox import listener, revocation, tasks
@@ -43,13 +42,10 @@ def tls_refusals(expected: int = 1) -> list[str]:
     """The audited handshake refusals (written by the server thread, maybe after the client)."""
     replies: list[str] = []
     for _ in range(100):
-        try:
-            replies = [
-                str(entry.details.get("reply", ""))
-                for entry in AuditEntry.objects.filter(action="smtp.refused", object_id="tls")
-            ]
-        except OperationalError:  # shared-cache in-memory SQLite: a concurrent write locks it
-            replies = []
+        replies = [
+            str(entry.details.get("reply", ""))
+            for entry in AuditEntry.objects.filter(action="smtp.refused", object_id="tls")
+        ]
         if len(replies) >= expected:
             return replies
         time.sleep(0.1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from egide.messaging.directory import ChangeKind, DirectoryIndex, Source, import_file, open_index
@@ -151,3 +152,49 @@ def test_a_missing_embedded_index_is_not_created_for_a_search(tmp_path: Path) ->
     with pytest.raises(DirectoryIndexError, match="importez d'abord"):
         open_index(tmp_path / "absent.sqlite3", create=False)
     assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def test_postgresql_search_indexes_keep_no_pending_list(
+    postgres_database: str, tmp_path: Path
+) -> None:
+    """GIN's fast update would queue a day's rows in a list every search reads whole: the
+    indexes are made without it, by the schema and by a first import alike, and a day-to-day
+    import merges the list of an index made before."""
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
+    index = open_index(postgres_database)
+    try:
+
+        def options() -> dict[str, list[str] | None]:
+            with psycopg.connect(postgres_database) as db:
+                rows = db.execute(
+                    "SELECT relname, reloptions FROM pg_class"
+                    " WHERE relnamespace = 'egide_directory'::regnamespace"
+                    " AND relname LIKE 'entry_%%' AND relam = (SELECT oid FROM pg_am"
+                    " WHERE amname = 'gin')"
+                ).fetchall()
+            return dict(rows)
+
+        def pending() -> int:
+            with psycopg.connect(postgres_database, autocommit=True) as db:
+                row = db.execute(
+                    "SELECT gin_clean_pending_list('egide_directory.entry_mssante_everything')"
+                ).fetchone()
+            return int(row[0]) if row else -1
+
+        assert set(options()) == {
+            f"entry_{s.value}_{d}" for s in Source for d in ("identity", "everything")
+        }
+        assert all(value == ["fastupdate=off"] for value in options().values())
+        import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+        assert options()["entry_mssante_everything"] == ["fastupdate=off"]
+        # An index made before: fast update on, a day's rows queued, then merged by the import.
+        with psycopg.connect(postgres_database, autocommit=True) as db:
+            db.execute("ALTER INDEX egide_directory.entry_mssante_everything SET (fastupdate = on)")
+        lines = [line.replace("RUE DE LA PAIX", "AVENUE FOCH") for line in sample_lines()]
+        record = import_file(index, mssante_file(tmp_path, lines), imported_at=DAY_TWO)
+        assert record.changed == 1
+        assert pending() == 0
+        assert index.get("marie.dupont@medecin.mssante.fr") is not None
+    finally:
+        index.close()

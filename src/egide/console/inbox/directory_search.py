@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from pathlib import Path
 from typing import TypedDict
 
 from django.conf import settings
 from django.db.models import Q
 
-from egide.messaging.directory import is_database_url, open_index
+from egide.messaging.directory import DirectoryIndex, is_database_url, open_index
 from egide.messaging.errors import DirectoryError
 
 from .models import Mailbox
@@ -28,6 +30,37 @@ def index_location() -> str | Path:
     return url if is_database_url(url) else Path(settings.DATA_DIR)
 
 
+# The open index, kept between requests: opening one costs a connection (PostgreSQL) and the
+# vocabulary's load, where a search takes a millisecond or two. Both back-ends serialise the
+# searches of the console's threads on it.
+_opened: dict[str, DirectoryIndex] = {}
+_opened_lock = threading.Lock()
+
+
+def _index() -> DirectoryIndex:
+    """The index at `index_location()`, opened once per process (DirectoryError if absent)."""
+    location = index_location()
+    with _opened_lock:
+        index = _opened.get(str(location))
+        if index is None:
+            index = open_index(location, create=False)
+            for other in _opened.values():
+                other.close()
+            _opened.clear()
+            _opened[str(location)] = index
+        return index
+
+
+def _forget(index: DirectoryIndex) -> None:
+    """Close an index that failed (lost connection…): the next search opens it again."""
+    with _opened_lock:
+        for key, known in list(_opened.items()):
+            if known is index:
+                del _opened[key]
+    with contextlib.suppress(DirectoryError):
+        index.close()
+
+
 def suggest(query: str, limit: int = 10) -> list[Suggestion]:
     """Addresses for what the person typed («dupont», «kiné lyon», an RPPS…)."""
     query = query.strip()
@@ -40,7 +73,7 @@ def suggest(query: str, limit: int = 10) -> list[Suggestion]:
         {"address": box.address, "label": f"{box.display_name} — Égide"} for box in hosted
     ]
     try:
-        index = open_index(index_location(), create=False)
+        index = _index()
     except DirectoryError:
         return found  # no directory imported yet: hosted mailboxes only
     try:
@@ -50,6 +83,5 @@ def suggest(query: str, limit: int = 10) -> list[Suggestion]:
                 found.append({"address": entry.address, "label": f"{entry.display_name} — {place}"})
     except DirectoryError as error:
         log.warning("directory search failed: %s", error)
-    finally:
-        index.close()
+        _forget(index)
     return found[:limit]

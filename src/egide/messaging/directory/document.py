@@ -12,8 +12,9 @@ Documents are raw text: the index's tokenizer folds case and accents (in C, for 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from .entry import ROW_FIELDS, Entry, Row
 from .normalization import fold, words
@@ -92,6 +93,42 @@ def row_documents(row: Row) -> tuple[str, str]:
     # PostgreSQL's parser keeps «secretariat.cardio» as one host-like word: split it here.
     local_part = row[_ADDRESS].partition("@")[0].replace(".", " ").replace("_", " ")
     return f"{names} {row[_RPPS]}", f"{names} {place} {local_part}"
+
+
+def document_words() -> Callable[[Row], tuple[str, str]]:
+    """A function giving the documents of `row_documents` as folded words
+    (`normalization.words`, space-separated), for an index that stores words rather than
+    tokenizing text (PostgreSQL's tsvector literals): queries are folded the same way.
+
+    Each field is folded once per distinct value (names, cities and professions repeat):
+    the function keeps a cache, so make one per import.
+    """
+
+    @functools.cache
+    def fold_words(value: str) -> str:
+        return " ".join(words(value))
+
+    def documents(row: Row) -> tuple[str, str]:
+        family = row[_FAMILY]
+        place = " ".join(
+            (
+                fold_words(row[_PROFESSION]),
+                fold_words(row[_SPECIALTY]),
+                synonym_words(row[_PROFESSION], row[_SPECIALTY]),
+                fold_words(row[_CITY]),
+                fold_words(row[_POSTCODE]),
+            )
+        )
+        rpps = fold_words(row[_RPPS])
+        if family:
+            names = f"{fold_words(family)} {fold_words(row[_GIVEN])}"
+            others = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
+            return f"{names} {rpps}", f"{names} {place} {others}"
+        names = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
+        local_part = words(row[_ADDRESS].partition("@")[0])
+        return f"{names} {rpps}", f"{names} {place} {' '.join(local_part)}"
+
+    return documents
 
 
 _VOCABULARY_FIELDS = tuple(

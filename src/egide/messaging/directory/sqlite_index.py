@@ -58,7 +58,7 @@ INCREMENTAL_LIMIT = 1000
 
 _FTS_TABLES = "\n".join(
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {document.value}_{source.value} USING fts5("
-    f"{document.value}, content='', detail='none', prefix='1 2 3',"
+    f"{document.value}, content='', detail='none', columnsize=0, prefix='1 2 3',"
     " tokenize='unicode61 remove_diacritics 2');\n"
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {document.value}_{source.value}_vocabulary"
     f" USING fts5vocab({document.value}_{source.value}, row);"
