@@ -205,8 +205,12 @@ def test_the_recovery_pass_rebuilds_rows_whose_commit_was_lost_once_and_only_onc
     entries = AuditEntry.objects.filter(action="message.stored", details__recovered=True)
     assert entries.count() == 3 and {e.actor for e in entries} == {"smtp:192.0.2.10"}
     assert audit.verify_chain(audit.chain_key(hosted.practice_id)) is None
-    # Idempotent: a second pass (another start-up) finds nothing to do.
+    # Idempotent: a second pass (another start-up) finds nothing to do, and no longer even
+    # reads the settled segments.
     assert ingest.recover() == 0
+    segment = names[0].partition("@")[0]
+    assert list(Path(settings.EGIDE_MAIL_DIR).rglob(segment + storage.SETTLED_SUFFIX))
+    assert storage.recover_segments(lambda records: pytest.fail("settled segment read")) == 0
     assert Message.objects.count() == 4 and Message.objects.filter(pk=kept.pk).exists()
     assert inbound.summarise_pending() == 4
 

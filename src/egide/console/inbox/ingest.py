@@ -287,12 +287,13 @@ def recover() -> int:
     """
     recovered = [0]
 
-    def segment(records: list[tuple[str, dict[str, object]]]) -> None:
+    def segment(records: list[tuple[str, dict[str, object]]]) -> bool:
         names = [name for name, _ in records]
         known = set(Message.objects.filter(blob__in=names).values_list("blob", flat=True))
         missing = [(name, meta) for name, meta in records if name not in known]
         if not missing:
-            return
+            return True
+        settled = True
         boxes = {
             box.address: box
             for box in Mailbox.objects.filter(
@@ -313,8 +314,12 @@ def recover() -> int:
                     mailbox_id=box.address,
                     message_id=name,
                 )
-            except (OSError, ValueError, CryptoError):
-                continue  # withdrawn, deleted or torn: never acknowledged as stored
+            except OSError as error:  # unreadable now: try again at the next start-up
+                log.warning("segment record %s not readable: %s", name, error)
+                settled = False
+                continue
+            except (ValueError, CryptoError):
+                continue  # withdrawn or deleted (zeroed): never acknowledged as stored
             try:
                 headers: mime.ReceivedMessage | None = mime.parse_headers(raw)
             except MessagingError:
@@ -332,6 +337,7 @@ def recover() -> int:
                 _insert(rows, events)
             recovered[0] += len(rows)
             log.warning("recovered %d message(s) from a segment after a crash", len(rows))
+        return settled
 
     storage.recover_segments(segment)
     return recovered[0]

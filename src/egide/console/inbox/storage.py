@@ -97,6 +97,8 @@ def _segment_path(segment: str) -> Path:
 
 # A segment grows until this size, then the next batch starts a new one.
 SEGMENT_BYTES = 64 * 1024 * 1024
+# Beside a segment whose every record has its row: the recovery pass no longer reads it.
+SETTLED_SUFFIX = ".settled"
 
 
 class _Segment:
@@ -239,19 +241,24 @@ def _batches(handle: BinaryIO) -> Iterator[list[dict[str, object]]]:
         position = end
 
 
-def recover_segments(recover: Callable[[list[tuple[str, dict[str, object]]]], None]) -> int:
+def recover_segments(recover: Callable[[list[tuple[str, dict[str, object]]]], bool]) -> int:
     """Offer the trailer-listed records of every segment no live process writes to.
 
     `recover` receives (blob name, recovery mapping) for each record of a segment whose
     batch trailer is complete, while this process holds the segment's lock (two recovery
     passes never handle the same segment at once; a writer's own segment is skipped).
-    Returns how many segments were offered.
+    When it answers True (every record has its row, or never will), the segment is marked
+    settled: no writer appends to it again, so later start-ups skip it instead of reading
+    the whole mail store each time. Returns how many segments were offered.
     """
     root = Path(settings.EGIDE_MAIL_DIR) / "seg"
     if not root.is_dir():
         return 0
     offered = 0
     for path in sorted(root.glob("*/seg-*")):
+        settled = path.with_name(path.name + SETTLED_SUFFIX)
+        if path.name.endswith(SETTLED_SUFFIX) or settled.exists():
+            continue
         with _segment.lock:
             if _segment.handle is not None and path.name == _segment.name:
                 continue  # this process's own open segment
@@ -269,8 +276,8 @@ def recover_segments(recover: Callable[[list[tuple[str, dict[str, object]]]], No
                 for batch in _batches(handle)
                 for entry in batch
             ]
-            if records:
-                recover(records)
+            if not records or recover(records):
+                settled.touch(mode=0o600)  # not synced: a lost mark only costs a re-read
             offered += 1
     return offered
 
