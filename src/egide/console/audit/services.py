@@ -39,49 +39,18 @@ def record(
     `details` holds identifiers and counts only; keys that usually carry content are refused so
     that a careless caller cannot leak health data into the journal.
     """
-    details = dict(details or {})
-    leaked = _FORBIDDEN_DETAIL_KEYS & set(details)
-    if leaked:
-        raise ValueError(f"audit details must not carry content: {sorted(leaked)}")
-    key = chain_key(practice_id)
-    with transaction.atomic():
-        # The chain row is the lock: appends to one chain are serialised, other chains proceed.
-        AuditChain.objects.get_or_create(key=key)
-        head = AuditChain.objects.select_for_update().get(key=key)
-        at = timezone.now()
-        fields = entry_fields(
-            chain=key,
-            seq=head.length + 1,
-            at=at,
-            practice_id=practice_id,
-            actor_id=actor_id,
-            actor=actor,
-            on_behalf_of=on_behalf_of,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            ip=ip,
-            details=details,
-            prev=head.head_hash,
-        )
-        digest = hash_fields(fields)
-        entry = AuditEntry.objects.create(
-            chain=key,
-            seq=fields["seq"],
-            at=at,
-            practice_id=practice_id,
-            actor_id=actor_id,
-            actor=actor,
-            on_behalf_of=on_behalf_of,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            ip=ip,
-            details=details,
-            prev_hash=head.head_hash,
-            entry_hash=digest,
-        )
-        AuditChain.objects.filter(pk=head.pk).update(length=fields["seq"], head_hash=digest)
+    event = Event(
+        action,
+        practice_id=practice_id,
+        actor_id=actor_id,
+        actor=actor,
+        on_behalf_of=on_behalf_of,
+        object_type=object_type,
+        object_id=object_id,
+        ip=ip,
+        details=details,
+    )
+    [entry] = record_many([event])
     return entry
 
 
@@ -103,8 +72,8 @@ class Event:
 def record_many(events: Sequence[Event]) -> list[AuditEntry]:
     """Append several events at once: each chain locked once, one insert for all entries.
 
-    Same entries, hashes and order as calling `record` for each event in turn (the SMTP group
-    commit audits a whole batch of stored messages this way).
+    Same entries, hashes and order as calling `record` for each event in turn (`record` is this
+    with one event; the SMTP group commit audits a whole batch of stored messages at once).
     """
     for event in events:
         leaked = _FORBIDDEN_DETAIL_KEYS & set(event.details or {})
@@ -116,7 +85,7 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
         heads: dict[str, AuditChain] = {}
         for key in sorted({chain_key(e.practice_id) for e in events}):  # one lock order
             head = AuditChain.objects.select_for_update().filter(key=key).first()
-            if head is None:  # a new chain: create it, then lock it as `record` does
+            if head is None:  # a new chain: create it, then lock it
                 AuditChain.objects.get_or_create(key=key)
                 head = AuditChain.objects.select_for_update().get(key=key)
             heads[key] = head

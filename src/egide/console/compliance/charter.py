@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from egide.console.accounts.models import PRACTICE_ROLES, Practice, Role, User
 from egide.console.audit.services import record
@@ -52,6 +52,7 @@ def active_members(practice: Practice) -> list[User]:
     )
 
 
+@translation.override("fr")  # a French document, hashed: never in the reader's language
 def charter_text(practice: Practice) -> str:
     """The charter as it reads today for `practice` (deterministic: same settings, same text)."""
     present = {member.role for member in active_members(practice)}
