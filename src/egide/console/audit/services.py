@@ -94,41 +94,23 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
         for event in events:
             key = chain_key(event.practice_id)
             head = heads[key]
-            details = dict(event.details or {})
-            fields = entry_fields(
-                chain=key,
-                seq=head.length + 1,
-                at=at,
-                practice_id=event.practice_id,
-                actor_id=event.actor_id,
-                actor=event.actor,
-                on_behalf_of=event.on_behalf_of,
-                action=event.action,
-                object_type=event.object_type,
-                object_id=str(event.object_id),
-                ip=event.ip,
-                details=details,
-                prev=head.head_hash,
-            )
+            stored: dict[str, Any] = {
+                "chain": key,
+                "seq": head.length + 1,
+                "at": at,
+                "practice_id": event.practice_id,
+                "actor_id": event.actor_id,
+                "actor": event.actor,
+                "on_behalf_of": event.on_behalf_of,
+                "action": event.action,
+                "object_type": event.object_type,
+                "object_id": str(event.object_id),
+                "ip": event.ip,
+                "details": dict(event.details or {}),
+            }
+            fields = entry_fields(**stored, prev=head.head_hash)
             digest = hash_fields(fields)
-            entries.append(
-                AuditEntry(
-                    chain=key,
-                    seq=fields["seq"],
-                    at=at,
-                    practice_id=event.practice_id,
-                    actor_id=event.actor_id,
-                    actor=event.actor,
-                    on_behalf_of=event.on_behalf_of,
-                    action=event.action,
-                    object_type=event.object_type,
-                    object_id=str(event.object_id),
-                    ip=event.ip,
-                    details=details,
-                    prev_hash=head.head_hash,
-                    entry_hash=digest,
-                )
-            )
+            entries.append(AuditEntry(**stored, prev_hash=head.head_hash, entry_hash=digest))
             head.length, head.head_hash = fields["seq"], digest
         created = AuditEntry.objects.bulk_create(entries)
         for head in heads.values():
