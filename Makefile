@@ -27,7 +27,7 @@ checks: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy src tests
+	$(BIN)/mypy src tests bench
 
 export EGIDE_TEST_DATA := $(CURDIR)/.test-data
 pytest: $(STAMP)

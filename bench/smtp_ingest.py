@@ -204,6 +204,7 @@ def main() -> None:
         for processes in args.processes:
             port = free_port()
             server = start_egide(pki, port, processes)
+            server_pid = server.pid
             for connections in args.connections:
                 egide = measure(
                     pool,
@@ -212,7 +213,7 @@ def main() -> None:
                     EGIDE_RCPT,
                     args.messages,
                     connections,
-                    lambda: tree_cpu_seconds(server.pid),  # noqa: B023 - used at once
+                    lambda: tree_cpu_seconds(server_pid),  # noqa: B023 - used at once
                 )
                 postfix = measure(
                     pool,

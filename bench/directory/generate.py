@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from egide.messaging.directory.columns import MSSANTE_HEADER
 
@@ -198,10 +199,11 @@ def luhn_key(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
-def _weighted(
-    rng: random.Random, items: tuple[tuple[object, ...], ...], weight_at: int
-) -> list[object]:
-    return [item for item in items for _ in range(int(item[weight_at]))]  # type: ignore[call-overload]
+_Row = TypeVar("_Row", bound=tuple[Any, ...])
+
+
+def _weighted(rng: random.Random, items: Sequence[_Row], weight_at: int) -> list[_Row]:
+    return [item for item in items for _ in range(int(item[weight_at]))]
 
 
 class Generator:
@@ -229,7 +231,7 @@ class Generator:
         return rng.choice(self.rare_names)
 
     def place(self) -> tuple[str, str, str]:
-        department, city, _ = self.rng.choice(self.cities)  # type: ignore[misc]
+        department, city, _ = self.rng.choice(self.cities)
         digits = str(department).replace("A", "0").replace("B", "0")[:3]
         postcode = f"{digits:0<3}{self.rng.randint(0, 20):02d}"[:5]
         return str(department), str(city), postcode
@@ -251,10 +253,10 @@ class Generator:
     def per_line(self) -> list[str]:
         rng = self.rng
         family, given = self.family(), rng.choice(GIVEN)
-        code, label, _, specialties = rng.choice(self.professions)  # type: ignore[misc]
+        code, label, _, specialties = rng.choice(self.professions)
         specialty_code, specialty = "", ""
         if specialties:
-            specialty_code, specialty, _ = rng.choice(_weighted(rng, specialties, 2))  # type: ignore[misc]
+            specialty_code, specialty, _ = rng.choice(_weighted(rng, specialties, 2))
         department, city, postcode = self.place()
         domain = rng.choice(
             (

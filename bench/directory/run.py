@@ -19,7 +19,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import psycopg
@@ -48,7 +48,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
 
 
-def latencies(search: Callable[[str], list[object]], queries: list[str]) -> dict[str, float]:
+def latencies(search: Callable[[str], Sequence[object]], queries: list[str]) -> dict[str, float]:
     for query in queries:  # warm-up pass: the figures are for a warm index
         search(query)
     samples = []
@@ -74,7 +74,7 @@ def bench_index(
         "next_day_cpu": next_cpu,
         "next_day_diff": [record.added, record.removed, record.changed],
         "entries": record.entries,
-        **latencies(lambda text: index.search(text, 10), queries),  # type: ignore[arg-type]
+        **latencies(lambda text: index.search(text, 10), queries),
     }
 
 
