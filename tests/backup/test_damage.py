@@ -17,6 +17,7 @@ from egide.backup.snapshot import PREFIX, list_snapshots, read_tree
 from egide.backup.storage import Storage
 
 from .corpus import digest_tree, make_tree
+from .lost_pack import back_up_and_lose_a_pack
 
 
 def _flip(storage: Storage, name: str, offset: int) -> None:
@@ -51,13 +52,7 @@ def test_it_finds_one_flipped_bit_and_names_the_damaged_file(
 
 
 def test_it_notices_a_missing_pack(repo: Repository, tmp_path: Path) -> None:
-    source = make_tree(tmp_path / "src")
-    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
-    # The first letter is stored first, far from the tree blobs (stored last).
-    letter = next(n for n in read_tree(repo, snapshot) if n.path.endswith("lettre-0.txt"))
-    location = repo.index.locate(bytes.fromhex(letter.chunks[0]))
-    assert location is not None
-    repo.storage.delete(pack_name(location.pack_id))
+    _, snapshot, letter, _ = back_up_and_lose_a_pack(repo, tmp_path)
 
     report = check_repository(repo)
 

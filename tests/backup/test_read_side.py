@@ -20,6 +20,7 @@ from egide.backup.restorer import restore_snapshot
 from egide.backup.snapshot import read_tree
 
 from .corpus import digest_tree, make_tree
+from .lost_pack import back_up_and_lose_a_pack
 
 
 def test_files_cut_across_small_batches_and_ranges_restore_identical(
@@ -44,19 +45,12 @@ def test_files_cut_across_small_batches_and_ranges_restore_identical(
 
 
 def test_a_missing_pack_fails_only_the_files_it_holds(repo: Repository, tmp_path: Path) -> None:
-    source = make_tree(tmp_path / "src")
-    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
-    # The first letter is stored first, far from the tree blobs (stored last).
-    letter = next(n for n in read_tree(repo, snapshot) if n.path.endswith("lettre-0.txt"))
-    location = repo.index.locate(bytes.fromhex(letter.chunks[0]))
-    assert location is not None
-    repo.storage.delete(pack_name(location.pack_id))
+    source, snapshot, letter, lost = back_up_and_lose_a_pack(repo, tmp_path)
     in_lost_pack = {
         node.path
         for node in read_tree(repo, snapshot)
         if any(
-            (found := repo.index.locate(bytes.fromhex(chunk))) is not None
-            and found.pack_id == location.pack_id
+            (found := repo.index.locate(bytes.fromhex(chunk))) is not None and found.pack_id == lost
             for chunk in node.chunks
         )
     }
