@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.db import transaction
 
 from egide.console.accounts.models import Practice
+from egide.console.audit import services as audit_services
 from egide.console.audit.models import AuditEntry
 from egide.console.audit.services import (
     OPERATOR_CHAIN,
@@ -47,3 +49,36 @@ def test_content_is_refused_in_a_batch_as_in_a_single_record() -> None:
     with pytest.raises(ValueError, match="content"):
         record_many([Event("message.stored", practice_id=None, details={"subject": "x"})])
     assert not AuditEntry.objects.exists()
+
+
+def test_a_head_moved_by_another_writer_is_read_again_and_the_chain_stays_intact(
+    make_practice: Callable[..., Practice], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    practice = make_practice("Cabinet A", "a")
+    record("message.read", practice_id=practice.pk, object_id=1)
+    # Another process appends: its head is not the one this process remembers.
+    remembered = dict(audit_services._heads)
+    record("message.read", practice_id=practice.pk, object_id=2)
+    monkeypatch.setattr(audit_services, "_heads", remembered)
+    record_many([Event("message.stored", practice_id=practice.pk, object_id=3)])
+    chain = AuditEntry.objects.filter(
+        chain=chain_key(practice.pk), action__startswith="message."
+    ).order_by("seq")
+    assert list(chain.values_list("object_id", flat=True)) == ["1", "2", "3"]
+    assert verify_chain(chain_key(practice.pk)) is None
+
+
+def test_a_rolled_back_append_leaves_no_gap_in_the_chain(
+    make_practice: Callable[..., Practice],
+) -> None:
+    practice = make_practice("Cabinet A", "a")
+    record("message.read", practice_id=practice.pk, object_id=1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        record("message.read", practice_id=practice.pk, object_id=2)
+        raise RuntimeError("the caller's transaction fails")
+    record("message.read", practice_id=practice.pk, object_id=3)
+    chain = AuditEntry.objects.filter(
+        chain=chain_key(practice.pk), action__startswith="message."
+    ).order_by("seq")
+    assert list(chain.values_list("object_id", flat=True)) == ["1", "3"]
+    assert verify_chain(chain_key(practice.pk)) is None

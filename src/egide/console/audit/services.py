@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+
+from egide.console import rows
 
 from .chain import GENESIS_HASH, entry_fields, hash_fields
 from .models import AuditChain, AuditEntry
@@ -70,10 +74,17 @@ class Event:
 
 
 def record_many(events: Sequence[Event]) -> list[AuditEntry]:
-    """Append several events at once: each chain locked once, one insert for all entries.
+    """Append several events at once: one statement per chain head, one insert for all entries.
 
     Same entries, hashes and order as calling `record` for each event in turn (`record` is this
     with one event; the SMTP group commit audits a whole batch of stored messages at once).
+
+    The head of each chain is taken from this process's memory of what it last wrote, and
+    moved with an UPDATE that names that head (length and hash): the update finds its row only
+    if nobody appended since, and then holds the row's lock to the end of the transaction. When
+    it finds nothing (another process or thread appended, a transaction rolled back, first use),
+    the head is read under lock (`select_for_update`) as before and that chain's entries are
+    hashed again. The memory only saves the read: the database's head always decides.
     """
     for event in events:
         leaked = _FORBIDDEN_DETAIL_KEYS & set(event.details or {})
@@ -81,43 +92,86 @@ def record_many(events: Sequence[Event]) -> list[AuditEntry]:
             raise ValueError(f"audit details must not carry content: {sorted(leaked)}")
     if not events:
         return []
+    by_chain: dict[str, list[int]] = {}
+    for position, event in enumerate(events):
+        by_chain.setdefault(chain_key(event.practice_id), []).append(position)
+    entries: list[AuditEntry | None] = [None] * len(events)
     with transaction.atomic():
-        heads: dict[str, AuditChain] = {}
-        for key in sorted({chain_key(e.practice_id) for e in events}):  # one lock order
-            head = AuditChain.objects.select_for_update().filter(key=key).first()
-            if head is None:  # a new chain: create it, then lock it
-                AuditChain.objects.get_or_create(key=key)
-                head = AuditChain.objects.select_for_update().get(key=key)
-            heads[key] = head
-        at = timezone.now()
-        entries = []
-        for event in events:
-            key = chain_key(event.practice_id)
-            head = heads[key]
-            stored: dict[str, Any] = {
-                "chain": key,
-                "seq": head.length + 1,
-                "at": at,
-                "practice_id": event.practice_id,
-                "actor_id": event.actor_id,
-                "actor": event.actor,
-                "on_behalf_of": event.on_behalf_of,
-                "action": event.action,
-                "object_type": event.object_type,
-                "object_id": str(event.object_id),
-                "ip": event.ip,
-                "details": dict(event.details or {}),
-            }
-            fields = entry_fields(**stored, prev=head.head_hash)
-            digest = hash_fields(fields)
-            entries.append(AuditEntry(**stored, prev_hash=head.head_hash, entry_hash=digest))
-            head.length, head.head_hash = fields["seq"], digest
-        created = AuditEntry.objects.bulk_create(entries)
-        for head in heads.values():
-            AuditChain.objects.filter(pk=head.pk).update(
-                length=head.length, head_hash=head.head_hash
-            )
+        at = timezone.now()  # after BEGIN: on SQLite the write lock is held from there
+        for key in sorted(by_chain):  # one lock order
+            positions = by_chain[key]
+            known = _heads.get(key)
+            if known is not None:
+                chained, head = _chain(key, [events[p] for p in positions], known, at)
+                if not _advance(key, known, head):
+                    known = None  # moved by someone else: read it under lock
+            if known is None:
+                current = _locked_head(key)
+                chained, head = _chain(key, [events[p] for p in positions], current, at)
+                AuditChain.objects.filter(key=key).update(length=head[0], head_hash=head[1])
+            for position, entry in zip(positions, chained, strict=True):
+                entries[position] = entry
+            _heads[key] = head  # a rollback makes it stale: the next `_advance` finds out
+        created = [entry for entry in entries if entry is not None]
+        rows.insert(created)
     return created
+
+
+# What this process last wrote as each chain's head: (length, hash). A hint, checked by
+# `_advance` in the database at every use (dict operations are atomic under the GIL).
+_heads: dict[str, tuple[int, str]] = {}
+
+
+def _locked_head(key: str) -> tuple[int, str]:
+    head = AuditChain.objects.select_for_update().filter(key=key).first()
+    if head is None:  # a new chain: create it, then lock it
+        AuditChain.objects.get_or_create(key=key)
+        head = AuditChain.objects.select_for_update().get(key=key)
+    return head.length, head.head_hash
+
+
+def _advance(key: str, known: tuple[int, str], head: tuple[int, str]) -> bool:
+    """Move the chain's head from `known` to `head`; False when `known` is not the head."""
+    with connection.cursor() as cursor:
+        cursor.execute(_advance_sql(), [head[0], head[1], key, known[0], known[1]])
+        return bool(cursor.rowcount == 1)
+
+
+@cache
+def _advance_sql() -> str:
+    quote = connection.ops.quote_name
+    length, head_hash, key = (quote(n) for n in ("length", "head_hash", "key"))
+    return (  # names from our model, values as parameters
+        f"UPDATE {quote(AuditChain._meta.db_table)} SET {length} = %s, {head_hash} = %s "  # noqa: S608
+        f"WHERE {key} = %s AND {length} = %s AND {head_hash} = %s"
+    )
+
+
+def _chain(
+    key: str, events: Sequence[Event], head: tuple[int, str], at: datetime
+) -> tuple[list[AuditEntry], tuple[int, str]]:
+    """The entries of `events` appended to one chain whose head is `head`, and the new head."""
+    length, previous = head
+    entries = []
+    for event in events:
+        stored: dict[str, Any] = {
+            "chain": key,
+            "seq": length + 1,
+            "at": at,
+            "practice_id": event.practice_id,
+            "actor_id": event.actor_id,
+            "actor": event.actor,
+            "on_behalf_of": event.on_behalf_of,
+            "action": event.action,
+            "object_type": event.object_type,
+            "object_id": str(event.object_id),
+            "ip": event.ip,
+            "details": dict(event.details or {}),
+        }
+        digest = hash_fields(entry_fields(**stored, prev=previous))
+        entries.append(AuditEntry(**stored, prev_hash=previous, entry_hash=digest))
+        length, previous = length + 1, digest
+    return entries, (length, previous)
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from egide.console.audit import services as audit
+from egide.console.rows import insert as insert_rows
 from egide.crypto import envelope
 from egide.crypto.errors import CryptoError
 from egide.messaging import mime
@@ -178,14 +179,10 @@ def _commit_without_fsync() -> Iterator[None]:
                 connection.close()
 
 
-def _insert(rows: list[Message], events: list[audit.Event]) -> None:
-    if connection.features.can_return_rows_from_bulk_insert:
-        Message.objects.bulk_create(rows)
-    else:  # pragma: no cover - every backend we support returns the new keys
-        for row in rows:
-            row.save()
+def _insert(messages: list[Message], events: list[audit.Event]) -> None:
+    insert_rows(messages)  # one statement, without the ORM's compiler (ADR 0022)
     audit.record_many(
-        [replace(event, object_id=row.pk) for event, row in zip(events, rows, strict=True)]
+        [replace(event, object_id=row.pk) for event, row in zip(events, messages, strict=True)]
     )
 
 
