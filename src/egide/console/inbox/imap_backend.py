@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,8 @@ class ImapNotConfigured(Exception):
 # commands that follow (a FETCH of 500 messages resolves its folder 500 times). Every command
 # ends with a refresh that recomputes it, so a withdrawn delegation is seen at the next command.
 TREE_REUSE_SECONDS = 1.0
+# Messages looked up per query when a command names many UIDs (SQLite's variable limit).
+UIDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -256,37 +259,59 @@ class ImapStore:
         return _readable(message)
 
     def set_flags(
-        self, account: ImapAccount, folder: str, uid: int, flags: frozenset[str]
-    ) -> frozenset[str] | None:
+        self, account: ImapAccount, folder: str, changes: Mapping[int, frozenset[str]]
+    ) -> dict[int, frozenset[str] | None]:
         _db_ready()
-        message = _message(account, folder, uid)
-        if message is None:
-            return None
+        box, kind = _resolve(account, folder)
+        found: dict[int, Message] = {}
+        uids = list(changes)
+        for start in range(0, len(uids), UIDS_PER_QUERY):
+            found.update(
+                (message.imap_uid or 0, message)
+                for message in Message.objects.select_related("mailbox", "mailbox__owner").filter(
+                    mailbox=box,
+                    folder=kind,
+                    imap_folder=kind,
+                    imap_uid__in=uids[start : start + UIDS_PER_QUERY],
+                )
+            )
+        kept: dict[int, frozenset[str] | None] = dict.fromkeys(changes)
+        first_readings: list[Message] = []
+        with transaction.atomic():  # one commit (one fsync) for every change and its audit entry
+            for uid, flags in changes.items():
+                message = found.get(uid)
+                if message is None:
+                    continue
+                kept[uid] = flags
+                if self._flag(account, message, flags):
+                    first_readings.append(message)
+        for message in first_readings:
+            outbound.send_mdn(message, _readable(message), disposition=outbound.MDN_DISPLAYED)
+        return kept
+
+    def _flag(self, account: ImapAccount, message: Message, flags: frozenset[str]) -> bool:
+        """Give one message these flags, audited; whether this was its first reading."""
         before = _flags(message)
         if before == flags:
-            return before
-        seen = "\\Seen" in flags
+            return False
         fields = {"flagged": "\\Flagged" in flags, "imap_deleted": "\\Deleted" in flags}
         rows = Message.objects.filter(pk=message.pk)
         first_reading = False
-        with transaction.atomic():  # one commit (one fsync) for the change and its audit entry
-            if seen:
-                # Conditional update, as in the web inbox: only the first reading sends the MDN.
-                first_reading = bool(rows.filter(unread=True).update(unread=False, **fields))
-                if not first_reading:
-                    rows.update(**fields)
-            else:
-                rows.update(unread=True, **fields)
-            _audit(
-                account,
-                message,
-                "message.flags_changed",
-                added=sorted(flags - before),
-                removed=sorted(before - flags),
-            )
-        if first_reading:
-            outbound.send_mdn(message, _readable(message), disposition=outbound.MDN_DISPLAYED)
-        return flags
+        if "\\Seen" in flags:
+            # Conditional update, as in the web inbox: only the first reading sends the MDN.
+            first_reading = bool(rows.filter(unread=True).update(unread=False, **fields))
+            if not first_reading:
+                rows.update(**fields)
+        else:
+            rows.update(unread=True, **fields)
+        _audit(
+            account,
+            message,
+            "message.flags_changed",
+            added=sorted(flags - before),
+            removed=sorted(before - flags),
+        )
+        return first_reading
 
     def transfer(
         self, account: ImapAccount, folder: str, uid: int, destination: str, *, move: bool
