@@ -263,6 +263,18 @@ def test_changes_made_elsewhere_reach_the_client_at_noop(
     assert client.response("FETCH")[1] == [b"1 (FLAGS (\\Seen))"]
 
 
+def test_fetching_a_message_deleted_elsewhere_serves_nothing_and_reports_it_expunged(
+    client: imaplib.IMAP4_SSL, store: DictStore
+) -> None:
+    client.login("alice", "sesame")
+    client.select("INBOX")
+    store.folders_["INBOX"].pop(0)  # deleted in the web inbox since the client's last command
+    typ, data = client.uid("FETCH", "1", "(BODY.PEEK[])")
+    assert typ == "OK"
+    assert all(RAW not in (part[1] if isinstance(part, tuple) else part) for part in data)
+    assert client.response("EXPUNGE")[1] == [b"1"]
+
+
 def test_folders_are_listed_with_their_special_use(client: imaplib.IMAP4_SSL) -> None:
     client.login("alice", "sesame")
     typ, data = client.list()

@@ -405,13 +405,15 @@ class StoredFolders(MailboxSetInterface[StoredFolder]):
     async def get_mailbox(self, name: str) -> StoredFolder:
         if name.upper() == "INBOX":
             name = "INBOX"
+        folder = self._open.get(name)
+        if folder is not None:
+            # pymap asks for the selected folder at the start of every command, then refreshes
+            # it before answering (`update_selected`, `snapshot`): that refresh re-reads the
+            # folder and the user's rights, so reading it here too would only double the cost.
+            return folder
         backend = self._backend
         view = await backend.call(backend.store.view, backend.account, name)  # KeyError if none
-        folder = self._open.get(name)
-        if folder is None:
-            folder = self._open[name] = StoredFolder(backend, name, view)
-        else:
-            folder._remember(view)
+        folder = self._open[name] = StoredFolder(backend, name, view)
         return folder
 
     async def add_mailbox(self, name: str) -> ObjectId:

@@ -23,6 +23,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -144,22 +145,26 @@ def _state(box: Mailbox, folder: str) -> ImapFolderState:
     return state
 
 
-def _give_uids(box: Mailbox, folder: str) -> ImapFolderState:
+def _give_uids(box: Mailbox, folder: str) -> None:
     """UIDs for the folder's messages that have none there yet, in arrival order."""
-    waiting = Message.objects.filter(mailbox=box, folder=folder).exclude(imap_folder=folder)
-    if not waiting.exists():
-        state = ImapFolderState.objects.filter(mailbox=box, folder=folder).first()
-        if state is not None:
-            return state
     with transaction.atomic():
         state = _state(box, folder)
+        waiting = Message.objects.filter(mailbox=box, folder=folder).exclude(imap_folder=folder)
         pending = list(waiting.order_by("received_at", "pk"))
         for message in pending:
             message.imap_uid, message.imap_folder = state.uid_next, folder
             state.uid_next += 1
         Message.objects.bulk_update(pending, ["imap_uid", "imap_folder"])
         state.save(update_fields=["uid_next"])
-    return state
+
+
+def _rows(box: Mailbox, folder: str) -> list[tuple[str, int | None, bool, bool, bool, datetime]]:
+    """The folder's messages, by UID: the folder their UID belongs to, UID, flags, arrival."""
+    return list(
+        Message.objects.filter(mailbox=box, folder=folder)
+        .order_by("imap_uid")
+        .values_list("imap_folder", "imap_uid", "unread", "flagged", "imap_deleted", "received_at")
+    )
 
 
 def _flag_set(unread: bool, flagged: bool, deleted: bool) -> frozenset[str]:
@@ -233,17 +238,18 @@ class ImapStore:
         if folder == "INBOX" and folder not in _fresh_tree(account):
             return FolderView(1, 1, ())  # a user with no mailbox at all still has an INBOX
         box, kind = _resolve(account, folder, fresh=True)
-        state = _give_uids(box, kind)
-        rows = (
-            Message.objects.filter(
-                mailbox=box, folder=kind, imap_folder=kind, imap_uid__isnull=False
-            )
-            .order_by("imap_uid")
-            .values_list("imap_uid", "unread", "flagged", "imap_deleted", "received_at")
-        )
+        # One read of the folder's rows; a message new to it (arrived, moved in from the web
+        # inbox) first gets its UID, then the rows are read again.
+        rows = _rows(box, kind)
+        state = ImapFolderState.objects.filter(mailbox=box, folder=kind).first()
+        if state is None or any(row[0] != kind for row in rows):
+            _give_uids(box, kind)
+            rows = _rows(box, kind)
+            state = ImapFolderState.objects.get(mailbox=box, folder=kind)
         entries = tuple(
-            Entry(uid or 0, _flag_set(unread, flagged, deleted), received_at)
-            for uid, unread, flagged, deleted, received_at in rows
+            Entry(uid, _flag_set(unread, flagged, deleted), received_at)
+            for uid_folder, uid, unread, flagged, deleted, received_at in rows
+            if uid_folder == kind and uid is not None  # not one arrived since: the next view
         )
         return FolderView(state.uid_validity, state.uid_next, entries)
 
