@@ -5,7 +5,9 @@ numbers, FETCH items, ENVELOPE and BODYSTRUCTURE from the MIME parse, SEARCH, ST
 EXPUNGE, untagged updates. What is left to a backend is where the folders and messages live;
 here that is a `MailStore`, plain synchronous functions that the console implements over its
 database and its encrypted blobs. They run in a thread pool, never on the event loop (Django's
-ORM must not), and every call re-reads the folder, so the web inbox and IMAP never disagree.
+ORM must not). Every command ends with one read of the selected folder (pymap's refresh before
+it answers), which reports what changed in the web inbox meanwhile; the flag changes of a
+command are written in one commit just before that read.
 
 Flags: only `\\Seen`, `\\Flagged` and `\\Deleted` are permanent (the store keeps them); `\\Recent`
 is not tracked.
