@@ -14,7 +14,7 @@ from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.checker import check_repository, in_share
 from egide.backup.events import Event, Progress
 from egide.backup.index import BlobLocation, IndexCache
-from egide.backup.localstore import LocalStorage
+from egide.backup.localstore import LocalStorage, survives_fork
 from egide.backup.pack import BlobType, PackEntry, pack_name
 from egide.backup.repository import Repository
 from egide.backup.restorer import restore_snapshot
@@ -53,7 +53,7 @@ def test_worker_processes_and_threads_restore_the_same_tree(
     snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
     # Processes only where the storage survives a fork: a directory, not an S3 client.
     assert isinstance(storage, RetryingStorage)
-    assert restorer._forkable(storage) == isinstance(storage.inner, LocalStorage)
+    assert survives_fork(storage) == isinstance(storage.inner, LocalStorage)
 
     by_default = restore_snapshot(repo, snapshot, tmp_path / "default", workers=3)
     threads = restore_snapshot(repo, snapshot, tmp_path / "threads", workers=3, processes=False)

@@ -48,7 +48,7 @@ from pathlib import Path
 from .errors import BackupError
 from .events import EventSink, FileProblem, Progress, ignore
 from .index import BlobLocation
-from .localstore import LocalStorage
+from .localstore import survives_fork
 from .pack import BlobType, PackEntry, pack_name
 from .repository import Repository
 from .snapshot import Snapshot, read_tree
@@ -296,12 +296,6 @@ def _write_run_inherited(run: _Run) -> list[_Outcome]:
     return _write_run(_inherited, run)
 
 
-def _forkable(storage: object) -> bool:
-    """Whether a worker process may use the storage it inherits: a local directory holds no
-    connection or thread that a fork would break (an S3 client does)."""
-    return isinstance(getattr(storage, "inner", storage), LocalStorage)
-
-
 def _pack_order(item: tuple[BlobLocation, list[tuple[int, int]]]) -> tuple[str, int]:
     return item[0].pack_id, item[0].entry.offset
 
@@ -389,7 +383,8 @@ class _Restore:
                 cuts.append((location.pack_id, blobs, members))
                 pack, first = location.pack_id, entry.offset
             blobs.append((
-                entry.blob_type, entry.blob_id, entry.offset, entry.length, entry.raw_length, places
+                int(entry.blob_type), entry.blob_id, entry.offset, entry.length, entry.raw_length,
+                places,
             ))  # fmt: skip
             for number, _ in places:
                 members[number] = None
@@ -517,7 +512,7 @@ def restore_snapshot(
     files_total = None if includes else int(snapshot.stats.get("files", 0)) or None
     bytes_total = None if includes else int(snapshot.stats.get("bytes", 0)) or None
     pool: Executor
-    if processes and workers > 1 and _forkable(repo.storage):
+    if processes and workers > 1 and survives_fork(repo.storage):
         # One per core, and one more to work while another waits on the disk; no more: each
         # holds its own copy-on-write pages and buffers.
         count = min(workers, (os.cpu_count() or 1) + 1)
