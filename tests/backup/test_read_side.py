@@ -14,12 +14,10 @@ from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.checker import check_repository, in_share
 from egide.backup.events import Event, Progress
 from egide.backup.index import BlobLocation, IndexCache
-from egide.backup.localstore import LocalStorage, survives_fork
 from egide.backup.pack import BlobType, PackEntry, pack_name
 from egide.backup.repository import Repository
 from egide.backup.restorer import restore_snapshot
 from egide.backup.snapshot import read_tree
-from egide.backup.storage import RetryingStorage, Storage
 
 from .corpus import digest_tree, make_tree
 from .lost_pack import back_up_and_lose_a_pack
@@ -44,26 +42,6 @@ def test_files_cut_across_small_batches_and_ranges_restore_identical(
     assert result.problems == ()
     assert digest_tree(tmp_path / "out" / str(source).lstrip("/")) == digest_tree(source)
     assert not list((tmp_path / "out").rglob(".*.egide-restore"))
-
-
-def test_worker_processes_and_threads_restore_the_same_tree(
-    repo: Repository, storage: Storage, tmp_path: Path
-) -> None:
-    source = make_tree(tmp_path / "src")
-    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
-    # Processes only where the storage survives a fork: a directory, not an S3 client.
-    assert isinstance(storage, RetryingStorage)
-    assert survives_fork(storage) == isinstance(storage.inner, LocalStorage)
-
-    by_default = restore_snapshot(repo, snapshot, tmp_path / "default", workers=3)
-    threads = restore_snapshot(repo, snapshot, tmp_path / "threads", workers=3, processes=False)
-
-    assert by_default == threads
-    assert by_default.problems == () and by_default.files > 0
-    relative = str(source).lstrip("/")
-    original = digest_tree(source)
-    assert digest_tree(tmp_path / "default" / relative) == original
-    assert digest_tree(tmp_path / "threads" / relative) == original
 
 
 def test_a_missing_pack_fails_only_the_files_it_holds(repo: Repository, tmp_path: Path) -> None:

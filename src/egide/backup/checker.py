@@ -22,20 +22,15 @@ check reports them again.
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
 import blake3
 
 from .errors import BackupError, RepositoryCorrupted
 from .events import EventSink, Progress, ignore
-from .localstore import survives_fork
-from .pack import BlobType, PackEntry, pack_name
+from .pack import pack_name
 from .repository import Repository
 from .snapshot import list_snapshots, read_tree
 
@@ -99,53 +94,29 @@ def in_share(sizes: dict[str, int], share: float, after: str) -> list[str]:
     return chosen
 
 
-# A pack's entries as plain tuples (type, id, offset, length, raw length): cheap to send to a
-# worker process, which must not use the index cache (an SQLite connection does not cross a fork).
-_Entry = tuple[int, bytes, int, int, int]
-
-
-def _read_pack(
-    repo: Repository, pack_id: str, entries: list[_Entry], hash_threads: int = blake3.blake3.AUTO
-) -> tuple[set[bytes], list[str], int]:
+def _read_pack(repo: Repository, pack_id: str) -> tuple[set[bytes], list[str], int]:
     damaged: set[bytes] = set()
     errors: list[str] = []
+    entries = repo.index.pack_entries(pack_id)
     try:
         data = repo.storage.get(pack_name(pack_id))
     except BackupError as error:
-        return {e[1] for e in entries}, [f"pack {pack_id[:12]} illisible : {error}"], 0
+        return {e.blob_id for e in entries}, [f"pack {pack_id[:12]} illisible : {error}"], 0
     view = memoryview(data)
-    if blake3.blake3(data, max_threads=hash_threads).hexdigest() != pack_id:
+    if blake3.blake3(data, max_threads=blake3.blake3.AUTO).hexdigest() != pack_id:
         errors.append(f"pack {pack_id[:12]} altéré (son empreinte ne correspond plus)")
     try:
         reader = repo.pack_reader(pack_id, data[:64])
     except BackupError as error:
-        return {e[1] for e in entries}, [*errors, f"pack {pack_id[:12]} : {error}"], len(data)
-    for blob_type, blob_id, offset, length, raw_length in entries:
+        return {e.blob_id for e in entries}, [*errors, f"pack {pack_id[:12]} : {error}"], len(data)
+    for entry in entries:
         try:
-            entry = PackEntry(BlobType(blob_type), blob_id, offset, length, raw_length)
-            repo.open_verified(reader, entry, view[offset : offset + length])
+            repo.open_verified(reader, entry, view[entry.offset : entry.offset + entry.length])
         except BackupError:
-            damaged.add(blob_id)
+            damaged.add(entry.blob_id)
     if damaged:
         errors.append(f"pack {pack_id[:12]} : {len(damaged)} morceau(x) endommagé(s)")
     return damaged, errors, len(data)
-
-
-# The repository, in a worker process: set before the fork, so inherited rather than sent.
-_inherited: Repository | None = None
-
-
-def _adopt(repo: Repository) -> None:
-    global _inherited  # one repository per worker process, for its life
-    _inherited = repo
-
-
-def _read_pack_inherited(pack_id: str, entries: list[_Entry]) -> tuple[set[bytes], list[str], int]:
-    assert _inherited is not None
-    # One thread: the processes are the parallelism, and BLAKE3's thread pool (rayon), if the
-    # parent had started it, does not survive the fork — its threads are gone, work sent to
-    # them would never return.
-    return _read_pack(_inherited, pack_id, entries, 1)
 
 
 _FILES_PER_LOOKUP = 256
@@ -199,41 +170,12 @@ def check_repository(
         total = sum(present[p] for p in chosen)
         report.packs_skipped = len(done & indexed)
         last = 0.0
-        # Packs are verified by worker processes on a local repository (threads share one
-        # GIL, and the calls per blob are too short for threads to gain from its release: ADR
-        # 0024), by threads on S3. Snapshots and trees are walked meanwhile, on one more thread;
-        # walked again after the read only if it found damage (to name the files that hold it).
-        processes = workers > 1 and survives_fork(repo.storage)
-        readers: Executor
-        if processes:
-            readers = ProcessPoolExecutor(
-                workers, get_context("fork"), initializer=_adopt, initargs=(repo,)
-            )
-            read: Callable[[str, list[_Entry]], tuple[set[bytes], list[str], int]] = (
-                _read_pack_inherited
-            )
-        else:
-            readers = ThreadPoolExecutor(workers, thread_name_prefix="check")
-            read = partial(_read_pack, repo)
-        pending: deque[tuple[str, Future[tuple[set[bytes], list[str], int]]]] = deque()
-        queue = iter(chosen)
-
-        def fill() -> None:
-            for pack_id in queue:  # at most 2 × workers packs in flight
-                entries: list[_Entry] = [
-                    (int(e.blob_type), e.blob_id, e.offset, e.length, e.raw_length)
-                    for e in repo.index.pack_entries(pack_id)
-                ]
-                pending.append((pack_id, readers.submit(read, pack_id, entries)))
-                if len(pending) >= 2 * workers:
-                    return
-
-        with readers, ThreadPoolExecutor(1, thread_name_prefix="check-walk") as walker:
-            fill()  # the worker processes are forked here, before the walking thread exists
-            walk = walker.submit(_snapshots_pass, repo, known_before)
-            while pending:
-                pack_id, future = pending.popleft()
-                bad, errors, size = future.result()
+        with ThreadPoolExecutor(workers + 1, thread_name_prefix="check") as pool:
+            # Snapshots and trees are walked meanwhile, by one more thread; walked again after
+            # the read only if it found damage (to name the files that hold it).
+            walk = pool.submit(_snapshots_pass, repo, known_before)
+            results = pool.map(lambda p: _read_pack(repo, p), chosen)
+            for pack_id, (bad, errors, size) in zip(chosen, results, strict=True):
                 damaged |= bad
                 report.errors.extend(errors)
                 report.packs_read += 1
@@ -246,7 +188,6 @@ def check_repository(
                     sink(
                         Progress("check", report.packs_read, report.bytes_read, len(chosen), total)
                     )
-                fill()
             structure = walk.result()
         sink(Progress("check", report.packs_read, report.bytes_read, len(chosen), total))
         if journal is not None:

@@ -18,13 +18,6 @@ from .storage import ObjectInfo
 _TEMP_SUFFIX = ".tmp"
 
 
-def survives_fork(storage: object) -> bool:
-    """Whether a forked worker process may use `storage` (or the backend a `RetryingStorage`
-    wraps) as it inherits it: a local directory holds no connection or thread that a fork would
-    break; an S3 or gateway client does (ADR 0024)."""
-    return isinstance(getattr(storage, "inner", storage), LocalStorage)
-
-
 class LocalStorage:
     """The `Storage` protocol over a directory."""
 
