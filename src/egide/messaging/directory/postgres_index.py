@@ -29,6 +29,15 @@ words combine and to the order of the heap, chose a sequential scan through the 
 for rare prefixes (1 s) and a bitmap over 200,000 rows for «paris». We choose whichever
 reads fewer rows: a sequential scan that stops after N matches, or the GIN index on the
 query's rarest part, the rest being checked on the rows it selects.
+GIN builds the whole posting list of a common word before the first row is read: a query
+naming a common family name then the start of a given name («martin lu», 74,000 items),
+or a profession in a big city («kiné toul»), paid for it. Format 2 adds two B-tree keys
+(`document.name_key`): the folded name («martin lucie ») and the city («toulouse »). A
+query whose words start a name reads that range of names in order and stops after N
+(`name_start`); a query naming a city as its first or last words may read that city's rows
+in order, checking the other words, when the `place` counts say it finds N sooner than the
+GIN plans (`_place_condition`). Both find only part of the matches (the typed words may also
+be elsewhere in a document): the GIN plan after them completes what they leave short.
 A first import loads a fresh table outside any transaction, builds
 its indexes on two connections at once, and swaps it in as the partition in one transaction
 (decision 0017).
