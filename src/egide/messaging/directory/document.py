@@ -109,6 +109,10 @@ def document_words() -> Callable[[Row], tuple[str, str, str, str]]:
     def fold_words(value: str) -> str:
         return " ".join(words(value))
 
+    @functools.cache
+    def key_words(value: str) -> str:  # `name_key` of one field
+        return name_key(words(value))
+
     def documents(row: Row) -> tuple[str, str, str, str]:
         family = row[_FAMILY]
         place = " ".join(
@@ -121,15 +125,17 @@ def document_words() -> Callable[[Row], tuple[str, str, str, str]]:
             )
         )
         rpps = fold_words(row[_RPPS])
-        city = _key(fold_words(row[_CITY]))
+        city = key_words(row[_CITY])
         if family:
             names = f"{fold_words(family)} {fold_words(row[_GIVEN])}"
             others = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
-            return f"{names} {rpps}", f"{names} {place} {others}", _key(names), city
+            name = key_words(family) + key_words(row[_GIVEN])
+            return f"{names} {rpps}", f"{names} {place} {others}", name, city
         names = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
         local_part = words(row[_ADDRESS].partition("@")[0])
         everything = f"{names} {place} {' '.join(local_part)}"
-        return f"{names} {rpps}", everything, _key(names), city
+        name = key_words(row[_ORGANISATION]) + key_words(row[_SERVICE])
+        return f"{names} {rpps}", everything, name, city
 
     return documents
 
@@ -143,10 +149,6 @@ def name_key(words_typed: Iterable[str]) -> str:
     «martin » (a finished word) does not reach «martinez ».
     """
     return "".join(f"{word} " for word in words_typed)
-
-
-def _key(names: str) -> str:
-    return name_key(names.split())
 
 
 def place_counts(rows: Iterable[Row]) -> dict[str, int]:
