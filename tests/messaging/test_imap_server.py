@@ -10,7 +10,7 @@ import functools
 import imaplib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ class DictStore:
     next_uid: dict[str, int] = field(default_factory=lambda: {"INBOX": 3, "Archives": 1})
     reads: list[tuple[str, int]] = field(default_factory=list)
     logins: list[tuple[str, str]] = field(default_factory=list)
+    flag_writes: list[dict[int, frozenset[str]]] = field(default_factory=list)
 
     def authenticate(self, ip: str, login: str, password: str) -> Any:
         self.logins.append((ip, login))
@@ -81,13 +82,16 @@ class DictStore:
         return found.raw if found else None
 
     def set_flags(
-        self, account: Any, folder: str, uid: int, flags: frozenset[str]
-    ) -> frozenset[str] | None:
-        found = self._find(folder, uid)
-        if found is None:
-            return None
-        found.flags = set(flags)
-        return flags
+        self, account: Any, folder: str, changes: Mapping[int, frozenset[str]]
+    ) -> dict[int, frozenset[str] | None]:
+        self.flag_writes.append(dict(changes))
+        kept: dict[int, frozenset[str] | None] = {}
+        for uid, flags in changes.items():
+            found = self._find(folder, uid)
+            if found is not None:
+                found.flags = set(flags)
+            kept[uid] = flags if found is not None else None
+        return kept
 
     def transfer(
         self, account: Any, folder: str, uid: int, destination: str, *, move: bool
@@ -221,6 +225,32 @@ def test_uid_store_copy_and_expunge_as_thunderbird_sends_them(
     assert store.folders_["INBOX"] == []
 
 
+def test_a_store_over_many_messages_is_written_once_and_answered_with_the_new_flags(
+    client: imaplib.IMAP4_SSL, store: DictStore
+) -> None:
+    client.login("alice", "sesame")
+    client.select("INBOX")
+    typ, data = client.uid("STORE", "1:*", "+FLAGS", "(\\Seen)")
+    assert typ == "OK"
+    assert sorted(data) == [b"1 (FLAGS (\\Seen) UID 1)", b"2 (FLAGS (\\Seen) UID 2)"]
+    assert store.flag_writes == [{1: frozenset({"\\Seen"}), 2: frozenset({"\\Seen"})}]
+    client.uid("STORE", "1:*", "+FLAGS", "(\\Seen)")
+    assert len(store.flag_writes) == 1, "flags that do not change are not written again"
+    assert all(m.flags == {"\\Seen"} for m in store.folders_["INBOX"])
+
+
+def test_a_store_on_a_message_deleted_elsewhere_reports_it_expunged(
+    client: imaplib.IMAP4_SSL, store: DictStore
+) -> None:
+    client.login("alice", "sesame")
+    client.select("INBOX")
+    store.folders_["INBOX"].pop(0)  # deleted in the web inbox meanwhile
+    assert client.uid("STORE", "1:*", "+FLAGS", "(\\Flagged)")[0] == "OK"
+    assert client.response("EXPUNGE")[1] == [b"1"]
+    assert store.folders_["INBOX"][0].flags == {"\\Flagged"}
+    assert client.select("INBOX")[1] == [b"1"]
+
+
 def test_changes_made_elsewhere_reach_the_client_at_noop(
     client: imaplib.IMAP4_SSL, store: DictStore
 ) -> None:
@@ -231,6 +261,18 @@ def test_changes_made_elsewhere_reach_the_client_at_noop(
     client.noop()
     assert client.response("EXPUNGE")[1] == [b"1"]
     assert client.response("FETCH")[1] == [b"1 (FLAGS (\\Seen))"]
+
+
+def test_fetching_a_message_deleted_elsewhere_serves_nothing_and_reports_it_expunged(
+    client: imaplib.IMAP4_SSL, store: DictStore
+) -> None:
+    client.login("alice", "sesame")
+    client.select("INBOX")
+    store.folders_["INBOX"].pop(0)  # deleted in the web inbox since the client's last command
+    typ, data = client.uid("FETCH", "1", "(BODY.PEEK[])")
+    assert typ == "OK"
+    assert all(RAW not in (part[1] if isinstance(part, tuple) else part) for part in data)
+    assert client.response("EXPUNGE")[1] == [b"1"]
 
 
 def test_folders_are_listed_with_their_special_use(client: imaplib.IMAP4_SSL) -> None:

@@ -5,7 +5,9 @@ numbers, FETCH items, ENVELOPE and BODYSTRUCTURE from the MIME parse, SEARCH, ST
 EXPUNGE, untagged updates. What is left to a backend is where the folders and messages live;
 here that is a `MailStore`, plain synchronous functions that the console implements over its
 database and its encrypted blobs. They run in a thread pool, never on the event loop (Django's
-ORM must not), and every call re-reads the folder, so the web inbox and IMAP never disagree.
+ORM must not). Every command ends with one read of the selected folder (pymap's refresh before
+it answers), which reports what changed in the web inbox meanwhile; the flag changes of a
+command are written in one commit just before that read.
 
 Flags: only `\\Seen`, `\\Flagged` and `\\Deleted` are permanent (the store keeps them); `\\Recent`
 is not tracked.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,8 +118,10 @@ class MailStore(Protocol):
     def content(self, account: Any, folder: str, uid: int, *, reading: bool) -> bytes | None: ...
 
     def set_flags(
-        self, account: Any, folder: str, uid: int, flags: frozenset[str]
-    ) -> frozenset[str] | None: ...
+        self, account: Any, folder: str, changes: Mapping[int, frozenset[str]]
+    ) -> dict[int, frozenset[str] | None]:
+        """Give messages these flags, all in one commit; None for a message no longer there."""
+        ...
 
     def transfer(
         self, account: Any, folder: str, uid: int, destination: str, *, move: bool
@@ -219,6 +223,10 @@ class StoredFolder(MailboxDataInterface[StoredMessage]):
         self._name = name
         self._view = view
         self._messages: dict[int, StoredMessage] = {}
+        # Flag changes of the command being answered: a STORE over hundreds of messages is
+        # written in one commit when the command ends (pymap refreshes the folder then, before
+        # answering), not one commit and one thread hop per message.
+        self._pending: dict[int, frozenset[str]] = {}
         self._mailbox_id = ObjectId.random_mailbox_id()
         self._selected_set = SelectedSet()
         self._remember(view)
@@ -240,8 +248,24 @@ class StoredFolder(MailboxDataInterface[StoredMessage]):
         self._messages = messages
 
     async def refresh(self) -> None:
+        self._remember(await self._backend.call(self._write_then_view))
+
+    def _write_then_view(self) -> FolderView:
+        """In the pool: the pending flag changes, then the folder as it now is (one hop)."""
+        self._write_pending()
         backend = self._backend
-        self._remember(await backend.call(backend.store.view, backend.account, self._name))
+        return backend.store.view(backend.account, self._name)
+
+    def _write_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        if pending:
+            backend = self._backend
+            backend.store.set_flags(backend.account, self._name, pending)
+
+    async def flush(self) -> None:
+        """Write the pending flag changes now (before a command that reads them back)."""
+        if self._pending:
+            await self._backend.call(self._write_pending)
 
     @property
     def mailbox_id(self) -> ObjectId:
@@ -287,6 +311,7 @@ class StoredFolder(MailboxDataInterface[StoredMessage]):
         return await self._transfer(uid, destination, move=True)
 
     async def _transfer(self, uid: int, destination: StoredFolder, *, move: bool) -> int | None:
+        await self.flush()
         backend = self._backend
         new_uid = await backend.call(
             backend.store.transfer, backend.account, self._name, uid, destination._name, move=move
@@ -309,17 +334,15 @@ class StoredFolder(MailboxDataInterface[StoredMessage]):
         if message.expunged:
             return message
         wanted = mode.apply(message.permanent_flags, flag_set) & PERMANENT_FLAGS
-        backend = self._backend
-        kept = await backend.call(
-            backend.store.set_flags, backend.account, self._name, uid, _names(wanted)
-        )
-        if kept is None:
-            self._messages.pop(uid, None)
-            return message.gone()
-        message.permanent_flags = _flags(kept)
+        if wanted != message.permanent_flags:
+            # Written at the command's end (`refresh`); a message deleted meanwhile elsewhere
+            # is then reported expunged by that same refresh.
+            self._pending[uid] = _names(wanted)
+            message.permanent_flags = frozenset(wanted)
         return message
 
     async def delete(self, uids: Iterable[int]) -> None:
+        await self.flush()
         backend = self._backend
         await backend.call(backend.store.expunge, backend.account, self._name, list(uids))
 
@@ -384,13 +407,15 @@ class StoredFolders(MailboxSetInterface[StoredFolder]):
     async def get_mailbox(self, name: str) -> StoredFolder:
         if name.upper() == "INBOX":
             name = "INBOX"
+        folder = self._open.get(name)
+        if folder is not None:
+            # pymap asks for the selected folder at the start of every command, then refreshes
+            # it before answering (`update_selected`, `snapshot`): that refresh re-reads the
+            # folder and the user's rights, so reading it here too would only double the cost.
+            return folder
         backend = self._backend
         view = await backend.call(backend.store.view, backend.account, name)  # KeyError if none
-        folder = self._open.get(name)
-        if folder is None:
-            folder = self._open[name] = StoredFolder(backend, name, view)
-        else:
-            folder._remember(view)
+        folder = self._open[name] = StoredFolder(backend, name, view)
         return folder
 
     async def add_mailbox(self, name: str) -> ObjectId:

@@ -230,6 +230,24 @@ def test_flags_moves_and_expunge_change_the_web_inbox_and_are_audited(
     assert {"message.copied", "message.purged"} <= actions
 
 
+def test_marking_a_whole_folder_read_is_one_command_audited_per_message(
+    imap: dict[str, int], context: ssl.SSLContext, hosted: Mailbox
+) -> None:
+    messages = [deliver(hosted, f"Résultat {n}") for n in range(5)]
+    with connect(imap, context) as client:
+        client.login(owner(hosted).username, token_for(owner(hosted)))
+        client.select_folder("INBOX")
+        answered = client.add_flags(client.search(["ALL"]), [b"\\Seen"])
+        assert all(b"\\Seen" in flags for flags in answered.values())
+        assert len(answered) == 5
+        assert client.search(["UNSEEN"]) == []
+    assert Message.objects.filter(pk__in=[m.pk for m in messages], unread=True).count() == 0
+    changed = AuditEntry.objects.filter(action="message.flags_changed")
+    assert sorted(changed.values_list("object_id", flat=True)) == sorted(
+        str(m.pk) for m in messages
+    )
+
+
 def mime_subject(message: Message) -> str:
     return services.summary_of(message).subject
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -60,6 +62,8 @@ class ImapNotConfigured(Exception):
 # commands that follow (a FETCH of 500 messages resolves its folder 500 times). Every command
 # ends with a refresh that recomputes it, so a withdrawn delegation is seen at the next command.
 TREE_REUSE_SECONDS = 1.0
+# Messages looked up per query when a command names many UIDs (SQLite's variable limit).
+UIDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -141,22 +145,26 @@ def _state(box: Mailbox, folder: str) -> ImapFolderState:
     return state
 
 
-def _give_uids(box: Mailbox, folder: str) -> ImapFolderState:
+def _give_uids(box: Mailbox, folder: str) -> None:
     """UIDs for the folder's messages that have none there yet, in arrival order."""
-    waiting = Message.objects.filter(mailbox=box, folder=folder).exclude(imap_folder=folder)
-    if not waiting.exists():
-        state = ImapFolderState.objects.filter(mailbox=box, folder=folder).first()
-        if state is not None:
-            return state
     with transaction.atomic():
         state = _state(box, folder)
+        waiting = Message.objects.filter(mailbox=box, folder=folder).exclude(imap_folder=folder)
         pending = list(waiting.order_by("received_at", "pk"))
         for message in pending:
             message.imap_uid, message.imap_folder = state.uid_next, folder
             state.uid_next += 1
         Message.objects.bulk_update(pending, ["imap_uid", "imap_folder"])
         state.save(update_fields=["uid_next"])
-    return state
+
+
+def _rows(box: Mailbox, folder: str) -> list[tuple[str, int | None, bool, bool, bool, datetime]]:
+    """The folder's messages, by UID: the folder their UID belongs to, UID, flags, arrival."""
+    return list(
+        Message.objects.filter(mailbox=box, folder=folder)
+        .order_by("imap_uid")
+        .values_list("imap_folder", "imap_uid", "unread", "flagged", "imap_deleted", "received_at")
+    )
 
 
 def _flag_set(unread: bool, flagged: bool, deleted: bool) -> frozenset[str]:
@@ -230,17 +238,18 @@ class ImapStore:
         if folder == "INBOX" and folder not in _fresh_tree(account):
             return FolderView(1, 1, ())  # a user with no mailbox at all still has an INBOX
         box, kind = _resolve(account, folder, fresh=True)
-        state = _give_uids(box, kind)
-        rows = (
-            Message.objects.filter(
-                mailbox=box, folder=kind, imap_folder=kind, imap_uid__isnull=False
-            )
-            .order_by("imap_uid")
-            .values_list("imap_uid", "unread", "flagged", "imap_deleted", "received_at")
-        )
+        # One read of the folder's rows; a message new to it (arrived, moved in from the web
+        # inbox) first gets its UID, then the rows are read again.
+        rows = _rows(box, kind)
+        state = ImapFolderState.objects.filter(mailbox=box, folder=kind).first()
+        if state is None or any(row[0] != kind for row in rows):
+            _give_uids(box, kind)
+            rows = _rows(box, kind)
+            state = ImapFolderState.objects.get(mailbox=box, folder=kind)
         entries = tuple(
-            Entry(uid or 0, _flag_set(unread, flagged, deleted), received_at)
-            for uid, unread, flagged, deleted, received_at in rows
+            Entry(uid, _flag_set(unread, flagged, deleted), received_at)
+            for uid_folder, uid, unread, flagged, deleted, received_at in rows
+            if uid_folder == kind and uid is not None  # not one arrived since: the next view
         )
         return FolderView(state.uid_validity, state.uid_next, entries)
 
@@ -256,37 +265,59 @@ class ImapStore:
         return _readable(message)
 
     def set_flags(
-        self, account: ImapAccount, folder: str, uid: int, flags: frozenset[str]
-    ) -> frozenset[str] | None:
+        self, account: ImapAccount, folder: str, changes: Mapping[int, frozenset[str]]
+    ) -> dict[int, frozenset[str] | None]:
         _db_ready()
-        message = _message(account, folder, uid)
-        if message is None:
-            return None
+        box, kind = _resolve(account, folder)
+        found: dict[int, Message] = {}
+        uids = list(changes)
+        for start in range(0, len(uids), UIDS_PER_QUERY):
+            found.update(
+                (message.imap_uid or 0, message)
+                for message in Message.objects.select_related("mailbox", "mailbox__owner").filter(
+                    mailbox=box,
+                    folder=kind,
+                    imap_folder=kind,
+                    imap_uid__in=uids[start : start + UIDS_PER_QUERY],
+                )
+            )
+        kept: dict[int, frozenset[str] | None] = dict.fromkeys(changes)
+        first_readings: list[Message] = []
+        with transaction.atomic():  # one commit (one fsync) for every change and its audit entry
+            for uid, flags in changes.items():
+                message = found.get(uid)
+                if message is None:
+                    continue
+                kept[uid] = flags
+                if self._flag(account, message, flags):
+                    first_readings.append(message)
+        for message in first_readings:
+            outbound.send_mdn(message, _readable(message), disposition=outbound.MDN_DISPLAYED)
+        return kept
+
+    def _flag(self, account: ImapAccount, message: Message, flags: frozenset[str]) -> bool:
+        """Give one message these flags, audited; whether this was its first reading."""
         before = _flags(message)
         if before == flags:
-            return before
-        seen = "\\Seen" in flags
+            return False
         fields = {"flagged": "\\Flagged" in flags, "imap_deleted": "\\Deleted" in flags}
         rows = Message.objects.filter(pk=message.pk)
         first_reading = False
-        with transaction.atomic():  # one commit (one fsync) for the change and its audit entry
-            if seen:
-                # Conditional update, as in the web inbox: only the first reading sends the MDN.
-                first_reading = bool(rows.filter(unread=True).update(unread=False, **fields))
-                if not first_reading:
-                    rows.update(**fields)
-            else:
-                rows.update(unread=True, **fields)
-            _audit(
-                account,
-                message,
-                "message.flags_changed",
-                added=sorted(flags - before),
-                removed=sorted(before - flags),
-            )
-        if first_reading:
-            outbound.send_mdn(message, _readable(message), disposition=outbound.MDN_DISPLAYED)
-        return flags
+        if "\\Seen" in flags:
+            # Conditional update, as in the web inbox: only the first reading sends the MDN.
+            first_reading = bool(rows.filter(unread=True).update(unread=False, **fields))
+            if not first_reading:
+                rows.update(**fields)
+        else:
+            rows.update(unread=True, **fields)
+        _audit(
+            account,
+            message,
+            "message.flags_changed",
+            added=sorted(flags - before),
+            removed=sorted(before - flags),
+        )
+        return first_reading
 
     def transfer(
         self, account: ImapAccount, folder: str, uid: int, destination: str, *, move: bool
