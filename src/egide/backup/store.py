@@ -79,11 +79,13 @@ def frames_for(chunks: Sequence[bytes | memoryview]) -> Iterator[memoryview]:
     does not queue for the GIL behind the other threads after every 16 KiB.
     """
     small: list[bytes | memoryview] = [c for c in chunks if 256 <= len(c) <= 2 * _SAMPLE]
-    if len(small) < 2:
+    compressor = _compressor(1)
+    # An API of zstandard's C backend only (the default on CPython): per chunk without it.
+    if len(small) < 2 or not hasattr(compressor, "multi_compress_to_buffer"):
         for chunk in chunks:
             yield frame_for(chunk)
         return
-    packed = _compressor(1).multi_compress_to_buffer(small, threads=1)  # type: ignore[arg-type]
+    packed = compressor.multi_compress_to_buffer(small, threads=1)  # type: ignore[arg-type]
     position = 0
     for chunk in chunks:
         if 256 <= len(chunk) <= 2 * _SAMPLE:
