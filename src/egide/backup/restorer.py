@@ -7,7 +7,8 @@ fetched with one ranged read (one request on S3) and handed to a pool of threads
 authenticates, decompresses and re-hashes every chunk against its id — the snapshot's record of
 the content — and writes it at its offsets (`os.pwrite`) in each file that holds it, so a chunk
 repeated in a batch is read and verified once. Decryption, zstd, BLAKE3 and writes release the
-GIL: both cores work. A file is written under a temporary name, created by the first worker
+GIL, but at ~35 KB a chunk their calls are short and two threads gain little over one (ADR 0019,
+2026-12-06 note). A file is written under a temporary name, created by the first worker
 that needs it, and renamed once its last chunk is written and its size checked; a damaged chunk
 fails the files that hold it, and only them. Memory is bounded: one batch of chunk positions,
 and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each) in flight. Directory times are set

@@ -198,3 +198,45 @@ def test_postgresql_search_indexes_keep_no_pending_list(
         assert index.get("marie.dupont@medecin.mssante.fr") is not None
     finally:
         index.close()
+
+
+def test_a_postgresql_directory_of_format_1_gets_names_and_cities_at_its_next_import(
+    postgres_database: str,
+) -> None:
+    """Format 2 adds `name` and `place` (B-tree ranges for «name, then a prefix» and «a
+    profession in a city»): a directory stored before gets the columns when opened, empty,
+    and its next import, even one that changes nothing, rebuilds the source to fill them."""
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
+    index = open_index(postgres_database)
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    index.close()
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute("ALTER TABLE egide_directory.entry DROP COLUMN name, DROP COLUMN place")
+        db.execute("DROP TABLE egide_directory.place")
+        db.execute("UPDATE egide_directory.meta SET value = '1' WHERE name = 'format'")
+    index = open_index(postgres_database)
+    try:
+        with psycopg.connect(postgres_database) as db:
+            row = db.execute(
+                "SELECT (SELECT value FROM egide_directory.meta WHERE name = 'format'),"
+                " count(*) FILTER (WHERE name IS NULL), count(*)"
+                " FROM egide_directory.entry"
+            ).fetchone()
+        assert row == ("2", 10, 10)
+        # Rows without names are still found, through the word indexes.
+        assert [entry.family_name for entry in index.search("dupont ma")] == ["DUPONT"]
+        record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_TWO)
+        assert (record.added, record.removed, record.changed) == (0, 0, 0)
+        with psycopg.connect(postgres_database) as db:
+            names = db.execute(
+                "SELECT name, place FROM egide_directory.entry WHERE key = %s",
+                ("marie.dupont@medecin.mssante.fr",),
+            ).fetchone()
+            cities = db.execute("SELECT count(*) FROM egide_directory.place").fetchone()
+        assert names == ("dupont marie ", "lyon ")
+        assert cities is not None and cities[0] > 0
+        assert [entry.family_name for entry in index.search("dupont ma")] == ["DUPONT"]
+        assert index.count() == 10
+    finally:
+        index.close()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import psycopg
 import pytest
 
-from egide.messaging.directory import DirectoryIndex, import_file
+from egide.messaging.directory import DirectoryIndex, import_file, open_index, postgres_index
+from egide.messaging.directory.postgres_index import PostgresIndex
+from egide.messaging.directory.query import parse_query
 
-from .conftest import MSSANTE_SAMPLE
+from .conftest import MSSANTE_SAMPLE, mssante_file, sample_lines
 
 
 @pytest.fixture
@@ -112,3 +117,66 @@ def test_limits_and_empty_queries(filled: DirectoryIndex) -> None:
 def test_hostile_text_is_only_text(filled: DirectoryIndex) -> None:
     for text in ['"', "dupont' OR 1=1 --", "NEAR(a b)", "a AND", "*", "l'", "x:*", "(|&!)"]:
         filled.search(text)
+
+
+def crowded_file(tmp_path: Path) -> Path:
+    """The sample, with 150 kinés named MARTIN in Lyon and 150 nurses in Lille: more matches
+    than a search ranks, so that PostgreSQL reads ranges of names and cities."""
+    template = sample_lines()[1]  # MARTIN Paul, kiné in Lyon
+    lines = sample_lines()
+    for number in range(150):
+        lines.append(
+            template.replace("paul.martin@", f"luc{number}.martin@")
+            .replace("|Paul|", f"|Luc{number:03}|")
+            .replace("99700000025", f"9970100{number:04}")
+        )
+        lines.append(
+            template.replace("paul.martin@kine", f"ines{number}.roux@infirmier")
+            .replace("|MARTIN|Paul|", f"|ROUX|Inès{number:03}|")
+            .replace("|70|Masseur-Kinésithérapeute|", "|60|Infirmier|")
+            .replace("69001 LYON|69001|69", "59000 LILLE|59000|59")
+            .replace("99700000025", f"9970200{number:04}")
+        )
+    return mssante_file(tmp_path, lines)
+
+
+def test_many_equal_matches_still_match_every_word(index: DirectoryIndex, tmp_path: Path) -> None:
+    import_file(index, crowded_file(tmp_path))
+    found = index.search("martin lu")
+    assert len(found) == 10
+    assert all(e.family_name == "MARTIN" and e.given_name.startswith("Luc") for e in found)
+    for typed in ("kiné lyo", "Lyon kiné", "infirmière lil", "Lille IDE"):
+        found = index.search(typed)
+        assert len(found) == 10, typed
+        assert len({(e.profession, e.city) for e in found}) == 1, typed
+    assert {e.city for e in index.search("kiné lil")} == set()
+    assert index.search("lille kiné") == []
+
+
+def test_postgresql_reads_names_and_cities_as_ranges(
+    postgres_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """«name, then a prefix» reads the B-tree of names; «profession + city» the city's rows
+    (format 2): in order, stopping after the candidates, instead of a GIN posting list."""
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
+    index = open_index(postgres_database)
+    try:
+        assert isinstance(index, PostgresIndex)
+        import_file(index, crowded_file(tmp_path))
+        statement = index.search_statement(parse_query("martin lu"), 10)
+        assert statement is not None and "name >= %s" in statement[0]
+        assert "martin lu" in statement[1]
+        # On so few rows the word index is cheaper: make the city's rows cheaper still.
+        monkeypatch.setattr(postgres_index, "ROW_THROUGH_INDEX", 0.001)
+        statement = index.search_statement(parse_query("kiné lyo"), 10)
+        assert statement is not None and "place >= %s" in statement[0]
+        assert "lyo" in statement[1]
+        found = index.search("kiné lyo")
+        assert len(found) == 10
+        assert {(e.profession, e.city) for e in found} == {("Masseur-Kinésithérapeute", "LYON")}
+        # Two cities in one query: no city range (an entry has one city).
+        statement = index.search_statement(parse_query("lille lyo"), 10)
+        assert statement is not None and "place >= %s" not in statement[0]
+    finally:
+        index.close()

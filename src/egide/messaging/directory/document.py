@@ -95,10 +95,11 @@ def row_documents(row: Row) -> tuple[str, str]:
     return f"{names} {row[_RPPS]}", f"{names} {place} {local_part}"
 
 
-def document_words() -> Callable[[Row], tuple[str, str]]:
+def document_words() -> Callable[[Row], tuple[str, str, str, str]]:
     """A function giving the documents of `row_documents` as folded words
     (`normalization.words`, space-separated), for an index that stores words rather than
-    tokenizing text (PostgreSQL's tsvector literals): queries are folded the same way.
+    tokenizing text (PostgreSQL's tsvector literals): queries are folded the same way;
+    then the `name_key` of the row's names and of its city.
 
     Each field is folded once per distinct value (names, cities and professions repeat):
     the function keeps a cache, so make one per import.
@@ -108,7 +109,11 @@ def document_words() -> Callable[[Row], tuple[str, str]]:
     def fold_words(value: str) -> str:
         return " ".join(words(value))
 
-    def documents(row: Row) -> tuple[str, str]:
+    @functools.cache
+    def key_words(value: str) -> str:  # `name_key` of one field
+        return name_key(words(value))
+
+    def documents(row: Row) -> tuple[str, str, str, str]:
         family = row[_FAMILY]
         place = " ".join(
             (
@@ -120,15 +125,39 @@ def document_words() -> Callable[[Row], tuple[str, str]]:
             )
         )
         rpps = fold_words(row[_RPPS])
+        city = key_words(row[_CITY])
         if family:
             names = f"{fold_words(family)} {fold_words(row[_GIVEN])}"
             others = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
-            return f"{names} {rpps}", f"{names} {place} {others}"
+            name = key_words(family) + key_words(row[_GIVEN])
+            return f"{names} {rpps}", f"{names} {place} {others}", name, city
         names = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
         local_part = words(row[_ADDRESS].partition("@")[0])
-        return f"{names} {rpps}", f"{names} {place} {' '.join(local_part)}"
+        everything = f"{names} {place} {' '.join(local_part)}"
+        name = key_words(row[_ORGANISATION]) + key_words(row[_SERVICE])
+        return f"{names} {rpps}", everything, name, city
 
     return documents
+
+
+def name_key(words_typed: Iterable[str]) -> str:
+    """Folded name words, each followed by one space: «MARTIN Lucie» → «martin lucie ».
+
+    Stored for each entry (family then given names, or organisation then service) so that
+    an index in binary order answers «these whole words, then this prefix» as a range:
+    the entries whose name starts with «martin lu» are those whose key starts with it, and
+    «martin » (a finished word) does not reach «martinez ».
+    """
+    return "".join(f"{word} " for word in words_typed)
+
+
+def place_counts(rows: Iterable[Row]) -> dict[str, int]:
+    """How many rows each city key (`name_key` of the city) holds."""
+    cities = Counter(row[_CITY] for row in rows)
+    found: Counter[str] = Counter()
+    for city, count in cities.items():
+        found[name_key(words(city))] += count
+    return dict(found)
 
 
 _VOCABULARY_FIELDS = tuple(

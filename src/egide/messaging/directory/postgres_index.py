@@ -29,6 +29,15 @@ words combine and to the order of the heap, chose a sequential scan through the 
 for rare prefixes (1 s) and a bitmap over 200,000 rows for «paris». We choose whichever
 reads fewer rows: a sequential scan that stops after N matches, or the GIN index on the
 query's rarest part, the rest being checked on the rows it selects.
+GIN builds the whole posting list of a common word before the first row is read: a query
+naming a common family name then the start of a given name («martin lu», 74,000 items),
+or a profession in a big city («kiné toul»), paid for it. Format 2 adds two B-tree keys
+(`document.name_key`): the folded name («martin lucie ») and the city («toulouse »). A
+query whose words start a name reads that range of names in order and stops after N
+(`name_start`); a query naming a city as its first or last words may read that city's rows
+in order, checking the other words, when the `place` counts say it finds N sooner than the
+GIN plans (`_place_condition`). Both find only part of the matches (the typed words may also
+be elsewhere in a document): the GIN plan after them completes what they leave short.
 A first import loads a fresh table outside any transaction, builds
 its indexes on two connections at once, and swaps it in as the partition in one transaction
 (decision 0017).
@@ -55,13 +64,14 @@ from typing import Any, NamedTuple
 import psycopg
 
 from ..errors import DirectoryIndexError
-from .document import document_words, vocabulary
+from .document import document_words, name_key, place_counts, vocabulary
 from .entry import Entry, Row, Source, row_from_text, row_text
 from .extraction import MalformedLine
 from .index import Change, ChangeKind, Document, ImportRecord, candidate_count
 from .query import Query, clamp_limit, parse_query, rank
 
-FORMAT_VERSION = "1"
+# 2: `entry.name` (`document.name_key`) and its B-tree, for «name, then a prefix» searches.
+FORMAT_VERSION = "2"
 SCHEMA = "egide_directory"
 _COUNTS = ("lines", "entries", "merged", "malformed", "withheld", "added", "removed", "changed")
 # No pending list: GIN's fast update queues new rows in a list that every search then reads
@@ -76,7 +86,11 @@ _PARTITIONS = "\n".join(
     f"CREATE INDEX IF NOT EXISTS entry_{source.value}_everything"
     f" ON {SCHEMA}.entry_{source.value} USING gin (everything){GIN_OPTIONS};\n"
     f"CREATE UNIQUE INDEX IF NOT EXISTS entry_{source.value}_key"
-    f" ON {SCHEMA}.entry_{source.value} (key text_pattern_ops);"
+    f" ON {SCHEMA}.entry_{source.value} (key text_pattern_ops);\n"
+    f"CREATE INDEX IF NOT EXISTS entry_{source.value}_name"
+    f" ON {SCHEMA}.entry_{source.value} (name);\n"
+    f"CREATE INDEX IF NOT EXISTS entry_{source.value}_place"
+    f" ON {SCHEMA}.entry_{source.value} (place);"
     for source in Source
 )
 _SCHEMA = f"""
@@ -91,8 +105,15 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.entry (
     fingerprint bigint NOT NULL,
     data text NOT NULL,
     identity tsvector NOT NULL,
-    everything tsvector NOT NULL
+    everything tsvector NOT NULL,
+    name text COLLATE "C",
+    place text COLLATE "C"
 ) PARTITION BY LIST (source);
+-- Format 1 had no `name`: rows stored then have none (NULL) until their source is rebuilt,
+-- which the next import does (`PostgresIndex._names_missing`).
+ALTER TABLE {SCHEMA}.entry ADD COLUMN IF NOT EXISTS name text COLLATE "C";
+ALTER TABLE {SCHEMA}.entry ADD COLUMN IF NOT EXISTS place text COLLATE "C";
+UPDATE {SCHEMA}.meta SET value = '{FORMAT_VERSION}' WHERE name = 'format' AND value = '1';
 {_PARTITIONS}
 CREATE TABLE IF NOT EXISTS {SCHEMA}.term (
     source text NOT NULL,
@@ -100,6 +121,12 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.term (
     frequency integer NOT NULL,
     identity_frequency integer NOT NULL,
     PRIMARY KEY (source, word)
+);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.place (
+    source text NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    frequency integer NOT NULL,
+    PRIMARY KEY (source, key)
 );
 CREATE TABLE IF NOT EXISTS {SCHEMA}.import (
     id bigserial PRIMARY KEY,
@@ -136,10 +163,12 @@ MAX_EXPANSION = 64
 # podologue» against 14 ms by a sequential scan; «kiné toul» 41 ms through the 39,000 items
 # of the 64 words starting «toul» against 3 ms by a sequential scan; «laboratoire mar» 3 ms
 # through the 11,000 items of «laboratoire» against 24 ms).
-POSTING_ITEM = 0.06
+POSTING_ITEM = 0.25
 POSTING_WORD = 0.04
 # An item of a prefix GIN matches partially (`dup:*`): its words' lists are merged first.
 POSTING_PARTIAL = 0.6
+# A row fetched through the index and checked, against a row read by a sequential scan.
+ROW_THROUGH_INDEX = 4.0
 
 
 class Plan(NamedTuple):
@@ -150,6 +179,25 @@ class Plan(NamedTuple):
     share: float  # expected share of rows that match
     rarest: float  # share of rows the indexed part selects
     whole: float  # cost of the whole query through GIN, in rows (see `_condition`)
+    # Ranges of `entry.place` (the city) the query's words may start: (start, about how many
+    # rows it holds at most, share of rows the other words match).
+    places: tuple[tuple[str, float, float], ...] = ()
+
+
+# Above every character of `entry.name` (folded words and spaces): the end of a name range.
+NAME_END = "\x7f"
+
+
+def name_start(query: Query) -> str | None:
+    """What `entry.name` starts with for the entries whose names begin with the typed words,
+    in the order typed (family name, then given name), or None: a loose query (its words
+    are all prefixes) or an identifier (RPPS) is not looked for there."""
+    if query.loose or not (query.terms or query.prefix):
+        return None
+    first = (query.terms or (query.prefix,))[0]
+    if first[:1].isdigit():
+        return None
+    return name_key(query.terms) + query.prefix
 
 
 def posting_cost(part: str) -> float:
@@ -250,32 +298,62 @@ class PostgresIndex:
                 "",
                 Branch(None, None),
             )
+        earlier: list[int] = []
+        identity: list[int] = []
+
+        def gate(document: Document, group: list[int]) -> str:
+            """The one-time filter of the next branch, which joins `group`."""
+            gates = []
+            if earlier:  # a looser attempt runs only when the stricter found nothing
+                gates.append(f"{counted(earlier)} = 0")
+            if document is Document.EVERYTHING and identity:
+                gates.append(f"{counted(identity)} < {int(limit)}")
+            if group:
+                gates.append(f"{counted(group)} < {int(count)}")
+            group.append(len(ctes))
+            return " AND ".join(gates)
+
         if query.patterns():
             attempts = (query, query.loosened()) if query.terms else (query,)
-            earlier: list[int] = []
             for attempt in attempts:
                 mine: list[int] = []
-                identity: list[int] = []
+                identity = []
                 for document in Document:
                     group: list[int] = []
                     for source in Source:
                         condition = self._condition(attempt, source, document, count)
                         if condition is None:
                             continue
-                        text, args = condition
-                        gates = []
-                        if earlier:  # a looser attempt runs only when the stricter found nothing
-                            gates.append(f"{counted(earlier)} = 0")
-                        if document is Document.EVERYTHING and identity:
-                            gates.append(f"{counted(identity)} < {int(limit)}")
-                        if group:
-                            gates.append(f"{counted(group)} < {int(count)}")
-                        group.append(len(ctes))
+                        table = f"{SCHEMA}.entry_{source.value}"
+                        start = name_start(attempt) if document is Document.IDENTITY else None
+                        if start:
+                            # Names starting with the typed words, in name order (B-tree
+                            # range, stops after N); the index below completes it when short.
+                            add(
+                                f"SELECT %s::text AS source, data FROM {table}"
+                                " WHERE name >= %s AND name < %s{gate} ORDER BY name LIMIT %s",
+                                [source.value, start, start + NAME_END, count],
+                                gate(document, group),
+                                Branch(attempt, document),
+                            )
+                        text, args, cost = condition
+                        place = self._place_condition(attempt, source, document, count, cost)
+                        if place:
+                            # Entries in the city the words name, in city order (B-tree
+                            # range); the plan below completes it when short.
+                            where, place_args = place
+                            add(
+                                f"SELECT %s::text AS source, data FROM {table}"
+                                f" WHERE {where}{{gate}} ORDER BY place LIMIT %s",
+                                [source.value, *place_args, count],
+                                gate(document, group),
+                                Branch(attempt, document),
+                            )
                         add(
-                            f"SELECT %s::text AS source, data FROM {SCHEMA}.entry_{source.value}"
+                            f"SELECT %s::text AS source, data FROM {table}"
                             f" WHERE {text}{{gate}} LIMIT %s",
                             [source.value, *args, count],
-                            " AND ".join(gates),
+                            gate(document, group),
                             Branch(attempt, document),
                         )
                     mine += group
@@ -292,27 +370,29 @@ class PostgresIndex:
 
     def _condition(
         self, query: Query, source: Source, document: Document, count: int
-    ) -> tuple[str, list[object]] | None:
+    ) -> tuple[str, list[object], float] | None:
         """The WHERE clause for one source and document, choosing the plan (see the module
-        docstring), or None when nothing there can match."""
+        docstring), and its cost; or None when nothing there can match."""
         planned = self.tsquery_text(query, source, document)
         if planned is None:
             return None
         column = document.value
-        text, indexed, share, rarest, whole = planned
+        text, indexed, share, rarest, whole, _ = planned
         # Cost in rows read and checked (0.4 µs each here): a sequential scan reads rows
         # until `count` match; the index reads the indexed part's whole posting list, then
         # its rows until `count` match (`posting_cost`); or GIN answers the whole query.
         total = self._total(source)
         share = max(share, 1e-12)
-        sequential = count / share
-        one_part = posting_cost(indexed) * rarest * total + count * rarest / share
+        # A scan stops after `count` matches, or at the end when fewer match.
+        sequential = min(count / share, total)
+        fetched = min(count * rarest / share, rarest * total)
+        one_part = posting_cost(indexed) * rarest * total + ROW_THROUGH_INDEX * fetched
         if whole + count < min(sequential, one_part):
-            return f"{column} @@ to_tsquery('simple', %s)", [text]
+            return f"{column} @@ to_tsquery('simple', %s)", [text], whole + count
         if sequential < one_part:
             # The function form of @@ is served by no index: a sequential scan, which
             # stops after N matches (sequential scans are otherwise off for the session).
-            return f"ts_match_vq({column}, to_tsquery('simple', %s))", [text]
+            return f"ts_match_vq({column}, to_tsquery('simple', %s))", [text], sequential
         if indexed and indexed != text:
             # The index serves the rarest part (`_plan`); the whole query is checked on the
             # rows it selects (a function: no index serves it). A short prefix («ma:*»)
@@ -322,8 +402,34 @@ class PostgresIndex:
                 f"{column} @@ to_tsquery('simple', %s)"
                 f" AND ts_match_vq({column}, to_tsquery('simple', %s))",
                 [indexed, text],
+                one_part,
             )
-        return f"{column} @@ to_tsquery('simple', %s)", [text]
+        return f"{column} @@ to_tsquery('simple', %s)", [text], whole + count
+
+    def _place_condition(
+        self, query: Query, source: Source, document: Document, count: int, cost: float
+    ) -> tuple[str, list[object]] | None:
+        """A range of `entry.place` (the city) the query's words start, read in that order and
+        checked until `count` match, when it should find them for less than `cost`; None
+        otherwise. It finds only the matches in that city: the plan of `_condition` completes
+        it when it finds fewer."""
+        planned = self.tsquery_text(query, source, document)
+        if planned is None:
+            return None
+        best: tuple[float, str] | None = None
+        for start, rows, other in planned.places:
+            if rows * other < 2 * count:
+                continue  # probably too few matches there: the other plan would run as well
+            read = ROW_THROUGH_INDEX * min(rows, count / max(other, 1e-12))
+            if read < cost and (best is None or read < best[0]):
+                best = (read, start)
+        if best is None:
+            return None
+        return (
+            f"place >= %s AND place < %s AND ts_match_vq({document.value},"
+            " to_tsquery('simple', %s))",
+            [best[1], best[1] + NAME_END, planned.text],
+        )
 
     def _total(self, source: Source) -> int:
         total = self._totals.get(source)
@@ -377,18 +483,21 @@ class PostgresIndex:
         # (share of rows, tsquery part) of the parts the GIN index can serve.
         indexable: list[tuple[float, str]] = []
         share = 1.0
+        shares: list[float] = []  # of each word
         partial = 0.0  # rows of the prefixes GIN would match partially (`word:*`)
         for position, (word, prefix) in enumerate(patterns):
             if prefix and word.isdigit():
                 parts.append(f"{word}:*")
                 indexable.append((1 / total, parts[-1]))
                 share /= total
+                shares.append(1 / total)
                 continue
             summed = looked_up.get(position + SUMMED, [("", 0)])[0][1]
             prefix_share = min(1.0, summed / total)
             if prefix and len(word) < 3:
                 parts.append(f"{word}:*")
                 share *= prefix_share
+                shares.append(prefix_share)
                 partial += prefix_share * total
                 continue
             found = looked_up.get(position, [])
@@ -402,6 +511,7 @@ class PostgresIndex:
                 # As common as a short prefix: checked on the rows the other words select.
                 parts.append(f"{word}:*")
                 share *= prefix_share
+                shares.append(prefix_share)
                 partial += prefix_share * total
                 continue
             else:
@@ -409,6 +519,7 @@ class PostgresIndex:
                 part_share = min(1.0, sum(frequency for _, frequency in found) / total)
             indexable.append((part_share, parts[-1]))
             share *= part_share
+            shares.append(part_share)
         # The index serves the cheapest part alone (the rarest, counting an OR's words); the
         # others are checked on the rows it selects. Intersecting two large posting lists in
         # GIN (and every list of an OR) costs more than reading a few hundred rows.
@@ -422,7 +533,39 @@ class PostgresIndex:
             whole = partial * POSTING_PARTIAL + driver * (POSTING_ITEM + POSTING_WORD / 2 * words)
         else:
             rarest, indexed, whole = 1.0, "", float("inf")
-        return Plan(" & ".join(parts), indexed, share, rarest, whole)
+        places = self._places(source, patterns, shares)
+        return Plan(" & ".join(parts), indexed, share, rarest, whole, places)
+
+    def _places(
+        self, source: Source, patterns: list[tuple[str, bool]], shares: list[float]
+    ) -> tuple[tuple[str, float, float], ...]:
+        """The city ranges a query may name: its first words («Lyon psy», «Le Havre kiné»)
+        or its last ones («kiné toul», «cardio le h»), each with how many rows it holds
+        (table `place`) and the share of rows the other words match."""
+        places = self._terms_for(source).places
+        typed = [word for word, _ in patterns]
+        if any(word[:1].isdigit() for word in typed):
+            return ()
+        found = []
+        spans = [(0, end) for end in range(1, len(typed) + 1)]
+        spans += [(start, len(typed)) for start in range(1, len(typed))]
+        for start, end in spans:
+            inside = patterns[start:end]
+            if any(prefix for _, prefix in inside[:-1]):
+                continue  # a loose query's words are all prefixes: only the last one can be
+            outside = (*range(start), *range(end, len(typed)))
+            others = [patterns[at] for at in outside]
+            if any(places.summed(word if prefix else f"{word} ") for word, prefix in others):
+                continue  # another word starts a city too: an entry has only one
+            other = 1.0
+            for position in outside:
+                other *= shares[position]
+            last, prefix = inside[-1]
+            key = name_key(word for word, _ in inside[:-1]) + last + ("" if prefix else " ")
+            rows = places.summed(key)
+            if rows:
+                found.append((key, float(rows), other))
+        return tuple(found)
 
     def _look_up(
         self, source: Source, patterns: list[tuple[str, bool]], document: Document
@@ -452,7 +595,11 @@ class PostgresIndex:
                 " WHERE source = %s ORDER BY word",
                 (source.value,),
             ).fetchall()
-            terms = self._terms[source] = Terms(rows)
+            places = self._db.execute(
+                f"SELECT key, frequency FROM {SCHEMA}.place WHERE source = %s ORDER BY key",
+                (source.value,),
+            ).fetchall()
+            terms = self._terms[source] = Terms(rows, places)
         return terms
 
     def address_candidates(self, prefix: str, count: int) -> list[Entry]:
@@ -558,12 +705,14 @@ class PostgresIndex:
         db = self._db
         documents = document_words()
         words: dict[str, tuple[int, int]] | None = None
-        if changes is None:
+        # A source stored before format 2 has rows without `name`: rebuilt whole too.
+        rebuild = changes is None or self._names_missing(source)
+        if rebuild:
             # First import of this source: a fresh table, loaded and indexed outside any
             # transaction (the indexes built two at a time), then swapped in atomically.
             words = self._load_fresh(source, rows, fingerprints, documents)
         with db.transaction():
-            if changes is None:
+            if rebuild or changes is None:
                 self._swap_fresh(source)
             else:
                 # Day-to-day imports touch a few hundred entries: apply only those, and let
@@ -573,7 +722,7 @@ class PostgresIndex:
                 db.execute(f"DELETE FROM {partition} WHERE key = ANY(%s)", (sorted(touched),))
                 with db.cursor().copy(
                     f"COPY {partition} (source, position, key, fingerprint, data, identity,"
-                    " everything) FROM STDIN"
+                    " everything, name, place) FROM STDIN"
                 ) as copy:
                     for number, row in enumerate(rows, start=1):
                         if row[0] in wanted:
@@ -585,8 +734,8 @@ class PostgresIndex:
                         "SELECT gin_clean_pending_list(%s::regclass)",
                         (f"{partition}_{document.value}",),
                     )
-            loaded = rows if changes is None else [r for r in rows if r[0] in wanted]
-            if changes is None:
+            loaded = rows if rebuild else [r for r in rows if r[0] in wanted]
+            if rebuild:
                 db.execute(f"DELETE FROM {SCHEMA}.term WHERE source = %s", (source.value,))
             db.execute(
                 "CREATE TEMP TABLE new_term (word text, frequency integer,"
@@ -597,6 +746,13 @@ class PostgresIndex:
             ) as copy:
                 for word, (frequency, in_identity) in (words or vocabulary(loaded)).items():
                     copy.write_row((word, frequency, in_identity))
+            # How many rows each city holds, counted again at each import (a few thousand).
+            db.execute(f"DELETE FROM {SCHEMA}.place WHERE source = %s", (source.value,))
+            with db.cursor().copy(
+                f"COPY {SCHEMA}.place (source, key, frequency) FROM STDIN"
+            ) as copy:
+                for key, frequency in place_counts(rows).items():
+                    copy.write_row((source.value, key, frequency))
             # Day to day, frequencies of known words are kept: a few hundred rows hardly move
             # them, and the next full import counts again.
             db.execute(
@@ -655,12 +811,19 @@ class PostgresIndex:
         self._terms.clear()
         return dataclasses.replace(record, id=import_id)
 
+    def _names_missing(self, source: Source) -> bool:
+        """Whether rows of `source` were stored by format 1, without `name` (B-tree look-up)."""
+        row = self._db.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.entry_{source.value} WHERE name IS NULL)"
+        ).fetchone()
+        return bool(row and row[0])
+
     def _load_fresh(
         self,
         source: Source,
         rows: Sequence[Row],
         fingerprints: Mapping[str, int],
-        documents: Callable[[Row], tuple[str, str]],
+        documents: Callable[[Row], tuple[str, str, str, str]],
     ) -> dict[str, tuple[int, int]]:
         """Fill `entry_<source>_next` and build its indexes (see `_replace_source`); returns
         the vocabulary of `rows`, worked out while the server builds the indexes.
@@ -680,8 +843,8 @@ class PostgresIndex:
         )
         order = sorted(range(len(rows)), key=lambda n: fingerprints[rows[n][0]])
         with db.cursor().copy(
-            f"COPY {fresh} (source, position, key, fingerprint, data, identity, everything)"
-            " FROM STDIN"
+            f"COPY {fresh} (source, position, key, fingerprint, data, identity, everything,"
+            " name, place) FROM STDIN"
         ) as copy:
             for number in order:
                 row = rows[number]
@@ -692,10 +855,12 @@ class PostgresIndex:
         statements = [
             [
                 f"CREATE INDEX {name}_identity ON {fresh} USING gin (identity){GIN_OPTIONS}",
+                f"CREATE INDEX {name}_name ON {fresh} (name)",
                 f"ANALYZE {fresh}",
             ],
             [
                 f"CREATE INDEX {name}_everything ON {fresh} USING gin (everything){GIN_OPTIONS}",
+                f"CREATE INDEX {name}_place ON {fresh} (place)",
                 f"CREATE UNIQUE INDEX {name}_key ON {fresh} (key text_pattern_ops)",
             ],
         ]
@@ -721,7 +886,7 @@ class PostgresIndex:
         db.execute(f"ALTER TABLE {SCHEMA}.entry DETACH PARTITION {SCHEMA}.{name}")
         db.execute(f"DROP TABLE {SCHEMA}.{name}")
         db.execute(f"ALTER TABLE {SCHEMA}.{name}_next RENAME TO {name}")
-        for suffix in ("identity", "everything", "key"):
+        for suffix in ("identity", "everything", "key", "name", "place"):
             db.execute(f"ALTER INDEX {SCHEMA}.{name}_next_{suffix} RENAME TO {name}_{suffix}")
         db.execute(
             f"ALTER TABLE {SCHEMA}.entry ATTACH PARTITION {SCHEMA}.{name}"
@@ -771,9 +936,13 @@ class Terms:
     those of `identity` (words with no row there left out, so that expansions skip them).
     About 175 bytes a word (8 MB for the national file); reloaded after each import."""
 
-    def __init__(self, rows: list[tuple[str, int, int]]) -> None:
+    def __init__(
+        self, rows: list[tuple[str, int, int]], places: list[tuple[str, int]] | None = None
+    ) -> None:
         self.everything = WordList([(word, frequency) for word, frequency, _ in rows])
         self.identity = WordList([(word, count) for word, _, count in rows if count > 0])
+        # City keys (`document.name_key`, table `place`) with how many rows hold each.
+        self.places = WordList(places or [])
 
     def of(self, document: Document) -> WordList:
         return self.identity if document is Document.IDENTITY else self.everything
@@ -786,7 +955,11 @@ def _ranked(
     found: list[Entry] = []
     kept: dict[tuple[int, int], int] = {}
     chosen: Query | None = None
+    seen: set[tuple[str, str]] = set()
     for number, source, data in rows:
+        if (source, data) in seen:  # found by the name range and by the index
+            continue
+        seen.add((source, data))
         branch = branches[number]
         if branch.attempt is not None:
             # As `search_entries`: at most `count` candidates per attempt and document.
