@@ -12,6 +12,7 @@ import pytest
 from egide.backup.batch import Batch, BatchReader, BufferPool
 from egide.backup.chunker import HEAD_SIZE, SQLITE_MAGIC, Chunker, choose_policy
 from egide.backup.repository import ChunkerSettings
+from egide.backup.store import frame_for, frames_for
 
 SETTINGS = ChunkerSettings(large_avg=16 << 10, small_avg=1 << 10, db_block=4096)
 
@@ -72,3 +73,23 @@ def test_buffered_reading_cuts_like_the_stream_chunker(tmp_path: Path, buffers: 
         assert b"".join(chunks) == content
         assert found.size == len(content)
         assert found.sample == content[:64]
+
+
+def test_a_batch_of_chunks_gets_the_frames_of_its_chunks_one_by_one() -> None:
+    rng = random.Random(3)
+    text = " ".join(rng.choice(["patient", "ordonnance", "suivi", "bilan"]) for _ in range(30000))
+    chunks: list[bytes | memoryview] = [
+        b"court",
+        text[:300].encode(),
+        memoryview(text.encode())[1000 : 1000 + (16 << 10)],
+        rng.randbytes(16 << 10),  # does not compress: stored
+        text[5000 : 5000 + (32 << 10)].encode(),
+        text[:40000].encode(),  # above 32 KiB: probed, compressed alone
+        rng.randbytes(200 << 10),
+        text[:4096].encode(),
+    ]
+
+    batched = [bytes(frame) for frame in frames_for(chunks)]
+
+    assert batched == [bytes(frame_for(chunk)) for chunk in chunks]
+    assert [frame[0] for frame in batched] == [0, 1, 1, 0, 1, 1, 0, 1]

@@ -14,6 +14,7 @@ from egide.backup.restorer import restore_snapshot
 from egide.backup.snapshot import find_snapshot, list_snapshots, read_tree
 
 from .corpus import digest_tree, make_tree
+from .lost_pack import back_up_and_lose_a_pack
 
 
 def test_it_restores_a_tree_byte_identical_with_its_metadata(
@@ -44,6 +45,23 @@ def test_it_skips_unchanged_files_and_stores_nothing_new(repo: Repository, tmp_p
     assert second.stats["bytes_read"] == 0
     assert second.stats["files_unchanged"] == first.stats["files"]
     assert second.stats["bytes_added"] < 20_000  # at most a new tree piece and an index
+
+
+def test_it_reads_again_unchanged_files_whose_chunks_are_no_longer_stored(
+    repo: Repository, tmp_path: Path
+) -> None:
+    source, first, letter, _ = back_up_and_lose_a_pack(repo, tmp_path)
+    for info in repo.storage.list("index/"):  # the next run rebuilds it from the packs left
+        repo.storage.delete(info.name)
+
+    second = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+
+    assert second.parent == first.snapshot_id
+    assert 1 <= second.stats["files_changed"] < first.stats["files"]
+    assert second.stats["files_unchanged"] == first.stats["files"] - second.stats["files_changed"]
+    restore_snapshot(repo, second, tmp_path / "out")
+    assert digest_tree(tmp_path / "out" / str(source).lstrip("/")) == digest_tree(source)
+    assert (tmp_path / "out" / letter.path).read_bytes() == (Path("/") / letter.path).read_bytes()
 
 
 def test_it_stores_only_the_blocks_of_database_pages_edited_in_place(

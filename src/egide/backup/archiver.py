@@ -36,6 +36,8 @@ from .tree import MergeCursor, Node
 from .walker import node_for, walk
 
 _MAX_QUEUED_FILES = 512
+# Unchanged files whose chunks are checked against the index in one query (per 500 ids).
+_VERIFY_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,9 @@ class _Run:
         self.reader = BatchReader(self.chunker, self.buffers, self._submit, SAMPLE_SIZE)
         # Nodes in walk order until their chunks are known, with the parent's file at their path.
         self.queue: deque[tuple[Node, Node | None, list[tuple[Batch, int, int]]]] = deque()
+        # Files unchanged by their metadata whose chunks are not yet checked against the index,
+        # in walk order (all of them are checked at once, before the first is written).
+        self.unverified: list[tuple[Node, str, list[tuple[Batch, int, int]]]] = []
         self.tally = Tally()  # the ransomware alarm, fed as nodes are done
         self.problems: list[FileProblem] = []
         self.stats: dict[str, float] = dict.fromkeys(
@@ -180,11 +185,19 @@ class _Run:
         return found.segments
 
     def drain(self, out: BinaryIO, limit: int) -> None:
-        while self.queue and (
-            len(self.queue) > limit
-            or all(b.future is not None and b.future.done() for b, _, _ in self.queue[0][2])
-        ):
-            node, before, segments = self.queue.popleft()
+        queue = self.queue
+        while queue:
+            node, before, segments = queue[0]
+            forced = len(queue) > limit
+            if self.unverified and self.unverified[0][0] is node:
+                if not forced and len(self.unverified) < _VERIFY_BATCH:
+                    return
+                self.verify_unchanged()  # may read some files after all: `segments` grows
+            if not forced and not all(
+                b.future is not None and b.future.done() for b, _, _ in segments
+            ):
+                return
+            queue.popleft()
             for batch, first, count in segments:
                 self.reader.ensure_submitted(batch)
                 assert batch.future is not None
@@ -208,14 +221,35 @@ class _Run:
         self.drain(out, _MAX_QUEUED_FILES)
 
     def unchanged(self, node: Node, before: Node | None) -> bool:
+        """Same metadata as in the parent (its chunks are checked later: `verify_unchanged`)."""
         return (
             before is not None
             and before.type == "file"
             and not before.error
             and (before.size, before.mtime_ns, before.ctime_ns, before.inode)
             == (node.size, node.mtime_ns, node.ctime_ns, node.inode)
-            and self.repo.index.has_all([bytes.fromhex(c) for c in before.chunks])
         )
+
+    def verify_unchanged(self) -> None:
+        """Check the chunks of the files skipped by metadata, one index query per 500 chunks;
+        a file with a chunk no longer indexed (a lost pack, a prune) is read after all."""
+        pending, self.unverified = self.unverified, []
+        wanted = list({bytes.fromhex(c) for node, _, _ in pending for c in node.chunks})
+        known = self.repo.index.known(wanted)
+        if len(known) == len(wanted):
+            return
+        for node, path, segments in pending:
+            if all(bytes.fromhex(c) in known for c in node.chunks):
+                continue
+            self.stats["files_unchanged"] -= 1
+            self.stats["files_changed"] += 1
+            self.done_bytes -= node.size
+            try:
+                segments.extend(self.read_file(path, node))
+            except OSError as error:
+                node.error = f"illisible : {error.strerror}"
+                node.chunks = []
+                self.problem(path, node.error)
 
     def visit(self, path: str, info: os.stat_result, parent: MergeCursor, out: BinaryIO) -> None:
         try:
@@ -236,6 +270,7 @@ class _Run:
                 node.dense = before.dense
                 self.stats["files_unchanged"] += 1
                 self.done_bytes += node.size
+                self.unverified.append((node, path, segments))
             else:
                 self.stats["files_changed" if before else "files_new"] += 1
                 try:

@@ -57,7 +57,11 @@ class Node:
         """One line of the tree stream (defaults omitted)."""
         # vars(), not asdict(): no deep copy of the chunk list for every node.
         document = {k: v for k, v in vars(self).items() if v or k in ("path", "type")}
-        return json.dumps(document, separators=(",", ":")).encode() + b"\n"
+        return _ENCODER.encode(document).encode() + b"\n"
+
+
+# One encoder for every node: `json.dumps` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def order_key(path: str) -> tuple[str, ...]:
