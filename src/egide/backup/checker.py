@@ -130,7 +130,7 @@ def _trace(
     report: CheckReport,
 ) -> None:
     """Name the files (emptied from `files`) with a damaged or unindexed chunk: one lookup."""
-    indexed = repo.index.locate_batch([blob for _, ids in files for blob in ids])
+    indexed = repo.index.locate_many([blob for _, ids in files for blob in ids])
     for path, ids in files:
         if not damaged.isdisjoint(ids) or any(blob not in indexed for blob in ids):
             report.damaged_files.append((short_id, "/" + path))

@@ -189,29 +189,8 @@ class IndexCache:
         return self.known(list(wanted)) >= wanted
 
     def locate_many(self, blob_ids: list[bytes]) -> dict[bytes, BlobLocation]:
-        """Locations of the given blobs that are stored (one query per 500 ids)."""
-        found: dict[bytes, BlobLocation] = {}
-        ordered = list(dict.fromkeys(blob_ids))
-        with self._lock:
-            for start in range(0, len(ordered), 500):
-                part = ordered[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = self._db.execute(
-                    "SELECT b.id, p.name, b.type, b.offset, b.length, b.raw FROM blobs b"  # noqa: S608
-                    f" JOIN packs p ON p.pid=b.pid WHERE b.id IN ({marks})",
-                    part,
-                ).fetchall()
-                for row in rows:
-                    found.setdefault(
-                        row[0], BlobLocation(row[1], PackEntry(BlobType(row[2]), row[0], *row[3:]))
-                    )
-            for blob_id in ordered:
-                if blob_id not in found and blob_id in self._pending:
-                    found[blob_id] = self._pending[blob_id]
-        return found
-
-    def locate_batch(self, blob_ids: list[bytes]) -> dict[bytes, BlobLocation]:
-        """Like `locate_many`, with each query's rows in one JSON row (restore's planner).
+        """Locations of the given blobs that are stored: one query per 500 ids, each query's
+        rows in one JSON row.
 
         Python's sqlite3 releases the GIL for every row it steps through; a thread that must
         take the GIL back while busy threads hold it waits up to the switch interval each time.
@@ -264,7 +243,7 @@ class IndexCache:
     def pack_entries(self, pack_id: str) -> list[PackEntry]:
         """Every distinct blob that the index files place in `pack_id`."""
         with self._lock:
-            (rows,) = self._db.execute(  # one JSON row: see `locate_batch`
+            (rows,) = self._db.execute(  # one JSON row: see `locate_many`
                 "SELECT json_group_array(json_array(hex(id), type, offset, length, raw)) FROM"
                 " (SELECT DISTINCT b.id AS id, b.type AS type, b.offset AS offset,"
                 " b.length AS length, b.raw AS raw FROM blobs b"

@@ -201,7 +201,7 @@ class _Restore:
         """Locate the batch's chunks, and cut it into runs sorted by pack and offset."""
         pieces, self.pieces = self.pieces, []
         batch, self.batch_files = self.batch_files, []
-        known = self.repo.index.locate_batch([piece[0] for piece in pieces])
+        known = self.repo.index.locate_many([piece[0] for piece in pieces])
         by_blob: dict[bytes, tuple[BlobLocation, list[_Place]]] = {}
         counts: dict[_Target, int] = {}
         for blob_id, target in pieces:
