@@ -239,7 +239,7 @@ def test_a_postgresql_directory_of_format_1_gets_names_and_cities_at_its_next_im
                 " count(*) FILTER (WHERE name IS NULL), count(*)"
                 " FROM egide_directory.entry"
             ).fetchone()
-        assert row == ("2", 10, 10)
+        assert row == ("3", 10, 10)
         # Rows without names are still found, through the word indexes.
         assert [entry.family_name for entry in index.search("dupont ma")] == ["DUPONT"]
         record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_TWO)
@@ -253,6 +253,61 @@ def test_a_postgresql_directory_of_format_1_gets_names_and_cities_at_its_next_im
         assert names == ("dupont marie ", "lyon ")
         assert cities is not None and cities[0] > 0
         assert [entry.family_name for entry in index.search("dupont ma")] == ["DUPONT"]
+        assert index.count() == 10
+    finally:
+        index.close()
+
+
+def test_a_postgresql_directory_of_format_2_gets_its_rpps_apart_at_its_next_import(
+    postgres_database: str,
+) -> None:
+    """Format 3 keeps an RPPS of digits out of the `identity` words, in `rpps` and its B-tree:
+    a format-2 directory (the RPPS among the words) gets the column when opened, empty, is
+    still searched by RPPS meanwhile, and its next import, even one that changes nothing,
+    rebuilds the source to fill it."""
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
+    index = open_index(postgres_database)
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    index.close()
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute(
+            "UPDATE egide_directory.entry SET identity = identity || rpps::tsvector"
+            " WHERE rpps IS NOT NULL"
+        )
+        db.execute("ALTER TABLE egide_directory.entry DROP COLUMN rpps")
+        db.execute("UPDATE egide_directory.meta SET value = '2' WHERE name = 'format'")
+    index = open_index(postgres_database)
+    try:
+        with psycopg.connect(postgres_database) as db:
+            row = db.execute(
+                "SELECT (SELECT value FROM egide_directory.meta WHERE name = 'format'),"
+                " count(*) FILTER (WHERE rpps IS NULL), count(*)"
+                " FROM egide_directory.entry"
+            ).fetchone()
+            rebuilds = db.execute(
+                "SELECT name, value FROM egide_directory.meta WHERE name LIKE 'rebuild%%'"
+                " ORDER BY name"
+            ).fetchall()
+        assert row == ("3", 10, 10)
+        assert rebuilds == [("rebuild_mssante", "format 2"), ("rebuild_ps", "format 2")]
+        # Rows stored by format 2 are still found by RPPS, through their words.
+        for typed in ("99700000066", "9970000006", "bernard 99700000066"):
+            assert [entry.family_name for entry in index.search(typed)] == ["BERNARD"], typed
+        record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_TWO)
+        assert (record.added, record.removed, record.changed) == (0, 0, 0)
+        with psycopg.connect(postgres_database) as db:
+            stored = db.execute(
+                "SELECT rpps, identity::text FROM egide_directory.entry WHERE key = %s",
+                ("claire.bernard@medecin.mssante.fr",),
+            ).fetchone()
+            rebuilds = db.execute(
+                "SELECT name FROM egide_directory.meta WHERE name LIKE 'rebuild%%'"
+            ).fetchall()
+        assert stored == ("99700000066", "'bernard' 'claire'")
+        assert rebuilds == [("rebuild_ps",)]
+        for typed in ("99700000066", "9970000006", "bernard 99700000066"):
+            assert [entry.family_name for entry in index.search(typed)] == ["BERNARD"], typed
         assert index.count() == 10
     finally:
         index.close()

@@ -180,3 +180,83 @@ def test_postgresql_reads_names_and_cities_as_ranges(
         assert statement is not None and "place >= %s" not in statement[0]
     finally:
         index.close()
+
+
+def numbered_file(tmp_path: Path) -> Path:
+    """The crowded file, with organisations whose names hold numbers («SOS 24», «Centre
+    15») and a person whose RPPS starts with 24."""
+    lines = crowded_file(tmp_path).read_text(encoding="utf-8").splitlines()[1:]
+    organisation = sample_lines()[9]  # Centre Hospitalier de Lyon, cardiology
+    person = sample_lines()[0]  # DUPONT Marie
+    lines += [
+        organisation.replace("secretariat.cardio@ch-lyon", "accueil@sos24")
+        .replace("Centre Hospitalier de Lyon", "SOS 24")
+        .replace("Service de cardiologie", "Urgences"),
+        organisation.replace("secretariat.cardio@ch-lyon", "regulation@samu")
+        .replace("Centre Hospitalier de Lyon", "Centre 15")
+        .replace("Service de cardiologie", ""),
+        person.replace("marie.dupont@", "anne.sos@")
+        .replace("|DUPONT|Marie|", "|SOS|Anne|")
+        .replace("99700000017", "24100000011"),
+    ]
+    return mssante_file(tmp_path, lines)
+
+
+def test_rpps_and_numbers_in_names_are_found_as_before(
+    tmp_path: Path, postgres_database: str
+) -> None:
+    """PostgreSQL (format 3) keeps the RPPS out of the `identity` words and reads it from a
+    B-tree; what a search finds is still what SQLite finds with the RPPS among the words:
+    a whole RPPS, its prefix, a number in a name, an RPPS beside a name."""
+    path = numbered_file(tmp_path)
+    with psycopg.connect(postgres_database, autocommit=True) as db:
+        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
+    lite = open_index(tmp_path / "lite")
+    server = open_index(postgres_database)
+    try:
+        import_file(lite, path)
+        import_file(server, path)
+        for typed in (
+            "99701000012",
+            "99701000012 ",
+            "997010001",
+            "9970100001",
+            "99700000066",
+            "9970000006",
+            "24",
+            "24 ",
+            "241",
+            "2410000001",
+            "sos 24",
+            "sos 2",
+            "SOS 24 ",
+            "sos",
+            "centre 15",
+            "15",
+            "martin 99701000012",
+            "martin 9970100001",
+            "luc001 9970",
+            "luc001 99701000012",
+            "99701000012 martin",
+            "dupont 99700000017",
+            "dupon 9970000001",
+            "69003 ",
+            "99701000012 99701",
+        ):
+            expected = [entry.key for entry in lite.search(typed)]
+            assert [entry.key for entry in server.search(typed)] == expected, typed
+        assert names(server, "99701000012") == ["MARTIN"]
+        assert names(server, "24") == ["SOS 24", "SOS"] or names(server, "24") == [
+            "SOS",
+            "SOS 24",
+        ]
+        assert names(server, "centre 15") == ["Centre 15"]
+        with psycopg.connect(postgres_database) as db:
+            row = db.execute(
+                "SELECT rpps, identity::text FROM egide_directory.entry WHERE key = %s",
+                ("anne.sos@medecin.mssante.fr",),
+            ).fetchone()
+        assert row == ("24100000011", "'anne' 'sos'")
+    finally:
+        lite.close()
+        server.close()

@@ -71,7 +71,8 @@ from .index import Change, ChangeKind, Document, ImportRecord, candidate_count
 from .query import Query, clamp_limit, parse_query, rank
 
 # 2: `entry.name` (`document.name_key`) and its B-tree, for «name, then a prefix» searches.
-FORMAT_VERSION = "2"
+# 3: `entry.rpps` and its B-tree; an RPPS of digits is no longer a word of `identity`.
+FORMAT_VERSION = "3"
 SCHEMA = "egide_directory"
 _COUNTS = ("lines", "entries", "merged", "malformed", "withheld", "added", "removed", "changed")
 # No pending list: GIN's fast update queues new rows in a list that every search then reads
@@ -90,9 +91,12 @@ _PARTITIONS = "\n".join(
     f"CREATE INDEX IF NOT EXISTS entry_{source.value}_name"
     f" ON {SCHEMA}.entry_{source.value} (name);\n"
     f"CREATE INDEX IF NOT EXISTS entry_{source.value}_place"
-    f" ON {SCHEMA}.entry_{source.value} (place);"
+    f" ON {SCHEMA}.entry_{source.value} (place);\n"
+    f"CREATE INDEX IF NOT EXISTS entry_{source.value}_rpps"
+    f" ON {SCHEMA}.entry_{source.value} (rpps);"
     for source in Source
 )
+_SOURCES = ", ".join(f"'{source.value}'" for source in Source)
 _SCHEMA = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 CREATE TABLE IF NOT EXISTS {SCHEMA}.meta (name text PRIMARY KEY, value text NOT NULL);
@@ -107,13 +111,23 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.entry (
     identity tsvector NOT NULL,
     everything tsvector NOT NULL,
     name text COLLATE "C",
-    place text COLLATE "C"
+    place text COLLATE "C",
+    rpps text COLLATE "C"
 ) PARTITION BY LIST (source);
 -- Format 1 had no `name`: rows stored then have none (NULL) until their source is rebuilt,
 -- which the next import does (`PostgresIndex._names_missing`).
 ALTER TABLE {SCHEMA}.entry ADD COLUMN IF NOT EXISTS name text COLLATE "C";
 ALTER TABLE {SCHEMA}.entry ADD COLUMN IF NOT EXISTS place text COLLATE "C";
-UPDATE {SCHEMA}.meta SET value = '{FORMAT_VERSION}' WHERE name = 'format' AND value = '1';
+-- Formats 1 and 2 kept the RPPS in `identity` and have no `rpps` (NULL): searches stay right
+-- (the RPPS is still a word of those rows), and each source is rebuilt at its next import
+-- (`meta` row `rebuild_<source>`, `PostgresIndex._stale`).
+ALTER TABLE {SCHEMA}.entry ADD COLUMN IF NOT EXISTS rpps text COLLATE "C";
+INSERT INTO {SCHEMA}.meta(name, value)
+    SELECT 'rebuild_' || source, 'format ' || value
+    FROM {SCHEMA}.meta, unnest(ARRAY[{_SOURCES}]) AS source
+    WHERE name = 'format' AND value IN ('1', '2')
+    ON CONFLICT (name) DO NOTHING;
+UPDATE {SCHEMA}.meta SET value = '{FORMAT_VERSION}' WHERE name = 'format' AND value IN ('1', '2');
 {_PARTITIONS}
 CREATE TABLE IF NOT EXISTS {SCHEMA}.term (
     source text NOT NULL,
@@ -173,6 +187,7 @@ ROW_THROUGH_INDEX = 4.0
 
 # Rows per write of a first import's COPY (`_load_fresh`).
 COPY_SLICE = 2000
+NULL_FIELD = "\\N"  # COPY's text format
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -196,6 +211,10 @@ class Plan(NamedTuple):
     places: tuple[tuple[str, float, float], ...] = ()
 
 
+# The whole query on `identity` with the row's RPPS added back (digits only: a tsvector
+# literal of one word as it stands).
+RPPS_CHECK = "ts_match_vq(identity || coalesce(rpps, '')::tsvector, to_tsquery('simple', %s))"
+
 # Above every character of `entry.name` (folded words and spaces): the end of a name range.
 NAME_END = "\x7f"
 
@@ -210,6 +229,14 @@ def name_start(query: Query) -> str | None:
     if first[:1].isdigit():
         return None
     return name_key(query.terms) + query.prefix
+
+
+def _without(query: Query, position: int) -> Query:
+    """`query` without its word at `position` (of `Query.patterns`)."""
+    if position < len(query.terms):
+        terms = query.terms[:position] + query.terms[position + 1 :]
+        return dataclasses.replace(query, terms=terms)
+    return dataclasses.replace(query, prefix="")
 
 
 def posting_cost(part: str) -> float:
@@ -348,6 +375,19 @@ class PostgresIndex:
                                 gate(document, group),
                                 Branch(attempt, document),
                             )
+                        if document is Document.IDENTITY:
+                            for where, rpps_args, order in self._rpps_conditions(
+                                attempt, source, count
+                            ):
+                                # Rows whose RPPS the digits typed are (or start), checked
+                                # with their names for the other words (format 3).
+                                add(
+                                    f"SELECT %s::text AS source, data FROM {table}"
+                                    f" WHERE {where}{{gate}}{order} LIMIT %s",
+                                    [source.value, *rpps_args, count],
+                                    gate(document, group),
+                                    Branch(attempt, document),
+                                )
                         text, args, cost = condition
                         place = self._place_condition(attempt, source, document, count, cost)
                         if place:
@@ -417,6 +457,45 @@ class PostgresIndex:
                 one_part,
             )
         return f"{column} @@ to_tsquery('simple', %s)", [text], whole + count
+
+    def _rpps_conditions(
+        self, query: Query, source: Source, count: int
+    ) -> list[tuple[str, list[object], str]]:
+        """WHERE clauses (and ORDER BY) finding the rows whose RPPS a word of digits of the
+        query is, or starts when typed as a prefix (format 3: `entry.rpps` and its B-tree, the
+        RPPS being no word of `identity`), the query's other words checked on `identity` with
+        the RPPS added back: the rows the `identity` GIN index found before format 3 through
+        the RPPS. Rows whose names hold the digits («SOS 24») are the `identity` plan's.
+
+        A number alone, or a long one (seven digits or more: a few rows at most), reads its
+        range of the B-tree in order and stops after `count`; a short number beside other
+        words is looked for among the rows the other words select (`_condition`).
+        """
+        planned = self.tsquery_text(query, source, Document.IDENTITY)
+        if planned is None:
+            return []
+        found: list[tuple[str, list[object], str]] = []
+        patterns = query.patterns()
+        for position, (word, prefix) in enumerate(patterns):
+            if not word.isdigit():
+                continue
+            args: list[object]
+            if prefix:
+                where, args = "rpps >= %s AND rpps < %s", [word, word + NAME_END]
+            else:
+                where, args = "rpps = %s", [word]
+            others = patterns[:position] + patterns[position + 1 :]
+            if not others:
+                found.append((where, args, " ORDER BY rpps"))
+                continue
+            where, args = f"{where} AND {RPPS_CHECK}", [*args, planned.text]
+            if len(word) >= 7 or any(other.isdigit() for other, _ in others):
+                found.append((where, args, " ORDER BY rpps"))
+                continue
+            rest = self._condition(_without(query, position), source, Document.IDENTITY, count)
+            if rest is not None:
+                found.append((f"{rest[0]} AND {where}", [*rest[1], *args], ""))
+        return found
 
     def _place_condition(
         self, query: Query, source: Source, document: Document, count: int, cost: float
@@ -717,8 +796,8 @@ class PostgresIndex:
         db = self._db
         documents = document_words()
         words: dict[str, tuple[int, int]] | None = None
-        # A source stored before format 2 has rows without `name`: rebuilt whole too.
-        rebuild = changes is None or self._names_missing(source)
+        # A source stored before format 3 is rebuilt whole too.
+        rebuild = changes is None or self._stale(source)
         if rebuild:
             # First import of this source: a fresh table, loaded and indexed outside any
             # transaction (the indexes built two at a time), then swapped in atomically.
@@ -734,7 +813,7 @@ class PostgresIndex:
                 db.execute(f"DELETE FROM {partition} WHERE key = ANY(%s)", (sorted(touched),))
                 with db.cursor().copy(
                     f"COPY {partition} (source, position, key, fingerprint, data, identity,"
-                    " everything, name, place) FROM STDIN"
+                    " everything, name, place, rpps) FROM STDIN"
                 ) as copy:
                     for number, row in enumerate(rows, start=1):
                         if row[0] in wanted:
@@ -749,6 +828,9 @@ class PostgresIndex:
             loaded = rows if rebuild else [r for r in rows if r[0] in wanted]
             if rebuild:
                 db.execute(f"DELETE FROM {SCHEMA}.term WHERE source = %s", (source.value,))
+                db.execute(
+                    f"DELETE FROM {SCHEMA}.meta WHERE name = %s", (f"rebuild_{source.value}",)
+                )
             db.execute(
                 "CREATE TEMP TABLE new_term (word text, frequency integer,"
                 " identity_frequency integer) ON COMMIT DROP"
@@ -823,10 +905,12 @@ class PostgresIndex:
         self._terms.clear()
         return dataclasses.replace(record, id=import_id)
 
-    def _names_missing(self, source: Source) -> bool:
-        """Whether rows of `source` were stored by format 1, without `name` (B-tree look-up)."""
+    def _stale(self, source: Source) -> bool:
+        """Whether the rows of `source` were stored before format 3 (`meta` says so when the
+        schema was upgraded), to be rebuilt by this import."""
         row = self._db.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.entry_{source.value} WHERE name IS NULL)"
+            f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.meta WHERE name = %s)",
+            (f"rebuild_{source.value}",),
         ).fetchone()
         return bool(row and row[0])
 
@@ -835,7 +919,7 @@ class PostgresIndex:
         source: Source,
         rows: Sequence[Row],
         fingerprints: Mapping[str, int],
-        documents: Callable[[Row], tuple[str, str, str, str]],
+        documents: Callable[[Row], tuple[str, str, str, str, str | None]],
     ) -> dict[str, tuple[int, int]]:
         """Fill `entry_<source>_next` and build its indexes (see `_replace_source`); returns
         the vocabulary of `rows`, worked out while the server builds the indexes.
@@ -857,7 +941,7 @@ class PostgresIndex:
         order = sorted(range(len(rows)), key=digests.__getitem__)
         with db.cursor().copy(
             f"COPY {fresh} (source, position, key, fingerprint, data, identity, everything,"
-            " name, place) FROM STDIN"
+            " name, place, rpps) FROM STDIN"
         ) as copy:
             # COPY's text format written here, a slice of rows at a time, where `write_row`
             # adapts each of the nine fields of each row. Documents, names and places are
@@ -865,22 +949,24 @@ class PostgresIndex:
             lines: list[str] = []
             for number in order:
                 row = rows[number]
-                identity, everything, name, place = documents(row)
+                identity, everything, name, place, rpps = documents(row)
                 lines.append(
                     f"{source.value}\t{number + 1}\t{_copy_escaped(row[0])}\t{digests[number]}"
-                    f"\t{_copy_escaped(row_text(row))}\t{identity}\t{everything}\t{name}\t{place}\n"
+                    f"\t{_copy_escaped(row_text(row))}\t{identity}\t{everything}\t{name}\t{place}"
+                    f"\t{rpps or NULL_FIELD}\n"
                 )
                 if len(lines) == COPY_SLICE:
                     copy.write("".join(lines))
                     lines.clear()
             copy.write("".join(lines))
         name = f"entry_{source.value}_next"
-        # Balanced by measured time (national file): `identity`'s GIN index (its half a
-        # million RPPS words) takes about as long as `everything`'s and the key index.
+        # Balanced by measured time (national file): `identity`'s GIN index and the name and
+        # RPPS B-trees take about as long as `everything`'s GIN index and the key index.
         statements = [
             [
                 f"CREATE INDEX {name}_identity ON {fresh} USING gin (identity){GIN_OPTIONS}",
                 f"CREATE INDEX {name}_name ON {fresh} (name)",
+                f"CREATE INDEX {name}_rpps ON {fresh} (rpps)",
             ],
             [
                 f"CREATE INDEX {name}_everything ON {fresh} USING gin (everything){GIN_OPTIONS}",
@@ -911,7 +997,7 @@ class PostgresIndex:
         db.execute(f"ALTER TABLE {SCHEMA}.entry DETACH PARTITION {SCHEMA}.{name}")
         db.execute(f"DROP TABLE {SCHEMA}.{name}")
         db.execute(f"ALTER TABLE {SCHEMA}.{name}_next RENAME TO {name}")
-        for suffix in ("identity", "everything", "key", "name", "place"):
+        for suffix in ("identity", "everything", "key", "name", "place", "rpps"):
             db.execute(f"ALTER INDEX {SCHEMA}.{name}_next_{suffix} RENAME TO {name}_{suffix}")
         db.execute(
             f"ALTER TABLE {SCHEMA}.entry ATTACH PARTITION {SCHEMA}.{name}"
