@@ -7,6 +7,8 @@ person, and the local part of an organisation's address. Left out because they w
 make the index bigger: the address domain («mssante», «fr» are on every line), a person's
 local part (it repeats the name), the department (the postcode's prefix finds it), and
 identifiers in `everything` (half a million unique words that nobody types with a city).
+PostgreSQL (format 3) keeps an RPPS of digits beside `identity` rather than in it
+(`document_words`), and looks for it there too.
 Documents are raw text: the index's tokenizer folds case and accents (in C, for speed).
 """
 
