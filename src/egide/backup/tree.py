@@ -87,18 +87,25 @@ def decode_node(line: bytes) -> Node:
 
 
 def decode_stream(pieces: Iterable[bytes]) -> Iterator[Node]:
-    """Nodes from the tree stream given piece by piece (lines may span pieces)."""
-    carry = b""
+    """Nodes from the tree stream given piece by piece (lines may span pieces).
+
+    A piece is searched for its last line end once: a long line (a large file's chunk list
+    spans dozens of pieces) is gathered and joined once, never rescanned or copied per piece.
+    """
+    carry: list[bytes] = []
     for piece in pieces:
-        data = carry + piece if carry else piece
-        end = data.rfind(b"\n")
+        end = piece.rfind(b"\n")
         if end < 0:
-            carry = data
+            carry.append(piece)
             continue
-        carry = data[end + 1 :]
-        yield from _decode_lines(data[:end].split(b"\n"))
-    if carry.strip():
-        yield decode_node(carry)
+        head = piece[:end]
+        if carry:
+            head = b"".join((*carry, head))
+        carry = [piece[end + 1 :]]
+        yield from _decode_lines(head.split(b"\n"))
+    rest = b"".join(carry)
+    if rest.strip():
+        yield decode_node(rest)
 
 
 def _decode_lines(lines: list[bytes]) -> list[Node]:
