@@ -195,9 +195,9 @@ def main() -> None:
     print(f"{args.messages} messages of ≈ 137 KB (100 KB attachment, base64), STARTTLS\n")
     print(
         "| Égide processes | connections | Égide msg/s | p50 ms | p99 ms | CPU ms/msg "
-        "| Postfix msg/s | p50 ms | p99 ms | CPU ms/msg | ratio |"
+        "| Postfix msg/s | p50 ms | p99 ms | CPU ms/msg | ratio | p99 ratio |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     server = None
     try:
@@ -225,9 +225,14 @@ def main() -> None:
                     lambda: tree_cpu_seconds(postfix_pid),
                 )
                 print(
-                    "| {} | {} | {:.0f} | {:.0f} | {:.0f} | {:.1f} | {:.0f} | {:.0f} | {:.0f} "
-                    "| {:.1f} | {:.2f} |".format(
-                        processes, connections, *egide, *postfix, egide[0] / postfix[0]
+                    "| {} | {} | {:.0f} | {:.1f} | {:.1f} | {:.1f} | {:.0f} | {:.1f} | {:.1f} "
+                    "| {:.1f} | {:.2f} | {:.2f} |".format(
+                        processes,
+                        connections,
+                        *egide,
+                        *postfix,
+                        egide[0] / postfix[0],
+                        egide[2] / postfix[2],
                     )
                 )
             server.terminate()

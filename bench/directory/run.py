@@ -3,6 +3,7 @@ side by side with a plain SQLite FTS5 table (the baseline of issue 5).
 
     python -m bench.directory.run                     # SQLite, PostgreSQL and the baseline
     python -m bench.directory.run --skip-postgres
+    python -m bench.directory.run --skip-sqlite --skip-baseline   # PostgreSQL only
     python -m bench.directory.run --database-url postgresql://postgres@127.0.0.1:5432/egide_directory_bench
 
 Prints, for each: full import (merge + dated diff) wall and CPU seconds, the next day's
@@ -139,6 +140,7 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default=DEFAULT_URL)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--queries", type=int, default=1000)
     args = parser.parse_args()
@@ -160,10 +162,11 @@ def main() -> None:
     results: dict[str, object] = {"load_average_start": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as scratch:
         directory = Path(scratch)
-        index = open_index(directory)
-        results["sqlite"] = bench_index(index, first, second, queries)
-        index.close()
-        report("Égide SQLite", results["sqlite"])
+        if not args.skip_sqlite:
+            index = open_index(directory)
+            results["sqlite"] = bench_index(index, first, second, queries)
+            index.close()
+            report("Égide SQLite", results["sqlite"])
         if not args.skip_postgres and fresh_postgres(args.database_url):
             index = open_index(args.database_url)
             results["postgresql"] = bench_index(index, first, second, queries)

@@ -79,6 +79,13 @@ _NUL = b"\x00"
 _BARE_LF = re.compile(rb"\n(?<!\r\n)")
 _BARE_CR = re.compile(rb"\r(?!\n)")
 _STUFFED_DOT = re.compile(rb"\n\.")
+# A reverse or forward path as nearly every MTA sends it: `<dot-atom@dot-atom>` in ASCII, then
+# parameters. aiosmtpd's own parser (the email package's, plus a Protocol class created at each
+# call) takes ≈ 50 µs a path; this answers the same for these paths in ≈ 1 µs.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(
+    rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(.*)", re.DOTALL
+)
 # RFC 5321 4.5.3.1.6: 1000 octets per line, CRLF included (aiosmtpd's limit, kept).
 MAX_DATA_LINE = 1000
 # How much of a message the stream may buffer before reading pauses (flow control).
@@ -458,6 +465,23 @@ class AuditedSMTP(SMTP):
             transport.write(reply.encode() + b"\r\n")
         if transport is not None:
             transport.close()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's path parser, with a fast answer for plain paths (`_PLAIN_PATH`).
+
+        Same results: the address as typed and the rest after `>` and its white space
+        (`tests/messaging/test_smtp_paths.py` compares both on generated paths); anything
+        else (quoted or non-ASCII local parts, literals, routes, comments) goes to aiosmtpd.
+        """
+        plain = _PLAIN_PATH.fullmatch(arg)
+        if plain is not None:
+            address, rest = plain.group(1), plain.group(2).lstrip(" \t")
+            local = address.rpartition("@")[0]
+            if not rest.startswith("(") and not (
+                self.local_part_limit and len(local) > self.local_part_limit
+            ):
+                return address, rest
+        return super()._getaddr(arg)
 
     async def handle_exception(self, error: Exception) -> str:
         """A malformed command line is answered, logged and audited; the session goes on."""

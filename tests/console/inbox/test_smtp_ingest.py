@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
+from egide.console.accounts.models import User
 from egide.console.audit import services as audit
 from egide.console.audit.models import AuditEntry
-from egide.console.inbox import inbound, ingest, services, storage
+from egide.console.inbox import imap_backend, inbound, ingest, services, storage
 from egide.console.inbox.inbound import RelaySink
 from egide.console.inbox.models import Folder, Mailbox, Message, OutboundDelivery
 from egide.crypto import envelope
@@ -296,3 +297,29 @@ def test_after_the_stream_check_an_unpaired_cr_or_a_nul_is_still_refused(data: b
     with pytest.raises(SmtpRefusal):
         check_content(data, lf_checked=True)
     check_content(b"a\r\n.b\r\n\r\n", lf_checked=True)
+
+
+def test_a_message_purged_over_imap_before_its_record_was_zeroed_is_not_brought_back(
+    settings: Any, tmp_path: Path, hosted: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.EGIDE_MAIL_DIR = str(tmp_path / "mail")
+    [kept] = ingest.accept([hosted], b"Subject: x\r\n\r\nx\r\n", envelope_from="", actor="t")
+    storage.close_segment()  # its writer gone, the segment not yet settled
+    Message.objects.filter(pk=kept.pk).update(folder=Folder.TRASH, imap_folder=Folder.TRASH)
+    kept.refresh_from_db()
+    assert isinstance(hosted.owner, User)
+    account = imap_backend.ImapAccount(hosted.owner, "127.0.0.1")
+    # The IMAP process dies between the purge's commit and the zeroing of the record.
+    monkeypatch.setattr(storage, "delete_blob", lambda name: None)
+    with transaction.atomic():
+        imap_backend.ImapStore()._remove(account, kept)
+    monkeypatch.undo()
+    assert not Message.objects.exists()
+    assert ingest.recover() == 0 and not Message.objects.exists()
+    key = storage.mailbox_key(bytes(hosted.wrapped_key), hosted.address)
+    with pytest.raises((ValueError, CryptoError)):  # the recovery pass finished the purge
+        envelope.open_message(
+            key, storage.read_blob(kept.blob), mailbox_id=hosted.address, message_id=kept.blob
+        )
+    purge = AuditEntry.objects.get(action="message.purged")
+    assert purge.details["blob"] == kept.blob

@@ -28,6 +28,22 @@ def test_it_merges_duplicate_addresses_into_one_entry(index: DirectoryIndex) -> 
     assert index.count(Source.MSSANTE) == 10
 
 
+def test_backslashes_and_tabs_in_a_field_are_stored_as_read(
+    index: DirectoryIndex, tmp_path: Path
+) -> None:
+    # PostgreSQL's first import writes COPY's text format itself: these must be escaped.
+    line = sample_lines()[0].split("|")
+    line[7] = "Cardio\\logie\tsoins \\N"
+    line[18] = "Clinique\\ du \\.Lac"
+    path = mssante_file(tmp_path, ["|".join(line), *sample_lines()[1:]])
+    import_file(index, path, imported_at=DAY_ONE)
+    entry = index.get("marie.dupont@medecin.mssante.fr")
+    assert entry is not None
+    assert entry.service == "Cardio\\logie\tsoins \\N"
+    assert entry.organisation == "Clinique\\ du \\.Lac"
+    assert [found.key for found in index.search("dupont cardio", 10)] == [entry.key]
+
+
 def test_the_first_import_lists_every_entry_as_new(index: DirectoryIndex) -> None:
     record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
     assert (record.added, record.removed, record.changed) == (10, 0, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -172,6 +172,19 @@ def _chain(
         entries.append(AuditEntry(**stored, prev_hash=previous, entry_hash=digest))
         length, previous = length + 1, digest
     return entries, (length, previous)
+
+
+def named_in(action: str, detail: str, values: Collection[str]) -> set[str]:
+    """Which of `values` an entry of `action` names in its `detail` field (e.g. the blobs that
+    `message.purged` entries name). A scan of that action's entries: for rare paths such as
+    the recovery pass after a crash."""
+    if not values:
+        return set()
+    lookup = {f"details__{detail}__in": list(values)}
+    found = AuditEntry.objects.filter(action=action, **lookup).values_list(
+        f"details__{detail}", flat=True
+    )
+    return {str(value) for value in found}
 
 
 def client_ip(request: HttpRequest) -> str | None:

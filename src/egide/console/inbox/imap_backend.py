@@ -371,7 +371,9 @@ class ImapStore:
             Message.objects.filter(pk=message.pk).update(imap_deleted=False)
             return
         blob = message.blob
-        _audit(account, message, "message.purged")
+        # The blob's name in the entry: should this process die between the commit and the
+        # zeroing, the recovery pass knows the record was purged, not lost (ADR 0015).
+        _audit(account, message, "message.purged", blob=blob)
         Message.objects.filter(pk=message.pk).delete()
         transaction.on_commit(lambda: storage.delete_blob(blob))
 

@@ -280,7 +280,8 @@ def recover() -> int:
 
     Run at start-up, before listening. Idempotent: a record whose blob name has a row is
     skipped, and so is one that no longer opens (withdrawn after a failure, zeroed by a
-    deletion, torn). Segments of live writers are left to them (`storage.recover_segments`).
+    deletion, torn) or that a `message.purged` entry names (purged, not yet zeroed).
+    Segments of live writers are left to them (`storage.recover_segments`).
     """
     recovered = [0]
 
@@ -288,6 +289,11 @@ def recover() -> int:
         names = [name for name, _ in records]
         known = set(Message.objects.filter(blob__in=names).values_list("blob", flat=True))
         missing = [(name, meta) for name, meta in records if name not in known]
+        # Purged over IMAP, the process gone before it zeroed the record: finish the purge.
+        purged = audit.named_in("message.purged", "blob", [name for name, _ in missing])
+        for name in purged:
+            storage.delete_blob(name)
+        missing = [(name, meta) for name, meta in missing if name not in purged]
         if not missing:
             return True
         settled = True

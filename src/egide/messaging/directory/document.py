@@ -108,8 +108,10 @@ def document_words() -> Callable[[Row], tuple[str, str, str, str]]:
     tokenizing text (PostgreSQL's tsvector literals): queries are folded the same way;
     then the `name_key` of the row's names and of its city.
 
-    Each field is folded once per distinct value (names, cities and professions repeat):
-    the function keeps a cache, so make one per import.
+    Each field is folded once per distinct value (names, cities and professions repeat), and
+    the profession, specialty, synonyms, city and postcode part once per distinct
+    combination: the function keeps caches, so make one per import. An identifier made of
+    ASCII letters and digits (an RPPS, different on every row) is its own folded word.
     """
 
     @functools.cache
@@ -120,27 +122,37 @@ def document_words() -> Callable[[Row], tuple[str, str, str, str]]:
     def key_words(value: str) -> str:  # `name_key` of one field
         return name_key(words(value))
 
-    def documents(row: Row) -> tuple[str, str, str, str]:
-        family = row[_FAMILY]
-        place = " ".join(
+    @functools.cache
+    def place_words(profession: str, specialty: str, city: str, postcode: str) -> str:
+        return " ".join(
             (
-                fold_words(row[_PROFESSION]),
-                fold_words(row[_SPECIALTY]),
-                synonym_words(row[_PROFESSION], row[_SPECIALTY]),
-                fold_words(row[_CITY]),
-                fold_words(row[_POSTCODE]),
+                fold_words(profession),
+                fold_words(specialty),
+                synonym_words(profession, specialty),
+                fold_words(city),
+                fold_words(postcode),
             )
         )
-        rpps = fold_words(row[_RPPS])
+
+    @functools.cache
+    def pair_words(first: str, second: str) -> str:  # organisation and service
+        return f"{fold_words(first)} {fold_words(second)}"
+
+    def documents(row: Row) -> tuple[str, str, str, str]:
+        family = row[_FAMILY]
+        place = place_words(row[_PROFESSION], row[_SPECIALTY], row[_CITY], row[_POSTCODE])
+        rpps = row[_RPPS]
+        rpps = rpps.lower() if rpps.isascii() and rpps.isalnum() else fold_words(rpps)
         city = key_words(row[_CITY])
         if family:
-            names = f"{fold_words(family)} {fold_words(row[_GIVEN])}"
-            others = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
-            name = key_words(family) + key_words(row[_GIVEN])
+            given = row[_GIVEN]
+            names = f"{fold_words(family)} {fold_words(given)}"
+            others = pair_words(row[_ORGANISATION], row[_SERVICE])
+            name = key_words(family) + key_words(given)
             return f"{names} {rpps}", f"{names} {place} {others}", name, city
-        names = f"{fold_words(row[_ORGANISATION])} {fold_words(row[_SERVICE])}"
-        local_part = words(row[_ADDRESS].partition("@")[0])
-        everything = f"{names} {place} {' '.join(local_part)}"
+        names = pair_words(row[_ORGANISATION], row[_SERVICE])
+        local_part = " ".join(words(row[_ADDRESS].partition("@")[0]))
+        everything = f"{names} {place} {local_part}"
         name = key_words(row[_ORGANISATION]) + key_words(row[_SERVICE])
         return f"{names} {rpps}", everything, name, city
 
