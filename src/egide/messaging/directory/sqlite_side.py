@@ -64,11 +64,20 @@ class _SideTable:
         self._connection: sqlite3.Connection | None = None
         self._guard = threading.Lock()
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"directory-{table}", daemon=True)
+        self.thread: threading.Thread | None = None
 
     def start(self, source: Source, rows: Sequence[Row], base: int, gap: int) -> None:
-        self._work = (source, rows, base, gap)
+        self.thread = threading.Thread(
+            target=self._run,
+            args=(source, rows, base, gap),
+            name=f"directory-{self.table}",
+            daemon=True,
+        )
         self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
 
     def stop(self) -> None:
         """Ask the thread to give up (an error on the index's side) and wait for it."""
@@ -76,10 +85,9 @@ class _SideTable:
         with self._guard:
             if self._connection is not None:
                 self._connection.interrupt()
-        self.thread.join()
+        self.join()
 
-    def _run(self) -> None:
-        source, rows, base, gap = self._work
+    def _run(self, source: Source, rows: Sequence[Row], base: int, gap: int) -> None:
         document = _DOCUMENTS[Document(self.column)]
         try:
             db = sqlite3.connect(self.path, isolation_level=None)
@@ -162,7 +170,7 @@ class SideTables:
     def copy_into(self, db: sqlite3.Connection) -> None:
         """Wait for both tables, then put them in place of the index's (in its transaction)."""
         for side in self._sides:
-            side.thread.join()
+            side.join()
             if side.failure is not None:
                 raise side.failure
         db.execute("DELETE FROM term WHERE source = ?", (self._source.value,))
