@@ -20,23 +20,21 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import RepositoryCorrupted, UnsupportedFormat
-from .pack import BlobType, PackEntry
+from .pack import TYPES, PackEntry
 
 PREFIX = "index/"
 MAGIC = b"EGIX"
 VERSION = 1
 _PACK_HEAD = struct.Struct("<32sI")
 _ENTRY = struct.Struct("<B32sIII")
-_TYPES = {int(kind): kind for kind in BlobType}
 
 
-@dataclass(frozen=True)
-class BlobLocation:
-    """A blob's pack and position."""
+class BlobLocation(NamedTuple):
+    """A blob's pack and position (a named tuple: one is made per chunk located)."""
 
     pack_id: str
     entry: PackEntry
@@ -67,10 +65,10 @@ def decode_index(data: bytes, name: str = "") -> Iterator[tuple[str, list[PackEn
             entries = []
             for _ in range(count):
                 t, i, o, n, r = _ENTRY.unpack_from(data, position)
-                entries.append(PackEntry(BlobType(t), i, o, n, r))
+                entries.append(PackEntry(TYPES[t], i, o, n, r))
                 position += _ENTRY.size
             yield pack_id.hex(), entries
-    except (struct.error, ValueError):
+    except (struct.error, ValueError, KeyError):
         raise RepositoryCorrupted(f"{name}: index truncated or malformed", name) from None
 
 
@@ -167,20 +165,32 @@ class IndexCache:
         return self.locate(blob_id) is not None
 
     def known(self, blob_ids: list[bytes]) -> set[bytes]:
-        """Which of the given blobs are stored (one query per 500 ids)."""
+        """Which of the given blobs are stored (one query per 500 ids).
+
+        Each query first counts the ids it finds, in one row: when it finds all of them (an
+        unchanged file, a database re-read) or none (new data), no row is stepped per id — Python's
+        sqlite3 gives the GIL away at every row (see `locate_many`).
+        """
         with self._lock:
             found = {i for i in blob_ids if i in self._pending}
             rest = [i for i in blob_ids if i not in found] if found else blob_ids
             for start in range(0, len(rest), 500):
                 part = rest[start : start + 500]
                 marks = ",".join("?" * len(part))
-                found.update(
-                    row[0]
-                    for row in self._db.execute(
-                        f"SELECT id FROM blobs WHERE id IN ({marks})",  # noqa: S608 (only ?s)
-                        part,
+                (count,) = self._db.execute(
+                    f"SELECT COUNT(DISTINCT id) FROM blobs WHERE id IN ({marks})",  # noqa: S608 (only ?s)
+                    part,
+                ).fetchone()
+                if count == len(part):
+                    found.update(part)
+                elif count:
+                    found.update(
+                        row[0]
+                        for row in self._db.execute(
+                            f"SELECT id FROM blobs WHERE id IN ({marks})",  # noqa: S608 (only ?s)
+                            part,
+                        )
                     )
-                )
         return found
 
     def has_all(self, blob_ids: list[bytes]) -> bool:
@@ -211,7 +221,7 @@ class IndexCache:
                 for blob, pack, kind, offset, length, raw in json.loads(rows):
                     blob_id = bytes.fromhex(blob)
                     if blob_id not in found:
-                        entry = PackEntry(_TYPES[kind], blob_id, offset, length, raw)
+                        entry = PackEntry(TYPES[kind], blob_id, offset, length, raw)
                         found[blob_id] = BlobLocation(pack, entry)
             for blob_id in ordered:
                 if blob_id not in found and blob_id in self._pending:
@@ -228,7 +238,7 @@ class IndexCache:
             ).fetchone()
             if row is None:
                 return self._pending.get(blob_id)
-        return BlobLocation(row[0], PackEntry(BlobType(row[1]), blob_id, *row[2:]))
+        return BlobLocation(row[0], PackEntry(TYPES[row[1]], blob_id, *row[2:]))
 
     def indexed_packs(self) -> set[str]:
         """Packs that at least one loaded index file lists."""
@@ -251,7 +261,7 @@ class IndexCache:
                 (pack_id,),
             ).fetchone()
         return [
-            PackEntry(_TYPES[t], bytes.fromhex(i), o, n, r) for i, t, o, n, r in json.loads(rows)
+            PackEntry(TYPES[t], bytes.fromhex(i), o, n, r) for i, t, o, n, r in json.loads(rows)
         ]
 
     def blob_count(self) -> int:

@@ -170,9 +170,9 @@ class _Restore:
         self.problems: list[FileProblem] = []
         self.files = 0
         self.bytes = 0
-        # The batch being planned: (chunk id, file), in tree order.
-        self.pieces: list[tuple[bytes, _Target]] = []
-        self.batch_files: list[_Target] = []
+        # The batch being planned: each file with its chunk ids (bytes) queued, in tree order.
+        self.groups: list[tuple[_Target, list[bytes]]] = []
+        self.queued = 0  # chunk ids in `groups`
 
     def problem(self, path: str, message: str) -> None:
         problem = FileProblem(path, message)
@@ -182,49 +182,60 @@ class _Restore:
 
     # --- planning (main thread) ------------------------------------------------------------
 
-    def add_chunk(self, chunk: str, target: _Target) -> None:
-        """Queue one chunk of `target`; the planner calls `flush` when the batch is `full`."""
-        if not self.batch_files or self.batch_files[-1] is not target:
-            self.batch_files.append(target)
-        self.pieces.append((bytes.fromhex(chunk), target))
+    def room(self) -> int:
+        """How many more chunks the batch takes."""
+        return _BATCH_PIECES - self.queued
+
+    def add_chunks(self, chunks: list[str], target: _Target) -> None:
+        """Queue chunks of `target` (at most `room()`); the planner calls `flush` when `full`."""
+        ids = [bytes.fromhex(chunk) for chunk in chunks]
+        self.queued += len(ids)
+        if self.groups and self.groups[-1][0] is target:
+            self.groups[-1][1].extend(ids)
+        else:
+            self.groups.append((target, ids))
 
     def add_file(self, target: _Target) -> None:
         """Note that every chunk of `target` is queued (an empty file has none)."""
         target.complete = True
-        if not self.batch_files or self.batch_files[-1] is not target:
-            self.batch_files.append(target)
+        if not self.groups or self.groups[-1][0] is not target:
+            self.groups.append((target, []))
 
     def full(self) -> bool:
-        return len(self.pieces) >= _BATCH_PIECES or len(self.batch_files) >= _BATCH_FILES
+        return self.queued >= _BATCH_PIECES or len(self.groups) >= _BATCH_FILES
 
     def flush(self) -> tuple[list[_Run], list[_Target]]:
         """Locate the batch's chunks, and cut it into runs sorted by pack and offset."""
-        pieces, self.pieces = self.pieces, []
-        batch, self.batch_files = self.batch_files, []
-        known = self.repo.index.locate_many([piece[0] for piece in pieces])
+        groups, self.groups, self.queued = self.groups, [], 0
+        known = self.repo.index.locate_many([i for _, ids in groups for i in ids])
         by_blob: dict[bytes, tuple[BlobLocation, list[_Place]]] = {}
         counts: dict[_Target, int] = {}
-        for blob_id, target in pieces:
-            location = known.get(blob_id)
-            if location is None:
-                target.error = target.error or f"morceau {blob_id.hex()[:16]} absent de l'index"
-                continue
+        for target, ids in groups:
             offset = target.planned_size
-            target.planned_size += location.entry.raw_length
-            counts[target] = counts.get(target, 0) + 1
-            found = by_blob.get(blob_id)
-            if found is None:
-                by_blob[blob_id] = (location, [(target, offset)])
-            else:
-                found[1].append((target, offset))
+            count = 0
+            for blob_id in ids:
+                location = known.get(blob_id)
+                if location is None:
+                    target.error = target.error or f"morceau {blob_id.hex()[:16]} absent de l'index"
+                    continue
+                found = by_blob.get(blob_id)
+                if found is None:
+                    by_blob[blob_id] = (location, [(target, offset)])
+                else:
+                    found[1].append((target, offset))
+                offset += location.entry.raw_length
+                count += 1
+            target.planned_size = offset
+            counts[target] = counts.get(target, 0) + count
         ready: list[_Target] = []
-        for target in batch:
+        for target in counts:
             if target.complete and target.planned_size != target.node.size and not target.error:
                 target.error = (
                     f"taille restaurée {target.planned_size} ≠ {target.node.size} attendue"
                 )
-            with self.lock:
-                target.pending += counts.get(target, 0)
+        with self.lock:  # once per batch, not per file
+            for target, count in counts.items():
+                target.pending += count
                 target.planned = target.complete
                 if target.planned and target.pending == 0:
                     ready.append(target)
@@ -432,8 +443,11 @@ def restore_snapshot(
                 elif node.type == "file":
                     parent(path)
                     file = _Target(node, path)
-                    for chunk in node.chunks:
-                        state.add_chunk(chunk, file)
+                    chunks, start = node.chunks, 0
+                    while start < len(chunks):  # a large file may span several batches
+                        part = chunks[start : start + state.room()]
+                        state.add_chunks(part, file)
+                        start += len(part)
                         if state.full():
                             submit(*state.flush())
                     state.add_file(file)

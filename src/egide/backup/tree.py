@@ -87,17 +87,49 @@ def decode_node(line: bytes) -> Node:
 
 
 def decode_stream(pieces: Iterable[bytes]) -> Iterator[Node]:
-    """Nodes from the tree stream given piece by piece (lines may span pieces)."""
-    carry = b""
+    """Nodes from the tree stream given piece by piece (lines may span pieces).
+
+    A piece is searched for its last line end once: a long line (a large file's chunk list
+    spans dozens of pieces) is gathered and joined once, never rescanned or copied per piece.
+    """
+    carry: list[bytes] = []
     for piece in pieces:
-        data = carry + piece
-        lines = data.split(b"\n")
-        carry = lines.pop()
-        for line in lines:
-            if line:
-                yield decode_node(line)
-    if carry.strip():
-        yield decode_node(carry)
+        end = piece.rfind(b"\n")
+        if end < 0:
+            carry.append(piece)
+            continue
+        head = piece[:end]
+        if carry:
+            head = b"".join((*carry, head))
+        carry = [piece[end + 1 :]]
+        yield from _decode_lines(head.split(b"\n"))
+    rest = b"".join(carry)
+    if rest.strip():
+        yield decode_node(rest)
+
+
+def _decode_lines(lines: list[bytes]) -> list[Node]:
+    """The nodes of complete lines: one `json.loads` for all of them (a call per line costs more
+    than decoding a short line), line by line only to name a malformed one."""
+    lines = [line for line in lines if line]
+    try:
+        documents = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        documents = None
+    if not isinstance(documents, list) or len(documents) != len(lines):
+        return [decode_node(line) for line in lines]  # raises on the first malformed line
+    nodes = []
+    for document, line in zip(documents, lines, strict=True):
+        if not isinstance(document, dict) or not _FIELDS.issuperset(document):
+            decode_node(line)  # raises, naming what is wrong
+        try:
+            node = Node(**document)
+        except TypeError:
+            node = decode_node(line)
+        if not isinstance(node.path, str) or not isinstance(node.chunks, list):
+            decode_node(line)
+        nodes.append(node)
+    return nodes
 
 
 class MergeCursor:
@@ -112,20 +144,26 @@ class MergeCursor:
     ) -> None:
         self._nodes = nodes
         self._skipped = skipped
-        self._current = next(nodes, None)
+        self._current: Node | None = None
+        self._key: tuple[str, ...] = ()  # the current node's (computed once, compared often)
         self._matched = False
+        self._next()
+
+    def _next(self) -> None:
+        self._current = next(self._nodes, None)
+        self._key = () if self._current is None else self._current.key()
 
     def _advance(self) -> None:
         if self._skipped is not None and not self._matched and self._current is not None:
             self._skipped(self._current)
-        self._current = next(self._nodes, None)
+        self._next()
         self._matched = False
 
     def find(self, key: tuple[str, ...]) -> Node | None:
         """The node at `key`, skipping those before it; keys must be asked in increasing order."""
-        while self._current is not None and self._current.key() < key:
+        while self._current is not None and self._key < key:
             self._advance()
-        if self._current is not None and self._current.key() == key:
+        if self._current is not None and self._key == key:
             self._matched = True
             return self._current
         return None

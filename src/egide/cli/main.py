@@ -10,8 +10,6 @@ import importlib
 
 import click
 
-from egide import __version__
-
 # Command name → module of `egide.cli` defining a command of the same name.
 _COMMANDS = (
     "serve", "demo", "audit", "mail", "agent", "compliance", "backup", "directory", "smtp",
@@ -30,8 +28,21 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # Not `click.version_option(__version__)`: the version is looked up only when asked for
+    # (`importlib.metadata` costs ~45 ms at every start, see `egide/__init__.py`).
+    if value and not ctx.resilient_parsing:
+        from egide import __version__
+
+        click.echo(f"egide, version {__version__}")
+        ctx.exit()
+
+
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="egide")
+@click.option(
+    "--version", is_flag=True, expose_value=False, is_eager=True, callback=_show_version,
+    help="Show the version and exit.",
+)  # fmt: skip
 def cli() -> None:
     """Égide : messagerie sécurisée de santé, sauvegarde HDS et conformité RGPD du cabinet."""
 

@@ -3,7 +3,8 @@
 Reads the «Extraction_Correspondance_MSSante» and PS_LibreAcces «Personne_activite» files
 (`extraction`), merges duplicate lines, keeps a dated diff of every import (`importer`) and
 answers autocomplete queries the way a secretary types them (`query`, `vocabulary`), on an
-embedded SQLite FTS5 file (`sqlite_index`) or on PostgreSQL (`postgres_index`).
+embedded SQLite FTS5 file (`sqlite_index`; a full import builds its FTS5 tables beside it,
+`sqlite_side`) or on PostgreSQL (`postgres_index`).
 
 Pure library: no Django, no environment reads, no printing. Imports the standard library and
 `psycopg` (only when a PostgreSQL index is opened).

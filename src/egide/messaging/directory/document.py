@@ -82,19 +82,26 @@ _RPPS, _ADDRESS, _PROFESSION, _SPECIALTY, _POSTCODE = (
 
 def row_documents(row: Row) -> tuple[str, str]:
     """The `identity` and `everything` documents of a row (see the module docstring)."""
+    return identity_document(row), everything_document(row)
+
+
+def identity_document(row: Row) -> str:
+    """Names (or organisation and service) and the RPPS, as raw text."""
+    if row[_FAMILY]:
+        return f"{row[_FAMILY]} {row[_GIVEN]} {row[_RPPS]}"
+    return f"{row[_ORGANISATION]} {row[_SERVICE]} {row[_RPPS]}"
+
+
+def everything_document(row: Row) -> str:
+    """Names, profession with its synonyms, city and postcode, structure or local part."""
     family = row[_FAMILY]
     synonyms = synonym_words(row[_PROFESSION], row[_SPECIALTY])
     place = f"{row[_PROFESSION]} {row[_SPECIALTY]} {synonyms} {row[_CITY]} {row[_POSTCODE]}"
     if family:
-        names = f"{family} {row[_GIVEN]}"
-        return (
-            f"{names} {row[_RPPS]}",
-            f"{names} {place} {row[_ORGANISATION]} {row[_SERVICE]}",
-        )
-    names = f"{row[_ORGANISATION]} {row[_SERVICE]}"
+        return f"{family} {row[_GIVEN]} {place} {row[_ORGANISATION]} {row[_SERVICE]}"
     # PostgreSQL's parser keeps «secretariat.cardio» as one host-like word: split it here.
     local_part = row[_ADDRESS].partition("@")[0].replace(".", " ").replace("_", " ")
-    return f"{names} {row[_RPPS]}", f"{names} {place} {local_part}"
+    return f"{row[_ORGANISATION]} {row[_SERVICE]} {place} {local_part}"
 
 
 def document_words() -> Callable[[Row], tuple[str, str, str, str, str | None]]:

@@ -19,7 +19,8 @@ On-disk format (version 1, `meta.format`):
   Prefixes of one to three letters use FTS5's own prefix indexes.
 - `import`, `change`: the dated diffs, kept forever (they are small after the first import).
 The file lives in the data directory the caller names; WAL mode lets searches run during an
-import, which they see only once committed.
+import, which they see only once committed. A full import builds the FTS5 tables in scratch
+files beside it on two more threads and copies them in (`sqlite_side`).
 """
 
 # ruff: noqa: S608  (SQL is built from fixed table names only; values are bound parameters)
@@ -27,15 +28,12 @@ import, which they see only once committed.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 
 from ..errors import DirectoryIndexError
 from .document import row_documents
@@ -43,9 +41,8 @@ from .entry import Entry, Row, Source, row_from_text, row_text
 from .extraction import MalformedLine
 from .index import Change, ChangeKind, Document, ImportRecord, search_entries
 from .query import Query
+from .sqlite_side import SideTables
 from .vocabulary import vocabulary_version
-
-T = TypeVar("T")
 
 FORMAT_VERSION = "1"
 SOURCE_BASE = {Source.MSSANTE: 0, Source.PS: 1 << 40}
@@ -56,14 +53,22 @@ GAP = 1 << 16
 # A diff of more changes than this (or a tenth of the entries) is applied by a full rebuild.
 INCREMENTAL_LIMIT = 1000
 
+
+def _fts_schema(document: Document, source: Source) -> tuple[str, str]:
+    """The statements creating one FTS5 table and the `fts5vocab` table that reads it."""
+    table = f"{document.value}_{source.value}"
+    return (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING fts5({document.value}, content='',"
+        " detail='none', columnsize=0, prefix='1 2 3', tokenize='unicode61 remove_diacritics 2')",
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {table}_vocabulary USING fts5vocab({table}, row)",
+    )
+
+
 _FTS_TABLES = "\n".join(
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {document.value}_{source.value} USING fts5("
-    f"{document.value}, content='', detail='none', columnsize=0, prefix='1 2 3',"
-    " tokenize='unicode61 remove_diacritics 2');\n"
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {document.value}_{source.value}_vocabulary"
-    f" USING fts5vocab({document.value}_{source.value}, row);"
+    f"{statement};"
     for source in Source
     for document in Document
+    for statement in _fts_schema(document, source)
 )
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -264,37 +269,40 @@ class SqliteIndex:
 
     def _rebuild(
         self, source: Source, rows: Sequence[Row], fingerprints: Mapping[str, int]
-    ) -> None:
-        """Every entry of `source` written again, ids spaced by `GAP` in alphabetical order."""
+    ) -> SideTables:
+        """Every entry of `source` written again, ids spaced by `GAP` in alphabetical order.
+
+        Writes the `entry` rows here while the FTS5 tables are built beside the index on two
+        more threads (`sqlite_side`); the caller copies them in with `copy_into` before its
+        COMMIT and closes them in every case.
+        """
         base = SOURCE_BASE[source]
         db = self._db
-        identity = f"{Document.IDENTITY.value}_{source.value}"
-        everything = f"{Document.EVERYTHING.value}_{source.value}"
-        db.execute("DELETE FROM entry WHERE id > ? AND id < ?", (base, base + SOURCE_SPAN))
-        # Building the key index once after the insert (a sort) is several times faster
-        # than updating it row by row in random key order.
-        db.execute("DROP INDEX entry_by_key")
-        db.executemany(
-            "INSERT INTO entry(id, key, fingerprint, data) VALUES (?, ?, ?, ?)",
-            in_background(
-                lambda: (
+        side = SideTables(
+            self.path,
+            source,
+            rows,
+            base=base,
+            gap=GAP,
+            schemas={document: _fts_schema(document, source) for document in Document},
+        )
+        try:
+            db.execute("DELETE FROM entry WHERE id > ? AND id < ?", (base, base + SOURCE_SPAN))
+            # Building the key index once after the insert (a sort) is several times faster
+            # than updating it row by row in random key order.
+            db.execute("DROP INDEX entry_by_key")
+            db.executemany(
+                "INSERT INTO entry(id, key, fingerprint, data) VALUES (?, ?, ?, ?)",
+                (
                     (base + number * GAP, row[0], fingerprints[row[0]], row_text(row))
                     for number, row in enumerate(rows, start=1)
-                )
-            ),
-        )
-        db.execute("CREATE UNIQUE INDEX entry_by_key ON entry(key)")
-        documents: list[tuple[str, str]] = []
-        for table, position in ((identity, 0), (everything, 1)):
-            db.execute(f"INSERT INTO {table}({table}) VALUES ('delete-all')")
-            db.executemany(
-                f"INSERT INTO {table}(rowid, {table.split('_')[0]}) VALUES (?, ?)",
-                in_background(functools.partial(_documents, rows, documents, base, position)),
+                ),
             )
-        db.execute(
-            "INSERT OR REPLACE INTO meta(name, value) VALUES ('vocabulary', ?)",
-            (vocabulary_version(),),
-        )
+            db.execute("CREATE UNIQUE INDEX entry_by_key ON entry(key)")
+        except BaseException:
+            side.close(db)
+            raise
+        return side
 
     def _apply(
         self,
@@ -372,11 +380,11 @@ class SqliteIndex:
         record: ImportRecord,
         changes: Sequence[Change] | None,
     ) -> ImportRecord:
-        base = SOURCE_BASE[source]
         db = self._db
         # A large page cache: the FTS rebuild and the key index sort in memory instead of
         # spilling to disk half-way (the default cache is 2 MB).
         db.execute("PRAGMA cache_size = -262144")
+        side: SideTables | None = None
         try:
             db.execute("BEGIN IMMEDIATE")
             applied = (
@@ -386,115 +394,75 @@ class SqliteIndex:
                 and self._apply(source, rows, fingerprints, changes)
             )
             if not applied:
-                self._rebuild(source, rows, fingerprints)
-            db.execute("DELETE FROM term WHERE source = ?", (source.value,))
-            for document in Document:
-                table = f"{document.value}_{source.value}"
+                side = self._rebuild(source, rows, fingerprints)
+            # The dated diff is written while the side tables are still being built.
+            import_id = self._record(source, record, changes)
+            if side is not None:
+                side.copy_into(db)
                 db.execute(
-                    f"INSERT INTO term(source, document, word) SELECT ?, ?, term"
-                    f" FROM {table}_vocabulary WHERE term NOT GLOB '[0-9]*'",
-                    (source.value, document.value),
-                )
-            counts = {name: getattr(record, name) for name in _COUNTS}
-            problems = [[p.number, p.reason, p.excerpt] for p in record.problems]
-            cursor = db.execute(
-                "INSERT INTO import(source, imported_at, file_name, counts, problems)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    source.value,
-                    record.imported_at.isoformat(),
-                    record.file_name,
-                    json.dumps(counts),
-                    json.dumps(problems, ensure_ascii=False),
-                ),
-            )
-            import_id = int(cursor.lastrowid or 0)
-            if changes is None:
-                # First import of this source: every entry is new (no Change objects built).
-                # Done in SQL: the address of an MSSanté entry is its key (in lower case);
-                # names are left out of this one list of half a million lines.
-                db.execute(
-                    "INSERT INTO change(import_id, kind, key, address, name, fields)"
-                    " SELECT ?, 'added', key, CASE WHEN ? THEN key ELSE '' END, '', '[]'"
-                    " FROM entry WHERE id > ? AND id < ? ORDER BY id",
-                    (import_id, source is Source.MSSANTE, base, base + SOURCE_SPAN),
+                    "INSERT OR REPLACE INTO meta(name, value) VALUES ('vocabulary', ?)",
+                    (vocabulary_version(),),
                 )
             else:
-                db.executemany(
-                    "INSERT INTO change(import_id, kind, key, address, name, fields)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        (import_id, c.kind.value, c.key, c.address, c.name, json.dumps(c.fields))
-                        for c in changes
-                    ),
-                )
+                db.execute("DELETE FROM term WHERE source = ?", (source.value,))
+                for document in Document:
+                    table = f"{document.value}_{source.value}"
+                    db.execute(
+                        f"INSERT INTO term(source, document, word) SELECT ?, ?, term"
+                        f" FROM {table}_vocabulary WHERE term NOT GLOB '[0-9]*'",
+                        (source.value, document.value),
+                    )
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        finally:
+            if side is not None:
+                side.close(db)
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return dataclasses.replace(record, id=import_id)
 
-
-def _documents(
-    rows: Sequence[Row], documents: list[tuple[str, str]], base: int, position: int
-) -> Iterator[tuple[int, str]]:
-    # The first pass computes the documents (and keeps them for the second).
-    if not documents:
-        for number, row in enumerate(rows, start=1):
-            pair = row_documents(row)
-            documents.append(pair)
-            yield base + number * GAP, pair[position]
-        return
-    for number, pair in enumerate(documents, start=1):
-        yield base + number * GAP, pair[position]
-
-
-def in_background(make: Callable[[], Iterable[T]], batch: int = 2048) -> Iterator[T]:
-    """The items of `make()`, computed by a helper thread while the caller's thread works.
-
-    `sqlite3` releases the GIL while SQLite inserts a row, so Python can prepare the next rows
-    (documents, joined fields) on the machine's other core meanwhile: the import's write phase
-    then takes about the longer of the two instead of their sum.
-    """
-    chunks: queue.Queue[list[T] | None] = queue.Queue(maxsize=32)
-    stop = threading.Event()
-    failures: list[BaseException] = []
-
-    def put(chunk: list[T] | None) -> None:
-        # Gives up when the consumer has stopped (an error in SQLite), never blocks for ever.
-        while not stop.is_set():
-            try:
-                chunks.put(chunk, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def produce() -> None:
-        try:
-            chunk: list[T] = []
-            for item in make():
-                chunk.append(item)
-                if len(chunk) >= batch:
-                    put(chunk)
-                    chunk = []
-            put(chunk)
-        except BaseException as error:  # handed to the consumer, raised there
-            failures.append(error)
-        finally:
-            put(None)
-
-    worker = threading.Thread(target=produce, name="directory-import", daemon=True)
-    worker.start()
-    try:
-        while (chunk := chunks.get()) is not None:
-            yield from chunk
-    finally:
-        stop.set()
-        worker.join()
-    if failures:
-        raise failures[0]
+    def _record(
+        self, source: Source, record: ImportRecord, changes: Sequence[Change] | None
+    ) -> int:
+        """Store the import's dated summary and its changes; returns the import's id."""
+        base = SOURCE_BASE[source]
+        db = self._db
+        counts = {name: getattr(record, name) for name in _COUNTS}
+        problems = [[p.number, p.reason, p.excerpt] for p in record.problems]
+        cursor = db.execute(
+            "INSERT INTO import(source, imported_at, file_name, counts, problems)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                source.value,
+                record.imported_at.isoformat(),
+                record.file_name,
+                json.dumps(counts),
+                json.dumps(problems, ensure_ascii=False),
+            ),
+        )
+        import_id = int(cursor.lastrowid or 0)
+        if changes is None:
+            # First import of this source: every entry is new (no Change objects built).
+            # Done in SQL: the address of an MSSanté entry is its key (in lower case);
+            # names are left out of this one list of half a million lines.
+            db.execute(
+                "INSERT INTO change(import_id, kind, key, address, name, fields)"
+                " SELECT ?, 'added', key, CASE WHEN ? THEN key ELSE '' END, '', '[]'"
+                " FROM entry WHERE id > ? AND id < ? ORDER BY id",
+                (import_id, source is Source.MSSANTE, base, base + SOURCE_SPAN),
+            )
+        else:
+            db.executemany(
+                "INSERT INTO change(import_id, kind, key, address, name, fields)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (import_id, c.kind.value, c.key, c.address, c.name, json.dumps(c.fields))
+                    for c in changes
+                ),
+            )
+        return import_id
 
 
 def _entry(entry_id: int, data: str) -> Entry:
