@@ -7,6 +7,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from egide.messaging.directory import ChangeKind, DirectoryIndex, Source, import_file, open_index
 from egide.messaging.errors import DirectoryFileRefused, DirectoryIndexError
@@ -216,30 +217,45 @@ def test_postgresql_search_indexes_keep_no_pending_list(
         index.close()
 
 
+def downgraded(url: str, *statements: str) -> DirectoryIndex:
+    """The sample imported, the stored directory taken back to an older format by
+    `statements`, then opened again (which upgrades it)."""
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
+    index = open_index(url)
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    index.close()
+    with psycopg.connect(url, autocommit=True) as db:
+        for statement in statements:
+            db.execute(statement)
+    return open_index(url)
+
+
+def format_and_empty(url: str, column: str) -> tuple[object, ...] | None:
+    """The stored format, how many entries have `column` empty, and how many there are."""
+    with psycopg.connect(url) as db:
+        return db.execute(
+            sql.SQL(
+                "SELECT (SELECT value FROM egide_directory.meta WHERE name = 'format'),"
+                " count(*) FILTER (WHERE {} IS NULL), count(*) FROM egide_directory.entry"
+            ).format(sql.Identifier(column))
+        ).fetchone()
+
+
 def test_a_postgresql_directory_of_format_1_gets_names_and_cities_at_its_next_import(
     postgres_database: str,
 ) -> None:
     """Format 2 adds `name` and `place` (B-tree ranges for «name, then a prefix» and «a
     profession in a city»): a directory stored before gets the columns when opened, empty,
     and its next import, even one that changes nothing, rebuilds the source to fill them."""
-    with psycopg.connect(postgres_database, autocommit=True) as db:
-        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
-    index = open_index(postgres_database)
-    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
-    index.close()
-    with psycopg.connect(postgres_database, autocommit=True) as db:
-        db.execute("ALTER TABLE egide_directory.entry DROP COLUMN name, DROP COLUMN place")
-        db.execute("DROP TABLE egide_directory.place")
-        db.execute("UPDATE egide_directory.meta SET value = '1' WHERE name = 'format'")
-    index = open_index(postgres_database)
+    index = downgraded(
+        postgres_database,
+        "ALTER TABLE egide_directory.entry DROP COLUMN name, DROP COLUMN place",
+        "DROP TABLE egide_directory.place",
+        "UPDATE egide_directory.meta SET value = '1' WHERE name = 'format'",
+    )
     try:
-        with psycopg.connect(postgres_database) as db:
-            row = db.execute(
-                "SELECT (SELECT value FROM egide_directory.meta WHERE name = 'format'),"
-                " count(*) FILTER (WHERE name IS NULL), count(*)"
-                " FROM egide_directory.entry"
-            ).fetchone()
-        assert row == ("3", 10, 10)
+        assert format_and_empty(postgres_database, "name") == ("3", 10, 10)
         # Rows without names are still found, through the word indexes.
         assert [entry.family_name for entry in index.search("dupont ma")] == ["DUPONT"]
         record = import_file(index, MSSANTE_SAMPLE, imported_at=DAY_TWO)
@@ -265,26 +281,16 @@ def test_a_postgresql_directory_of_format_2_gets_its_rpps_apart_at_its_next_impo
     a format-2 directory (the RPPS among the words) gets the column when opened, empty, is
     still searched by RPPS meanwhile, and its next import, even one that changes nothing,
     rebuilds the source to fill it."""
-    with psycopg.connect(postgres_database, autocommit=True) as db:
-        db.execute("DROP SCHEMA IF EXISTS egide_directory CASCADE")
-    index = open_index(postgres_database)
-    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
-    index.close()
-    with psycopg.connect(postgres_database, autocommit=True) as db:
-        db.execute(
-            "UPDATE egide_directory.entry SET identity = identity || rpps::tsvector"
-            " WHERE rpps IS NOT NULL"
-        )
-        db.execute("ALTER TABLE egide_directory.entry DROP COLUMN rpps")
-        db.execute("UPDATE egide_directory.meta SET value = '2' WHERE name = 'format'")
-    index = open_index(postgres_database)
+    index = downgraded(
+        postgres_database,
+        "UPDATE egide_directory.entry SET identity = identity || rpps::tsvector"
+        " WHERE rpps IS NOT NULL",
+        "ALTER TABLE egide_directory.entry DROP COLUMN rpps",
+        "UPDATE egide_directory.meta SET value = '2' WHERE name = 'format'",
+    )
     try:
+        row = format_and_empty(postgres_database, "rpps")
         with psycopg.connect(postgres_database) as db:
-            row = db.execute(
-                "SELECT (SELECT value FROM egide_directory.meta WHERE name = 'format'),"
-                " count(*) FILTER (WHERE rpps IS NULL), count(*)"
-                " FROM egide_directory.entry"
-            ).fetchone()
             rebuilds = db.execute(
                 "SELECT name, value FROM egide_directory.meta WHERE name LIKE 'rebuild%%'"
                 " ORDER BY name"
