@@ -44,6 +44,28 @@ def test_files_cut_across_small_batches_and_ranges_restore_identical(
     assert not list((tmp_path / "out").rglob(".*.egide-restore"))
 
 
+@pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "temporary-name"])
+def test_a_restore_over_earlier_files_replaces_them_whole_with_or_without_unnamed_files(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    source = make_tree(tmp_path / "src")
+    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    out = tmp_path / "out"
+    restored = out / str(source).lstrip("/")
+    if not unnamed:  # a file system without O_TMPFILE: a temporary name, then a rename
+        monkeypatch.setattr(restorer, "_unnamed_file", lambda directory: -1)
+    assert restore_snapshot(repo, snapshot, out).problems == ()
+    # Earlier files in the way: changed, and a temporary file an interrupted restore left.
+    letters = sorted(restored.rglob("*.txt"))
+    letters[0].write_bytes(b"autre contenu")
+    letters[1].with_name(f".{letters[1].name}.egide-restore").write_bytes(b"reste")
+
+    assert restore_snapshot(repo, snapshot, out).problems == ()
+
+    assert digest_tree(restored) == digest_tree(source)
+    assert not list(out.rglob(".*.egide-restore"))
+
+
 def test_a_missing_pack_fails_only_the_files_it_holds(repo: Repository, tmp_path: Path) -> None:
     source, snapshot, letter, lost = back_up_and_lose_a_pack(repo, tmp_path)
     in_lost_pack = {

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -78,8 +79,18 @@ class _Target:
     """A file being restored: its temporary name, descriptor and chunks still to write."""
 
     __slots__ = (
-        "complete", "error", "fd", "holes", "node", "open_lock", "path", "pending", "planned",
-        "planned_size", "temp",
+        "complete",
+        "error",
+        "fd",
+        "holes",
+        "named",
+        "node",
+        "open_lock",
+        "path",
+        "pending",
+        "planned",
+        "planned_size",
+        "temp",
     )  # fmt: skip
 
     def __init__(self, node: Node, path: str) -> None:
@@ -88,6 +99,7 @@ class _Target:
         # Written aside and renamed when complete and verified: no half file under the real name.
         head, name = os.path.split(path)
         self.temp = os.path.join(head, f".{name}.egide-restore")
+        self.named = False  # written under `temp` (no O_TMPFILE here) rather than unnamed
         self.fd = -1
         self.open_lock = threading.Lock()
         self.complete = False  # every chunk is queued (planner's view)
@@ -100,9 +112,61 @@ class _Target:
     def descriptor(self) -> int:
         with self.open_lock:
             if self.fd < 0:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-                self.fd = os.open(self.temp, flags, 0o600)
+                self.fd = _unnamed_file(os.path.dirname(self.path))
+                if self.fd < 0:
+                    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+                    self.fd = os.open(self.temp, flags, 0o600)
+                    self.named = True
             return self.fd
+
+    def publish(self) -> None:
+        """The complete file under its real name (the descriptor still open)."""
+        if self.named:
+            os.replace(self.temp, self.path)
+            return
+        try:  # one directory entry made, instead of a temporary one made then renamed
+            _link_descriptor(self.fd, self.path)
+        except FileExistsError:  # restored over an existing file: replaced atomically
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.temp)  # left by an interrupted restore
+            _link_descriptor(self.fd, self.temp)
+            self.named = True
+            os.replace(self.temp, self.path)
+
+
+def _unnamed_file(directory: str) -> int:
+    """A file without a name in `directory` (O_TMPFILE), or -1 where the system has none."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not _proc_fd_links:
+        return -1
+    try:
+        return os.open(directory or ".", flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            return -1
+        raise
+
+
+def _link_descriptor(fd: int, path: str) -> None:
+    """Give the unnamed file open as `fd` the name `path` (linkat through /proc, following
+    its link: `os.link` with default directories calls link(2), which would not)."""
+    os.link(str(fd), path, src_dir_fd=_proc_fds(), follow_symlinks=True)
+
+
+_proc = threading.Lock()
+_proc_fd_dir: list[tuple[int, int]] = []  # (process id, descriptor of its /proc/<pid>/fd)
+
+
+def _proc_fds() -> int:
+    with _proc:
+        if _proc_fd_dir and _proc_fd_dir[0][0] == os.getpid():
+            return _proc_fd_dir[0][1]
+        fd = os.open(f"/proc/{os.getpid()}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        _proc_fd_dir[:] = [(os.getpid(), fd)]
+        return fd
+
+
+_proc_fd_links = Path("/proc/self/fd").is_dir()
 
 
 # (file, offset in the file) where one chunk goes.
@@ -324,15 +388,19 @@ class _Restore:
             if target.fd >= 0:
                 if target.holes and target.error is None:
                     os.ftruncate(target.fd, node.size)
+                if target.error is None:
+                    target.publish()
                 os.close(target.fd)
                 target.fd = -1
-            if target.error is None:
-                os.replace(target.temp, target.path)
         except OSError as error:
             target.error = str(error.strerror)
+            if target.fd >= 0:
+                os.close(target.fd)  # an unnamed file goes with its descriptor
+                target.fd = -1
         if target.error is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(target.temp)
+            if target.named:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target.temp)
             self.problem(node.path, f"non restauré : {target.error}")
             return
         problems: list[FileProblem] = []
