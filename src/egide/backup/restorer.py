@@ -78,7 +78,8 @@ def selected(node: Node, includes: Sequence[str]) -> bool:
 
 
 class _Target:
-    """A file being restored: its temporary name, descriptor and chunks still to write."""
+    """A file being restored: its descriptor (an unnamed file, or its temporary name's) and
+    chunks still to write."""
 
     __slots__ = (
         "complete",
@@ -98,7 +99,8 @@ class _Target:
     def __init__(self, node: Node, path: str) -> None:
         self.node = node
         self.path = path
-        # Written aside and renamed when complete and verified: no half file under the real name.
+        # Written aside (unnamed, else under `temp`) and given its real name when complete and
+        # verified (`publish`): no half file under the real name.
         head, name = os.path.split(path)
         self.temp = os.path.join(head, f".{name}.egide-restore")
         self.named = False  # written under `temp` (no O_TMPFILE here) rather than unnamed
@@ -156,15 +158,17 @@ def _link_descriptor(fd: int, path: str) -> None:
 
 
 _proc = threading.Lock()
-_proc_fd_dir: list[tuple[int, int]] = []  # (process id, descriptor of its /proc/<pid>/fd)
+_proc_fd_dirs: dict[int, int] = {}  # process id → descriptor of its /proc/<pid>/fd
 
 
 def _proc_fds() -> int:
+    """This process's /proc/<pid>/fd, opened once (by pid: a forked child opens its own)."""
+    pid = os.getpid()
     with _proc:
-        if _proc_fd_dir and _proc_fd_dir[0][0] == os.getpid():
-            return _proc_fd_dir[0][1]
-        fd = os.open(f"/proc/{os.getpid()}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        _proc_fd_dir[:] = [(os.getpid(), fd)]
+        fd = _proc_fd_dirs.get(pid)
+        if fd is None:
+            fd = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            _proc_fd_dirs[pid] = fd
         return fd
 
 

@@ -117,8 +117,7 @@ def document_words() -> Callable[[Row], tuple[str, str, str, str, str | None]]:
 
     Each field is folded once per distinct value (names, cities and professions repeat), and
     the profession, specialty, synonyms, city and postcode part once per distinct
-    combination: the function keeps caches, so make one per import. An identifier made of
-    ASCII letters and digits (an RPPS, different on every row) is its own folded word.
+    combination: the function keeps caches, so make one per import.
     """
 
     @functools.cache
