@@ -263,6 +263,43 @@ def test_mail_and_rcpt_are_answered_from_the_cache_only_after_a_full_check(
     assert not sink.known_recipient(PEER, "personne@tilleuls.egide.test")
 
 
+def _wait_for(condition: Any) -> None:
+    for _ in range(600):
+        if condition():
+            return
+        threading.Event().wait(0.1)
+    raise AssertionError("not reached within a minute")
+
+
+def test_ingest_commits_leave_the_wal_checkpoint_to_the_checkpointer_thread(
+    smtp_settings: Any, hosted: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's WAL only")
+    checkpointer = ingest.Checkpointer(every=3, idle=3600)
+    monkeypatch.setattr(ingest, "_checkpointer", checkpointer)
+    for index in range(2):
+        ingest.accept([hosted], b"Subject: %d\r\n\r\nx\r\n" % index, envelope_from="", actor="t")
+    assert checkpointer.runs == 0  # fewer messages than `every`, far from idle
+    ingest.accept([hosted], b"Subject: 3\r\n\r\nx\r\n", envelope_from="", actor="t")
+    _wait_for(lambda: checkpointer.runs == 1)
+    # The ingest commit's connection is left as every other one: FULL, automatic checkpoints.
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == ingest.SQLITE_AUTOCHECKPOINT_PAGES
+    assert Message.objects.filter(mailbox=hosted).count() == 3
+
+
+def test_the_checkpointer_also_runs_once_the_listener_is_idle(smtp_settings: Any) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's WAL only")
+    checkpointer = ingest.Checkpointer(every=1000, idle=0.05)
+    checkpointer.committed(1)
+    _wait_for(lambda: checkpointer.runs == 1)
+
+
 # --- the DATA reader, over the network ------------------------------------------------------
 
 
