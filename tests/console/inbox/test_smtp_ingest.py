@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import fcntl
 import smtplib
+import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -349,6 +352,53 @@ def test_the_checkpointer_also_runs_once_the_listener_is_idle(smtp_settings: Any
     checkpointer = ingest.Checkpointer(every=1000, idle=0.05)
     checkpointer.committed(1)
     _wait_for(lambda: checkpointer.runs == 1)
+
+
+def test_a_log_that_a_pass_could_not_copy_whole_gets_a_pass_with_the_batches_held_back(
+    smtp_settings: Any, hosted: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's WAL only")
+    pauses = []
+
+    @contextmanager
+    def pause() -> Iterator[None]:
+        pauses.append("held")
+        with ingest.group().paused():
+            yield
+
+    checkpointer = ingest.Checkpointer(every=10**9, idle=3600, restart_pages=0, pause=pause)
+    monkeypatch.setattr(ingest, "_checkpointer", checkpointer)
+    ingest.accept([hosted], b"Subject: 1\r\n\r\nx\r\n", envelope_from="", actor="t")
+    # A reader's snapshot keeps the checkpoint from copying the frames committed after it.
+    reader = sqlite3.connect(connection.settings_dict["NAME"])
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        ingest.accept([hosted], b"Subject: 2\r\n\r\nx\r\n", envelope_from="", actor="t")
+        checkpointer.checkpoint()
+    finally:
+        reader.close()
+    assert pauses == ["held"] and checkpointer.paused_runs == 1
+    checkpointer.checkpoint()  # nothing left beyond a snapshot: no pause
+    assert pauses == ["held"] and checkpointer.runs == 2
+
+
+def test_no_batch_is_committed_while_the_group_commit_is_paused() -> None:
+    committed: list[str] = []
+
+    def commit(items: list[str]) -> list[None]:
+        committed.extend(items)
+        return [None for _ in items]
+
+    group: ingest.GroupCommit[str, None] = ingest.GroupCommit(commit)
+    submitter = threading.Thread(target=group.submit, args=("a",))
+    with group.paused():
+        submitter.start()
+        submitter.join(0.3)
+        assert submitter.is_alive() and committed == []
+    submitter.join(60)
+    assert committed == ["a"]
 
 
 # --- the DATA reader, over the network ------------------------------------------------------

@@ -28,7 +28,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
@@ -107,6 +107,21 @@ class GroupCommit(Generic[Item, Result]):
         if waiting.error is not None:
             raise waiting.error
         return waiting.result  # type: ignore[return-value]
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No batch runs inside this block: it waits for the batch in progress, and the items
+        submitted meanwhile are committed after it."""
+        with self._condition:
+            while self._committing:
+                self._condition.wait()
+            self._committing = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._committing = False
+                self._condition.notify_all()
 
     def _take(self) -> list[_Waiting[Item, Result]]:
         batch = [self._queue.pop(0)]
@@ -190,6 +205,9 @@ SQLITE_AUTOCHECKPOINT_PAGES = 1000
 CHECKPOINT_EVERY_MESSAGES = 64
 # With fewer messages pending, a checkpoint once the listener has been idle this long.
 CHECKPOINT_IDLE_SECONDS = 1.0
+# A log longer than this (pages, ≈ 40 MB) is checkpointed once with the ingest batches held
+# back, so that the checkpoint completes and the next commit starts the log over.
+CHECKPOINT_RESTART_PAGES = 10_000
 
 
 class Checkpointer:
@@ -202,19 +220,29 @@ class Checkpointer:
     runs a PASSIVE checkpoint (it never blocks the writers, which go on appending to the log)
     every `CHECKPOINT_EVERY_MESSAGES`, or once idle. Durability is unchanged: a checkpoint only
     copies committed pages from the log into the database. PostgreSQL: nothing to do.
+
+    SQLite starts the log over only after a checkpoint that copied all of it; under a steady
+    stream, commits made during each pass keep it from completing and the log would grow
+    without end. Past `restart_pages`, a pass runs inside `pause` (no ingest batch meanwhile):
+    rare (every ≈ 700 messages), and short, the pass before it having copied most pages.
     """
 
     def __init__(
         self,
         every: int = CHECKPOINT_EVERY_MESSAGES,
         idle: float = CHECKPOINT_IDLE_SECONDS,
+        restart_pages: int = CHECKPOINT_RESTART_PAGES,
+        pause: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self._every = every
         self._idle = idle
+        self._restart_pages = restart_pages
+        self._pause = pause
         self._condition = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
         self.runs = 0  # checkpoints made (tests, benchmark)
+        self.paused_runs = 0  # of which with the batches held back
 
     def committed(self, messages: int) -> None:
         """`messages` were committed without a checkpoint; wake the thread when it is time."""
@@ -243,13 +271,19 @@ class Checkpointer:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                _, log_pages, copied = cursor.fetchone()
+                if log_pages > self._restart_pages and copied < log_pages:
+                    with self._pause():
+                        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                        cursor.fetchone()
+                    self.paused_runs += 1
             self.runs += 1
         except Exception:
             log.exception("WAL checkpoint failed")
             connection.close()
 
 
-_checkpointer = Checkpointer()
+_checkpointer = Checkpointer(pause=lambda: _group.paused())
 
 
 def _insert(messages: list[Message], events: list[audit.Event]) -> None:
