@@ -230,7 +230,7 @@ class Checkpointer:
     def __init__(
         self,
         every: int = CHECKPOINT_EVERY_MESSAGES,
-        idle: float = CHECKPOINT_IDLE_SECONDS,
+        idle: float | None = CHECKPOINT_IDLE_SECONDS,  # None: never when idle
         restart_pages: int = CHECKPOINT_RESTART_PAGES,
         pause: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
@@ -281,9 +281,6 @@ class Checkpointer:
         except Exception:
             log.exception("WAL checkpoint failed")
             connection.close()
-
-
-_checkpointer = Checkpointer(pause=lambda: _group.paused())
 
 
 def _insert(messages: list[Message], events: list[audit.Event]) -> None:
@@ -456,6 +453,8 @@ def recover() -> int:
 
 
 _group = GroupCommit(store_batch)
+# SQLite: this process's ingest commits leave their WAL checkpoints to it.
+_checkpointer = Checkpointer(pause=_group.paused)
 
 
 def group() -> GroupCommit[Arrival, list[Message]]:
