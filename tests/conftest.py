@@ -28,21 +28,6 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
-_quiet_checkpointer: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_background_checkpoints(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The SMTP ingest's checkpointer thread would outlive the test that woke it and reach for a
-    # database pytest-django has closed: tests get one that never runs by itself (its own
-    # tests make theirs). Listener processes started by the tests keep the real one.
-    from egide.console.inbox import ingest
-
-    if not _quiet_checkpointer:
-        _quiet_checkpointer.append(ingest.Checkpointer(every=10**9, idle=None))
-    monkeypatch.setattr(ingest, "_checkpointer", _quiet_checkpointer[0])
-
-
 @pytest.fixture
 def frameworks(db: None) -> None:
     """The CNIL référentiel loaded from the real framework files, as `egide demo` does."""

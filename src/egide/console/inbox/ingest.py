@@ -28,7 +28,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
@@ -108,21 +108,6 @@ class GroupCommit(Generic[Item, Result]):
             raise waiting.error
         return waiting.result  # type: ignore[return-value]
 
-    @contextmanager
-    def paused(self) -> Iterator[None]:
-        """No batch runs inside this block: it waits for the batch in progress, and the items
-        submitted meanwhile are committed after it."""
-        with self._condition:
-            while self._committing:
-                self._condition.wait()
-            self._committing = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._committing = False
-                self._condition.notify_all()
-
     def _take(self) -> list[_Waiting[Item, Result]]:
         batch = [self._queue.pop(0)]
         size = batch[0].size
@@ -171,16 +156,14 @@ def _commit_without_fsync() -> Iterator[None]:
     """A transaction whose commit does not wait for the disk: the segment is the durable record.
 
     SQLite (WAL): `synchronous=NORMAL` for this commit only (the WAL is synced at the next
-    checkpoint or by the next commit of another connection, which keeps its FULL), and no
-    automatic checkpoint in this commit: the `Checkpointer` thread runs it (ADR 0031).
-    PostgreSQL: `synchronous_commit=off` for this transaction. Either way a crash can only lose
-    the last commits, whole and in order; the recovery pass rebuilds them from the segment.
+    checkpoint or by the next commit of another connection, which keeps its FULL). PostgreSQL:
+    `synchronous_commit=off` for this transaction. Either way a crash can only lose the last
+    commits, whole and in order; the recovery pass rebuilds them from the segment.
     """
     sqlite = connection.vendor == "sqlite"
     if sqlite:
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA wal_autocheckpoint=0")
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -192,95 +175,8 @@ def _commit_without_fsync() -> Iterator[None]:
             try:
                 with connection.cursor() as cursor:
                     cursor.execute("PRAGMA synchronous=FULL")
-                    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
             except Exception:  # never leave this connection without fsync: a new one has FULL
                 connection.close()
-
-
-# SQLite's default: a commit that finds more pages than this in the WAL checkpoints it.
-SQLITE_AUTOCHECKPOINT_PAGES = 1000
-# Messages committed between two checkpoints of the `Checkpointer` (≈ 13 WAL pages each: a
-# row with its provisional summary, an audit entry, the chain's head, their indexes), so about
-# as often as SQLite's automatic checkpoint would have run.
-CHECKPOINT_EVERY_MESSAGES = 64
-# With fewer messages pending, a checkpoint once the listener has been idle this long.
-CHECKPOINT_IDLE_SECONDS = 1.0
-# A log longer than this (pages, ≈ 40 MB) is checkpointed once with the ingest batches held
-# back, so that the checkpoint completes and the next commit starts the log over.
-CHECKPOINT_RESTART_PAGES = 10_000
-
-
-class Checkpointer:
-    """Runs SQLite's WAL checkpoints for the ingest commits, in a thread of its own.
-
-    SQLite checkpoints in the commit that takes the WAL over 1000 pages: writing the pages
-    back and two fsyncs (log, database), ≈ 4–5 ms on the benchmark machine, once every
-    ≈ 75 messages, inside one message's latency before its `250` — the p99 of one connection
-    (ADR 0031). Ingest commits turn the automatic checkpoint off and report here; this thread
-    runs a PASSIVE checkpoint (it never blocks the writers, which go on appending to the log)
-    every `CHECKPOINT_EVERY_MESSAGES`, or once idle. Durability is unchanged: a checkpoint only
-    copies committed pages from the log into the database. PostgreSQL: nothing to do.
-
-    SQLite starts the log over only after a checkpoint that copied all of it; under a steady
-    stream, commits made during each pass keep it from completing and the log would grow
-    without end. Past `restart_pages`, a pass runs inside `pause` (no ingest batch meanwhile):
-    rare (every ≈ 700 messages), and short, the pass before it having copied most pages.
-    """
-
-    def __init__(
-        self,
-        every: int = CHECKPOINT_EVERY_MESSAGES,
-        idle: float | None = CHECKPOINT_IDLE_SECONDS,  # None: never when idle
-        restart_pages: int = CHECKPOINT_RESTART_PAGES,
-        pause: Callable[[], AbstractContextManager[object]] = nullcontext,
-    ) -> None:
-        self._every = every
-        self._idle = idle
-        self._restart_pages = restart_pages
-        self._pause = pause
-        self._condition = threading.Condition()
-        self._pending = 0
-        self._thread: threading.Thread | None = None
-        self.runs = 0  # checkpoints made (tests, benchmark)
-        self.paused_runs = 0  # of which with the batches held back
-
-    def committed(self, messages: int) -> None:
-        """`messages` were committed without a checkpoint; wake the thread when it is time."""
-        with self._condition:
-            self._pending += messages
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._loop, name="sqlite-checkpoint", daemon=True
-                )
-                self._thread.start()
-            if self._pending >= self._every:
-                self._condition.notify()
-
-    def _loop(self) -> None:
-        while True:
-            with self._condition:
-                while self._pending < self._every:
-                    if not self._condition.wait(self._idle) and self._pending:
-                        break  # idle: checkpoint what is there
-                self._pending = 0
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """One PASSIVE checkpoint in this thread's connection; a failure is logged, not raised
-        (SQLite's next automatic checkpoint, or this thread's next run, does the work)."""
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                _, log_pages, copied = cursor.fetchone()
-                if log_pages > self._restart_pages and copied < log_pages:
-                    with self._pause():
-                        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                        cursor.fetchone()
-                    self.paused_runs += 1
-            self.runs += 1
-        except Exception:
-            log.exception("WAL checkpoint failed")
-            connection.close()
 
 
 def _insert(messages: list[Message], events: list[audit.Event]) -> None:
@@ -341,8 +237,6 @@ def store_batch(
             _fault_point()
             with _commit_without_fsync():
                 _insert(rows, events)
-            if connection.vendor == "sqlite":
-                _checkpointer.committed(len(rows))
     except BaseException:
         if not in_caller_transaction:
             _withdraw(appended.names)
@@ -453,8 +347,6 @@ def recover() -> int:
 
 
 _group = GroupCommit(store_batch)
-# SQLite: this process's ingest commits leave their WAL checkpoints to it.
-_checkpointer = Checkpointer(pause=_group.paused)
 
 
 def group() -> GroupCommit[Arrival, list[Message]]:

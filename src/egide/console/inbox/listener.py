@@ -74,10 +74,6 @@ def start(
         ingest.recover()
     except Exception:  # the records stay; the next start tries again
         log.exception("recovery pass over the mail segments failed")
-    try:
-        storage.open_segment()  # before the first message, not during it
-    except OSError:  # the first batch tries again, and answers 451 if it cannot
-        log.exception("mail segment not opened")
     host = host or settings.EGIDE_SMTP_HOST
     relay_port = settings.EGIDE_SMTP_PORT if port is None else port
     submission = settings.EGIDE_SMTP_SUBMISSION_PORT if submission_port is None else submission_port

@@ -208,18 +208,6 @@ def append_segment(
             raise
 
 
-def open_segment() -> None:
-    """Open this process's segment now if it has none (a listener starts): the first batch
-    then pays no file creation and its two fsyncs (ADR 0031)."""
-    with _segment.lock:
-        try:
-            if _segment.handle is None or _segment.root != settings.EGIDE_MAIL_DIR:
-                _segment.open_new()
-        except BaseException:
-            _segment.close()
-            raise
-
-
 def close_segment() -> None:
     """Close this process's segment (a listener stops); the next batch starts a new one."""
     with _segment.lock:
