@@ -220,12 +220,17 @@ class Repository:
     ) -> FrameOpener:
         """Opens `entries` of one pack, each group frame once; the groups' lists come from
         `pack_entries` (all the pack's, when the caller has them) or from the index cache."""
-        if pack_entries is not None:
-            members = frame_members(pack_entries)
-        else:
-            offsets = {e.offset for e in entries if e.group}
+        members = frame_members(entries if pack_entries is None else pack_entries)
+        # The groups of which `entries` hold only some chunks are listed by the index cache (a
+        # full restore usually asks for every chunk of a group: no query then).
+        partial = [
+            offset
+            for offset, found in members.items()
+            if sum(e.raw_length for e in found) != found[0].group
+        ]
+        if partial:
             pack_id = reader.name.rsplit("/", 1)[-1]
-            members = self.index.frame_members(pack_id, offsets) if offsets else {}
+            members.update(self.index.frame_members(pack_id, partial))
         return FrameOpener(self, reader, members)
 
 
@@ -251,7 +256,8 @@ class FrameOpener:
             self._offset, self._content, self._error = entry.offset, b"", ""
             try:
                 members = self._members.get(entry.offset, [])
-                self._content = self._reader.open_group(members, sealed_bytes)
+                # A view: each chunk is a slice of it, not a copy.
+                self._content = memoryview(self._reader.open_group(members, sealed_bytes))
             except BackupError as error:
                 self._error = str(error)
         if self._error:
