@@ -109,9 +109,10 @@ def _read_pack(repo: Repository, pack_id: str) -> tuple[set[bytes], list[str], i
         reader = repo.pack_reader(pack_id, data[:64])
     except BackupError as error:
         return {e.blob_id for e in entries}, [*errors, f"pack {pack_id[:12]} : {error}"], len(data)
+    opener = repo.opener(reader, entries, entries)  # every chunk of every group is verified
     for entry in entries:
         try:
-            repo.open_verified(reader, entry, view[entry.offset : entry.offset + entry.length])
+            opener.open(entry, view[entry.offset : entry.offset + entry.length])
         except BackupError:
             damaged.add(entry.blob_id)
     if damaged:

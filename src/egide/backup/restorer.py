@@ -319,7 +319,7 @@ class _Restore:
             if (
                 current is None
                 or location.pack_id != current.pack_id
-                or not 0 <= entry.offset - end <= _MAX_GAP
+                or not -entry.length <= entry.offset - end <= _MAX_GAP  # (<0: the same frame)
                 or entry.offset + entry.length - first > _MAX_RANGE
             ):
                 current = _Run(location.pack_id, [])
@@ -338,7 +338,7 @@ class _Restore:
         segments: dict[_Target, _Segment] = {}
         start = run.blobs[0][0].offset
         last = run.blobs[-1][0]
-        reader = None
+        opener = None
         failure = ""
         try:
             span = memoryview(
@@ -347,15 +347,17 @@ class _Restore:
                 )
             )
             reader = self.repo.pack_reader(run.pack_id)
+            # A group frame is decompressed once for all the chunks of the run it holds.
+            opener = self.repo.opener(reader, [entry for entry, _ in run.blobs])
         except BackupError as error:
             span, failure = memoryview(b""), str(error)
         for entry, places in run.blobs:
             data: bytes | memoryview = b""
             zeros = False
-            if reader is not None:
+            if opener is not None:
                 try:
                     sealed = span[entry.offset - start : entry.offset - start + entry.length]
-                    data = self.repo.open_verified(reader, entry, sealed)
+                    data = opener.open(entry, sealed)
                     zeros = _zeros(data)
                     failure = ""
                 except BackupError as error:
