@@ -140,7 +140,7 @@ class DocumentWords:
         self._places: dict[tuple[str, str, str, str], list[Any]] = {}
         # (organisation, service) -> [folded words, name key, people's rows, others' rows]
         self._pairs: dict[tuple[str, str], list[Any]] = {}
-        # an organisation's mailbox local part (split on «.» and «_») -> rows
+        # an organisation's mailbox local part -> rows (split on «.» and «_» when counted)
         self._local_parts: Counter[str] = Counter()
 
     def _name(self, value: str) -> list[Any]:
