@@ -450,19 +450,19 @@ def _apply_metadata(
     `target`, a path or an open descriptor."""
     link = node.type == "symlink"
     # A path's last component is never followed (a link is dated itself); a descriptor is
-    # the file.
-    nofollow = {} if isinstance(target, int) else {"follow_symlinks": False}
+    # the file itself (and cannot be combined with follow_symlinks=False).
+    follow = isinstance(target, int)
     try:
         if owner:
-            os.chown(target, node.uid, node.gid, **nofollow)
+            os.chown(target, node.uid, node.gid, follow_symlinks=follow)
         if not link:
             os.chmod(target, node.mode)  # after chown, which clears set-user-id bits
         for name, value in node.xattrs.items():
             try:
-                os.setxattr(target, name, base64.b64decode(value), **nofollow)
+                os.setxattr(target, name, base64.b64decode(value), follow_symlinks=follow)
             except OSError as error:
                 problems.append(FileProblem(node.path, f"attribut {name} : {error.strerror}"))
-        os.utime(target, ns=(node.atime_ns, node.mtime_ns), **(nofollow if link else {}))
+        os.utime(target, ns=(node.atime_ns, node.mtime_ns), follow_symlinks=follow or not link)
     except OSError as error:
         problems.append(FileProblem(node.path, f"métadonnées : {error.strerror}"))
 
