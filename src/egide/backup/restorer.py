@@ -7,14 +7,14 @@ fetched with one ranged read (one request on S3) and handed to a pool of threads
 authenticates, decompresses and re-hashes every chunk against its id — the snapshot's record of
 the content — and writes it at its offsets (`os.pwrite`) in each file that holds it, so a chunk
 repeated in a batch is read and verified once. Decryption, zstd, BLAKE3 and writes release the
-GIL, but at ~35 KB a chunk their calls are short and two threads gain little over one (ADR 0019,
-2026-12-06 note). A file is written without a name (`O_TMPFILE`; a temporary name where the
-file system has none), created by the first worker that needs it, and linked under its name
-once its last chunk is written and its size checked; a damaged chunk fails the files that
-hold it, and only them, and a failed or killed restore leaves no partial file. Memory is
-bounded: one batch of chunk positions, and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes
-each) in flight. Directory times are set last, deepest first, since writing their children
-changes them.
+GIL, but at ~35 KB a chunk their calls are short and each hands the GIL over: one thread per
+core, no more, on a local repository (ADR 0019, 2026-12-06 note; ADR 0030). A file is written
+without a name (`O_TMPFILE`; a temporary name where the file system has none), created by the
+first worker that needs it, and linked under its name once its last chunk is written, its size
+checked and its metadata set on its descriptor; a damaged chunk fails the files that hold it, and
+only them, and a failed or killed restore leaves no partial file. Memory is bounded: one batch of
+chunk positions, and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each) in flight. Directory
+times are set last, deepest first, since writing their children changes them.
 
 A chunk of zeros is not written: the file is extended to its size at the end, so a sparse file
 comes back sparse (and an image full of zeros costs no disk). Restoring over an existing tree
