@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from egide.backup import checker
 from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.checker import check_repository
 from egide.backup.errors import RepositoryCorrupted
@@ -95,3 +96,29 @@ def test_an_interrupted_read_data_check_resumes_where_it_stopped(
     assert report.packs_skipped >= 1
     assert report.packs_read + report.packs_skipped == total
     assert not journal.exists()
+
+
+@pytest.mark.parametrize("remembered", [0, 200_000])
+def test_a_damaged_chunk_is_traced_to_every_snapshot_and_file_that_holds_it(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, remembered: int
+) -> None:
+    # The walk looks a chunk id up once and remembers it as indexed: a chunk shared by two
+    # files and two snapshots must still name all four, whether ids are remembered or not.
+    monkeypatch.setattr(checker, "_REMEMBERED", remembered)
+    source = make_tree(tmp_path / "src")
+    (source / "copie.jpg").write_bytes((source / "scans" / "scan-2.jpg").read_bytes())
+    first = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    (source / "nouveau.txt").write_text("le lendemain")
+    second = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    victim = next(n for n in read_tree(repo, first) if n.path.endswith("scan-2.jpg"))
+    location = repo.index.locate(bytes.fromhex(victim.chunks[0]))
+    assert location is not None
+    _flip(repo.storage, pack_name(location.pack_id), location.entry.offset + 100)
+
+    report = check_repository(repo, read_data=True)
+
+    assert sorted(report.damaged_files) == sorted(
+        (snapshot.short_id, f"{source}/{name}")
+        for snapshot in (first, second)
+        for name in ("scans/scan-2.jpg", "copie.jpg")
+    )

@@ -1,4 +1,4 @@
-"""Format version 1 is frozen: golden vectors, a golden repository, and bad input."""
+"""Formats 1 and 2 are frozen: golden vectors, a golden repository, and bad input."""
 
 from __future__ import annotations
 
@@ -27,10 +27,18 @@ INDEX_HEX = (
     "4547495801" + "ab" * 32 + "02000000" + "00" * 33 + "2500000050000000" + "05000000"
     + "01" * 33 + "7500000050000000" + "1a000000"
 )  # fmt: skip
+PACK_V2_LENGTH = 474
+PACK_V2_BLAKE3 = "e5a764c3760b8e349fa2d9e443961c052b846569fcc7159059b43b6d5edfc5a2"
+INDEX_V2_HEX = (
+    "4547495802" + "ab" * 32 + "03000000"
+    + "00" + "25000000" + "50000000" + "0100" + "00" * 32 + "05000000"
+    + "00" + "75000000" + "50000000" + "0200" + "02" * 32 + "05000000" + "03" * 32 + "04000000"
+    + "01" + "c5000000" + "50000000" + "0100" + "01" * 32 + "1a000000"
+)  # fmt: skip
 
 
 def _golden_pack() -> PackWriter:
-    writer = PackWriter(MASTER, salt=bytes(32))
+    writer = PackWriter(MASTER, salt=bytes(32), version=1)
     writer.add(BlobType.DATA, bytes(32), encode_frame(b"egide", False), 5)
     tree_line = b'{"path":"a","type":"dir"}\n'
     writer.add(BlobType.TREE, bytes([1]) * 32, encode_frame(tree_line, False), len(tree_line))
@@ -52,7 +60,7 @@ def test_pack_encoding_is_frozen() -> None:
 
 def test_index_encoding_is_frozen() -> None:
     entries = _golden_pack().entries
-    encoded = encode_index([("ab" * 32, entries)])
+    encoded = encode_index([("ab" * 32, entries)], version=1)
 
     assert encoded.hex() == INDEX_HEX
     assert list(decode_index(encoded)) == [("ab" * 32, entries)]
@@ -123,3 +131,48 @@ def test_a_garbled_key_slot_is_a_clear_error(storage: Storage) -> None:
     storage.put("keys/0011223344556677", b"{not json")
     with pytest.raises(RepositoryCorrupted):
         keys.open_master(storage, b"whatever")
+
+
+def _golden_pack_v2() -> PackWriter:
+    writer = PackWriter(MASTER, salt=bytes(32), version=2)
+    writer.add(BlobType.DATA, bytes(32), encode_frame(b"egide", False), 5)
+    members = [(bytes([2]) * 32, 5), (bytes([3]) * 32, 4)]
+    writer.add_group(BlobType.DATA, members, encode_frame(b"alphabeta", False))
+    tree_line = b'{"path":"a","type":"dir"}\n'
+    writer.add(BlobType.TREE, bytes([1]) * 32, encode_frame(tree_line, False), len(tree_line))
+    return writer
+
+
+def test_pack_encoding_v2_is_frozen() -> None:
+    data = bytes(_golden_pack_v2().finish())
+
+    assert len(data) == PACK_V2_LENGTH
+    assert blake3.blake3(data).hexdigest() == PACK_V2_BLAKE3
+    reader = PackReader(MASTER, data[:64])
+    entries = reader.read_trailer(data[-300:])
+    assert entries == _golden_pack_v2().entries
+    single, first, second, tree = entries
+    assert (first.start, first.group, second.start, second.group) == (0, 9, 5, 9)
+    group = reader.open_group([first, second], data[first.offset : first.offset + first.length])
+    assert bytes(group) == b"alphabeta"
+    assert reader.open_blob(single, data[single.offset : single.offset + single.length]) == b"egide"
+    assert reader.open_blob(tree, data[tree.offset : tree.offset + tree.length]).endswith(b"}\n")
+
+
+def test_index_encoding_v2_is_frozen() -> None:
+    entries = _golden_pack_v2().entries
+    encoded = encode_index([("ab" * 32, entries)])
+
+    assert encoded.hex() == INDEX_V2_HEX
+    assert list(decode_index(encoded)) == [("ab" * 32, entries)]
+
+
+def test_a_group_frame_binds_its_chunks_ids_and_order() -> None:
+    data = bytes(_golden_pack_v2().finish())
+    reader = PackReader(MASTER, data[:64])
+    _, first, second, _ = reader.read_trailer(data[-300:])
+    sealed = data[first.offset : first.offset + first.length]
+    swapped = [first._replace(blob_id=second.blob_id), second._replace(blob_id=first.blob_id)]
+    for members in ([first], [second, first], swapped, [first, second._replace(raw_length=3)]):
+        with pytest.raises(RepositoryCorrupted):
+            reader.open_group(members, sealed)

@@ -49,12 +49,19 @@ def test_a_restore_over_earlier_files_replaces_them_whole_with_or_without_unname
     repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
 ) -> None:
     source = make_tree(tmp_path / "src")
+    # Mode and times are set through the descriptor before the file is named: a read-only
+    # file is still named, and keeps its mode and times.
+    read_only = source / "lecture-seule.txt"
+    read_only.write_bytes(b"ne pas modifier")
+    read_only.chmod(0o444)
+    os.utime(read_only, ns=(1_600_000_000_123_456_789, 1_500_000_000_987_654_321))
     snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
     out = tmp_path / "out"
     restored = out / str(source).lstrip("/")
     if not unnamed:  # a file system without O_TMPFILE: a temporary name, then a rename
         monkeypatch.setattr(restorer, "_unnamed_file", lambda directory: -1)
     assert restore_snapshot(repo, snapshot, out).problems == ()
+    assert digest_tree(restored) == digest_tree(source)
     # Earlier files in the way: changed, and a temporary file an interrupted restore left.
     letters = sorted(restored.rglob("*.txt"))
     letters[0].write_bytes(b"autre contenu")

@@ -109,9 +109,10 @@ def _read_pack(repo: Repository, pack_id: str) -> tuple[set[bytes], list[str], i
         reader = repo.pack_reader(pack_id, data[:64])
     except BackupError as error:
         return {e.blob_id for e in entries}, [*errors, f"pack {pack_id[:12]} : {error}"], len(data)
+    opener = repo.opener(reader, entries, entries)  # every chunk of every group is verified
     for entry in entries:
         try:
-            repo.open_verified(reader, entry, view[entry.offset : entry.offset + entry.length])
+            opener.open(entry, view[entry.offset : entry.offset + entry.length])
         except BackupError:
             damaged.add(entry.blob_id)
     if damaged:
@@ -120,6 +121,9 @@ def _read_pack(repo: Repository, pack_id: str) -> tuple[set[bytes], list[str], i
 
 
 _FILES_PER_LOOKUP = 256
+# Chunk ids remembered as indexed during the walk (~110 bytes each): a chunk shared by many
+# files or snapshots — most of them, from one snapshot to the next — is looked up once.
+_REMEMBERED = 200_000
 
 
 def _trace(
@@ -128,12 +132,19 @@ def _trace(
     files: list[tuple[str, list[bytes]]],
     damaged: set[bytes],
     report: CheckReport,
+    indexed: set[bytes],
 ) -> None:
-    """Name the files (emptied from `files`) with a damaged or unindexed chunk: one lookup."""
-    indexed = repo.index.locate_many([blob for _, ids in files for blob in ids])
+    """Name the files (emptied from `files`) with a damaged or unindexed chunk: one lookup of
+    the ids not already in `indexed`, which the ids found join (up to `_REMEMBERED`)."""
+    asked = list({blob for _, ids in files for blob in ids if blob not in indexed})
+    found = repo.index.known(asked) if asked else set()
     for path, ids in files:
-        if not damaged.isdisjoint(ids) or any(blob not in indexed for blob in ids):
+        if not damaged.isdisjoint(ids) or any(
+            blob not in indexed and blob not in found for blob in ids
+        ):
             report.damaged_files.append((short_id, "/" + path))
+    if len(indexed) < _REMEMBERED:
+        indexed |= found
     files.clear()
 
 
@@ -208,6 +219,7 @@ def check_repository(
 def _snapshots_pass(repo: Repository, damaged: set[bytes]) -> CheckReport:
     """Open every snapshot and tree; name the files with a damaged or unindexed chunk."""
     report = CheckReport()
+    indexed: set[bytes] = set()  # chunk ids found indexed, across files and snapshots
     for snapshot in list_snapshots(repo):
         report.snapshots += 1
         try:
@@ -219,8 +231,8 @@ def _snapshots_pass(repo: Repository, damaged: set[bytes]) -> CheckReport:
                 if node.chunks:
                     files.append((node.path, [bytes.fromhex(chunk) for chunk in node.chunks]))
                     if len(files) >= _FILES_PER_LOOKUP:
-                        _trace(repo, snapshot.short_id, files, damaged, report)
-            _trace(repo, snapshot.short_id, files, damaged, report)
+                        _trace(repo, snapshot.short_id, files, damaged, report, indexed)
+            _trace(repo, snapshot.short_id, files, damaged, report, indexed)
         except BackupError as error:
             report.errors.append(f"instantané {snapshot.short_id} : {error}")
     return report

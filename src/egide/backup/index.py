@@ -1,16 +1,18 @@
 """Index files (where each blob lives) and the local index cache that answers lookups.
 
-Index file plaintext (sealed as `Kind.INDEX`, stored as `index/<hash>`), format version 1:
+Index file plaintext (sealed as `Kind.INDEX`, stored as `index/<hash>`), format versions 1 and 2:
 
-    "EGIX" || version u8 (=1) || { pack id[32] || count u32 LE || count × entry(45 bytes) }…
+    "EGIX" || version u8 || { pack id[32] || count u32 LE || count × item }…
 
-with the 45-byte pack entry of `pack.py`. Several index files may list the same blob (two clients
-stored it at once); any of them is valid. The cache is an SQLite database in the client's cache
-directory (one row of about 70 bytes per blob on disk, paged in on demand) — never one Python
-object per chunk — kept in step with the `index/` listing: new files are loaded, rows of vanished
-files are dropped. Entries of the current run live in memory (a dict over the entries the store
-keeps anyway until their index file is written: at most `index_every` packs of them) until that
-index file is written, so another client never relies on a pack that is not yet indexed.
+where an item is the 45-byte entry of `pack.py` (version 1) or its frame record (version 2: one
+record per frame, listing every chunk of a group frame — ADR 0028). Several index files may list
+the same blob (two clients stored it at once); any of them is valid. The cache is an SQLite
+database in the client's cache directory (one row of about 70 bytes per blob on disk, paged in on
+demand) — never one Python object per chunk — kept in step with the `index/` listing: new files
+are loaded, rows of vanished files are dropped. Entries of the current run live in memory (a
+dict over the entries the store keeps anyway until their index file is written: at most
+`index_every` packs of them) until that index file is written, so another client never relies
+on a pack that is not yet indexed.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import RepositoryCorrupted, UnsupportedFormat
-from .pack import TYPES, PackEntry
+from .pack import TYPES, PackEntry, decode_entries, encode_entries
 
 PREFIX = "index/"
 MAGIC = b"EGIX"
-VERSION = 1
+VERSION = 2
 _PACK_HEAD = struct.Struct("<32sI")
-_ENTRY = struct.Struct("<B32sIII")
+_CACHE_VERSION = 2  # of the cache's schema (start and group columns: version 2 entries)
 
 
 class BlobLocation(NamedTuple):
@@ -40,14 +42,14 @@ class BlobLocation(NamedTuple):
     entry: PackEntry
 
 
-def encode_index(packs: Iterable[tuple[str, list[PackEntry]]]) -> bytes:
-    """Plaintext of an index file listing `packs`."""
-    parts = [MAGIC, bytes([VERSION])]
+def encode_index(packs: Iterable[tuple[str, list[PackEntry]]], version: int = VERSION) -> bytes:
+    """Plaintext of an index file listing `packs` (in format `version`: 1 for the packs of a
+    version 1 repository)."""
+    parts = [MAGIC, bytes([version])]
     for pack_id, entries in packs:
-        parts.append(_PACK_HEAD.pack(bytes.fromhex(pack_id), len(entries)))
-        parts.extend(
-            _ENTRY.pack(e.blob_type, e.blob_id, e.offset, e.length, e.raw_length) for e in entries
-        )
+        table, count = encode_entries(entries, version)
+        parts.append(_PACK_HEAD.pack(bytes.fromhex(pack_id), count))
+        parts.append(table)
     return b"".join(parts)
 
 
@@ -55,18 +57,15 @@ def decode_index(data: bytes, name: str = "") -> Iterator[tuple[str, list[PackEn
     """The packs and entries of an index file's plaintext."""
     if data[:4] != MAGIC:
         raise RepositoryCorrupted(f"{name}: not an index", name)
-    if len(data) < 5 or data[4] != VERSION:
+    if len(data) < 5 or data[4] not in (1, 2):
         raise UnsupportedFormat(f"{name}: index format version is unknown")
+    version = data[4]
     position = 5
     try:
         while position < len(data):
             pack_id, count = _PACK_HEAD.unpack_from(data, position)
             position += _PACK_HEAD.size
-            entries = []
-            for _ in range(count):
-                t, i, o, n, r = _ENTRY.unpack_from(data, position)
-                entries.append(PackEntry(TYPES[t], i, o, n, r))
-                position += _ENTRY.size
+            entries, position = decode_entries(data, position, count, version)
             yield pack_id.hex(), entries
     except (struct.error, ValueError, KeyError):
         raise RepositoryCorrupted(f"{name}: index truncated or malformed", name) from None
@@ -78,9 +77,11 @@ CREATE TABLE IF NOT EXISTS files(fid INTEGER PRIMARY KEY, name TEXT UNIQUE NOT N
 CREATE TABLE IF NOT EXISTS blobs(
   id BLOB NOT NULL, fid INTEGER NOT NULL, pid INTEGER NOT NULL, type INTEGER NOT NULL,
   offset INTEGER NOT NULL, length INTEGER NOT NULL, raw INTEGER NOT NULL,
+  start INTEGER NOT NULL, grp INTEGER NOT NULL,
   PRIMARY KEY (id, fid)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS blobs_by_pack ON blobs(pid);
+CREATE INDEX IF NOT EXISTS blobs_by_pack ON blobs(pid, offset);
 """
+_COLUMNS = "b.type, b.offset, b.length, b.raw, b.start, b.grp"
 
 
 class IndexCache:
@@ -97,6 +98,13 @@ class IndexCache:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=OFF")  # a cache: rebuilt from the repository
             self._db.execute("PRAGMA cache_size=-8000")
+            (schema,) = self._db.execute("PRAGMA user_version").fetchone()
+            if schema != _CACHE_VERSION:  # a cache of an older client: rebuilt from index/
+                self._db.executescript(
+                    "DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS files;"
+                    " DROP TABLE IF EXISTS packs;"
+                    f" PRAGMA user_version={_CACHE_VERSION};"
+                )
             self._db.executescript(_SCHEMA)
             self._db.commit()
         # Blobs of packs this client uploaded whose index file is not written yet.
@@ -140,11 +148,8 @@ class IndexCache:
                 pid = self._pid(pack_id)
                 names.append(pack_id)
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?)",
-                    [
-                        (e.blob_id, fid, pid, e.blob_type, e.offset, e.length, e.raw_length)
-                        for e in entries
-                    ],
+                    "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(e.blob_id, fid, pid, *e[:1], *e[2:]) for e in entries],
                 )
             self._db.commit()
             for pack_id in names:
@@ -213,15 +218,14 @@ class IndexCache:
                 part = ordered[start : start + 500]
                 marks = ",".join("?" * len(part))
                 (rows,) = self._db.execute(
-                    "SELECT json_group_array(json_array(hex(b.id), p.name, b.type, b.offset,"  # noqa: S608 (only ?s)
-                    " b.length, b.raw)) FROM blobs b JOIN packs p ON p.pid=b.pid"
-                    f" WHERE b.id IN ({marks})",
+                    f"SELECT json_group_array(json_array(hex(b.id), p.name, {_COLUMNS}))"  # noqa: S608 (only ?s)
+                    f" FROM blobs b JOIN packs p ON p.pid=b.pid WHERE b.id IN ({marks})",
                     part,
                 ).fetchone()
-                for blob, pack, kind, offset, length, raw in json.loads(rows):
+                for blob, pack, kind, *place in json.loads(rows):
                     blob_id = bytes.fromhex(blob)
                     if blob_id not in found:
-                        entry = PackEntry(TYPES[kind], blob_id, offset, length, raw)
+                        entry = PackEntry(TYPES[kind], blob_id, *place)
                         found[blob_id] = BlobLocation(pack, entry)
             for blob_id in ordered:
                 if blob_id not in found and blob_id in self._pending:
@@ -232,7 +236,7 @@ class IndexCache:
         """Where the blob lives, if it is stored."""
         with self._lock:
             row = self._db.execute(
-                "SELECT p.name, b.type, b.offset, b.length, b.raw FROM blobs b"
+                f"SELECT p.name, {_COLUMNS} FROM blobs b"  # noqa: S608 (no input)
                 " JOIN packs p ON p.pid=b.pid WHERE b.id=? LIMIT 1",
                 (blob_id,),
             ).fetchone()
@@ -251,18 +255,30 @@ class IndexCache:
             }
 
     def pack_entries(self, pack_id: str) -> list[PackEntry]:
-        """Every distinct blob that the index files place in `pack_id`."""
+        """Every distinct blob that the index files place in `pack_id`, in pack order."""
+        return self._entries_of(pack_id, None)
+
+    def frame_members(self, pack_id: str, offsets: Iterable[int]) -> dict[int, list[PackEntry]]:
+        """Every chunk of the group frames at `offsets` in `pack_id`, by offset, in order (to
+        authenticate a group, a reader needs its whole list). One query per 500 offsets."""
+        wanted = sorted(set(offsets))
+        found: dict[int, list[PackEntry]] = {}
+        for start in range(0, len(wanted), 500):
+            for entry in self._entries_of(pack_id, wanted[start : start + 500]):
+                found.setdefault(entry.offset, []).append(entry)
+        return found
+
+    def _entries_of(self, pack_id: str, offsets: list[int] | None) -> list[PackEntry]:
+        where = "" if offsets is None else f" AND b.offset IN ({','.join('?' * len(offsets))})"
         with self._lock:
             (rows,) = self._db.execute(  # one JSON row: see `locate_many`
-                "SELECT json_group_array(json_array(hex(id), type, offset, length, raw)) FROM"
-                " (SELECT DISTINCT b.id AS id, b.type AS type, b.offset AS offset,"
-                " b.length AS length, b.raw AS raw FROM blobs b"
-                " JOIN packs p ON p.pid=b.pid WHERE p.name=? ORDER BY b.offset)",
-                (pack_id,),
+                "SELECT json_group_array(json_array(hex(id), type, offset, length, raw, start,"  # noqa: S608 (only ?s)
+                " grp)) FROM (SELECT DISTINCT b.id AS id, b.type AS type, b.offset AS offset,"
+                " b.length AS length, b.raw AS raw, b.start AS start, b.grp AS grp FROM blobs b"
+                f" JOIN packs p ON p.pid=b.pid WHERE p.name=?{where} ORDER BY b.offset, b.start)",
+                (pack_id, *(offsets or ())),
             ).fetchone()
-        return [
-            PackEntry(TYPES[t], bytes.fromhex(i), o, n, r) for i, t, o, n, r in json.loads(rows)
-        ]
+        return [PackEntry(TYPES[t], bytes.fromhex(i), *place) for i, t, *place in json.loads(rows)]
 
     def blob_count(self) -> int:
         """Number of distinct indexed blobs."""

@@ -1,17 +1,27 @@
-"""Pack files: many encrypted blobs in one object (format version 1).
+"""Pack files: many encrypted frames in one object (format versions 1 and 2).
 
-    pack    := "EGPK" || version u8 (=1) || salt[32] || blob… || trailer || trailer_length u32 LE
-    blob    := AES-256-GCM(pack key, nonce = blob offset in the pack, frame, AAD = type || blob id)
+    pack    := "EGPK" || version u8 (1, 2) || salt[32] || blob… || trailer || trailer_length u32
+    blob    := AES-256-GCM(pack key, nonce = blob offset in the pack, frame, AAD)
     frame   := encoding u8 (0 stored, 1 zstd) || payload_length u32 LE || payload || zero padding
     trailer := AES-256-GCM(pack key, nonce = 2**96 - 1, entries, AAD = pack header)
+
+Version 1: one chunk per frame, AAD = type || blob id, and
     entry   := type u8 || blob id[32] || offset u32 || length u32 || raw_length u32   (45 bytes)
+Version 2 adds group frames (ADR 0028): one frame holds the plaintexts of several small chunks
+one after the other, compressed and sealed once. The trailer lists frames:
+    record  := type u8 || offset u32 || length u32 || count u16 || count × (blob id[32] || raw u32)
+A record of one chunk is a single frame (AAD = type || blob id, as in version 1); a record of
+several is a group frame, whose chunks start at the sum of the raw lengths before them and whose
+AAD is type || every (blob id || raw u32) in order — each chunk stays bound to its id, its type
+and its place in the group.
 
 The pack key is HKDF-SHA256(master, salt, "egide-backup v1 pack"), fresh for each pack from its
 random salt; nonces are blob offsets, distinct within a pack, and the trailer's nonce is above
 every offset: no (key, nonce) pair can repeat, by construction. The AAD binds each ciphertext to
-its blob id, so swapping blobs is detected. Frames are padded to a multiple of `PAD` bytes so
-stored sizes do not reveal exact chunk or compressed sizes. The trailer lets a client rebuild the
-index of a pack whose index file was never written (a crash between upload and index).
+its blob id (or its group's list), so swapping blobs is detected. Frames are padded to a multiple
+of `PAD` bytes so stored sizes do not reveal exact chunk or compressed sizes. The trailer lets a
+client rebuild the index of a pack whose index file was never written (a crash between upload
+and index).
 Packs are named by the BLAKE3 hash of their bytes (`data/<first 2 hex>/<hash>`).
 """
 
@@ -20,6 +30,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -31,7 +42,8 @@ from egide.crypto.errors import DecryptionFailed
 from .errors import RepositoryCorrupted, UnsupportedFormat
 
 MAGIC = b"EGPK"
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)
 SALT_SIZE = 32
 HEADER_SIZE = len(MAGIC) + 1 + SALT_SIZE
 PAD = 64
@@ -39,6 +51,9 @@ TAG_SIZE = 16
 _INFO = b"egide-backup v1 pack"
 _TRAILER_NONCE = 2**96 - 1
 _ENTRY = struct.Struct("<B32sIII")
+_RECORD = struct.Struct("<BIIH")
+_MEMBER = struct.Struct("<32sI")
+GROUP_MAX = 4096  # chunks in one group frame (the record's count is a u16)
 _FRAME = struct.Struct("<BI")
 STORED, ZSTD = 0, 1
 
@@ -62,9 +77,11 @@ class PackEntry(NamedTuple):
 
     blob_type: BlobType
     blob_id: bytes
-    offset: int
-    length: int
-    raw_length: int
+    offset: int  # of the sealed frame in the pack
+    length: int  # of the sealed frame
+    raw_length: int  # of this chunk's plaintext
+    start: int = 0  # where the chunk begins in its group frame's plaintext
+    group: int = 0  # plaintext length of the group frame; 0: the frame holds this chunk alone
 
 
 def pack_name(pack_id: str) -> str:
@@ -130,12 +147,92 @@ def decode_frame(frame: bytes, raw_length: int) -> bytes:
     return content if isinstance(content, bytes) else bytes(content)
 
 
+def group_aad(blob_type: int, members: Sequence[tuple[bytes, int]]) -> bytes:
+    """AAD of a group frame: its type and every chunk's id and raw length, in order."""
+    return bytes([blob_type]) + b"".join(_MEMBER.pack(i, n) for i, n in members)
+
+
+def encode_entries(entries: Sequence[PackEntry], version: int) -> tuple[bytes, int]:
+    """The table of `entries` in format `version` and its item count (entries or records)."""
+    if version == 1:
+        table = b"".join(
+            _ENTRY.pack(e.blob_type, e.blob_id, e.offset, e.length, e.raw_length) for e in entries
+        )
+        return table, len(entries)
+    parts: list[bytes] = []
+    records = 0
+    position = 0
+    while position < len(entries):
+        first = entries[position]
+        end = position + 1
+        if first.group:
+            while end < len(entries) and entries[end].offset == first.offset:
+                end += 1
+        parts.append(_RECORD.pack(first.blob_type, first.offset, first.length, end - position))
+        parts.extend(_MEMBER.pack(e.blob_id, e.raw_length) for e in entries[position:end])
+        records += 1
+        position = end
+    return b"".join(parts), records
+
+
+def decode_entries(
+    data: bytes | memoryview, position: int, count: int | None, version: int
+) -> tuple[list[PackEntry], int]:
+    """`count` items (all up to the end when None) of a table in format `version`, from
+    `position`; returns the entries and the position after them. Raises struct.error,
+    KeyError or ValueError on malformed input."""
+    entries: list[PackEntry] = []
+    end = len(data)
+    if version == 1:
+        items = (end - position) // _ENTRY.size if count is None else count
+        for _ in range(items):
+            t, i, o, n, r = _ENTRY.unpack_from(data, position)
+            entries.append(PackEntry(TYPES[t], i, o, n, r))
+            position += _ENTRY.size
+        if count is None and position != end:
+            raise ValueError("table length")
+        return entries, position
+    done = 0
+    while (position < end) if count is None else (done < count):
+        t, offset, length, members = _RECORD.unpack_from(data, position)
+        position += _RECORD.size
+        kind = TYPES[t]
+        if members == 1:
+            blob_id, raw = _MEMBER.unpack_from(data, position)
+            entries.append(PackEntry(kind, blob_id, offset, length, raw))
+            position += _MEMBER.size
+        elif members > 1:
+            group = [_MEMBER.unpack_from(data, position + k * _MEMBER.size) for k in range(members)]
+            position += members * _MEMBER.size
+            total = sum(n for _, n in group)
+            start = 0
+            for blob_id, raw in group:
+                entries.append(PackEntry(kind, blob_id, offset, length, raw, start, total))
+                start += raw
+        else:
+            raise ValueError("empty frame record")
+        done += 1
+    return entries, position
+
+
+def frame_members(entries: Sequence[PackEntry]) -> dict[int, list[PackEntry]]:
+    """The chunks of each group frame among `entries` (all of a pack's), by frame offset."""
+    groups: dict[int, list[PackEntry]] = {}
+    for entry in entries:
+        if entry.group:
+            groups.setdefault(entry.offset, []).append(entry)
+    for members in groups.values():
+        members.sort(key=lambda e: e.start)
+    return groups
+
+
 class PackWriter:
     """Accumulates sealed blobs; not thread-safe (the archiver serialises calls).
 
     Blobs are sealed straight into one buffer, which a caller may pass in to reuse it from one
     pack to the next (`capacity` bytes are made available up front): no copy of the pack and no
-    fresh memory per pack or per blob.
+    fresh memory per pack or per blob. `version` 1 writes no group frames (repositories of
+    format version 1 stay readable by the clients that made them).
     """
 
     def __init__(
@@ -144,10 +241,14 @@ class PackWriter:
         salt: bytes | None = None,
         buffer: bytearray | None = None,
         capacity: int = 0,
+        version: int = VERSION,
     ) -> None:
+        if version not in VERSIONS:
+            raise UnsupportedFormat(f"pack format version {version} is unknown")
+        self.version = version
         self.salt = os.urandom(SALT_SIZE) if salt is None else salt
         self._cipher = CounterCipher(derive_key(master, self.salt, _INFO))
-        self._header = MAGIC + bytes([VERSION]) + self.salt
+        self._header = MAGIC + bytes([version]) + self.salt
         if not buffer:
             self._buffer = bytearray(capacity)  # one pass over fresh memory, no copy
         else:
@@ -185,15 +286,29 @@ class PackWriter:
             self._cipher.seal_into(offset, frame, bytes([blob_type]) + blob_id, view)
         self.entries.append(PackEntry(blob_type, blob_id, offset, length, raw_length))
 
+    def add_group(
+        self, blob_type: BlobType, members: Sequence[tuple[bytes, int]], frame: bytes | memoryview
+    ) -> None:
+        """Seal a group frame holding the chunks `members` (id, raw length), in order."""
+        if self.version < 2 or not 2 <= len(members) <= GROUP_MAX:
+            raise ValueError("a group frame needs format version 2 and 2 to 4096 chunks")
+        offset = self._size
+        length = len(frame) + TAG_SIZE
+        with self._room(length) as view:
+            self._cipher.seal_into(offset, frame, group_aad(blob_type, members), view)
+        total = sum(n for _, n in members)
+        start = 0
+        append = self.entries.append
+        for blob_id, raw in members:
+            append(PackEntry(blob_type, blob_id, offset, length, raw, start, total))
+            start += raw
+
     def finish(self) -> bytearray:
         """The complete pack bytes (header, blobs, sealed trailer, trailer length).
 
         The buffer itself, cut to the pack's length (the capacity stays reserved for reuse).
         """
-        table = b"".join(
-            _ENTRY.pack(e.blob_type, e.blob_id, e.offset, e.length, e.raw_length)
-            for e in self.entries
-        )
+        table, _count = encode_entries(self.entries, self.version)
         trailer = self._cipher.seal(_TRAILER_NONCE, table, self._header)
         self._append(trailer)
         self._append(struct.pack("<I", len(trailer)))
@@ -207,23 +322,56 @@ class PackReader:
     def __init__(self, master: bytes, header: bytes, name: str = "") -> None:
         if len(header) < HEADER_SIZE or header[:4] != MAGIC:
             raise RepositoryCorrupted(f"{name}: not a pack", name)
-        if header[4] != VERSION:
+        if header[4] not in VERSIONS:
             raise UnsupportedFormat(f"{name}: pack format version {header[4]} is unknown")
         self.name = name
+        self.version = header[4]
         self._header = header[:HEADER_SIZE]
         self._cipher = CounterCipher(derive_key(master, header[5:HEADER_SIZE], _INFO))
 
-    def open_frame(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
-        """The authenticated frame of `entry` (still compressed; prune re-packs it as is)."""
+    def _open(self, offset: int, sealed: bytes | memoryview, aad: bytes, what: str) -> bytes:
         try:
-            return self._cipher.open(entry.offset, sealed, bytes([entry.blob_type]) + entry.blob_id)
+            return self._cipher.open(offset, sealed, aad)
         except DecryptionFailed:
-            raise RepositoryCorrupted(
-                f"{self.name}: blob {entry.blob_id.hex()[:16]} fails authentication", self.name
-            ) from None
+            message = f"{self.name}: {what} fails authentication"
+            raise RepositoryCorrupted(message, self.name) from None
+
+    def open_frame(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
+        """The authenticated frame of a single-chunk `entry` (still compressed; prune re-packs
+        it as is)."""
+        if entry.group:
+            raise ValueError("a chunk of a group frame is opened with open_group")
+        aad = bytes([entry.blob_type]) + entry.blob_id
+        return self._open(entry.offset, sealed, aad, f"blob {entry.blob_id.hex()[:16]}")
+
+    def open_group_frame(self, members: Sequence[PackEntry], sealed: bytes | memoryview) -> bytes:
+        """The authenticated frame of a group, given all its chunks' entries in order."""
+        if len(members) < 2:
+            raise RepositoryCorrupted(f"{self.name}: group frame listed incompletely", self.name)
+        first = members[0]
+        start = 0
+        for e in members:
+            if e.offset != first.offset or e.blob_type != first.blob_type or e.start != start:
+                start = -1
+                break
+            start += e.raw_length
+        if start != first.group:
+            raise RepositoryCorrupted(f"{self.name}: group frame listed inconsistently", self.name)
+        aad = group_aad(first.blob_type, [(e.blob_id, e.raw_length) for e in members])
+        return self._open(first.offset, sealed, aad, f"group at {first.offset}")
+
+    def open_group(
+        self, members: Sequence[PackEntry], sealed: bytes | memoryview
+    ) -> bytes | memoryview:
+        """The plaintext of a group frame (every chunk of it, one after the other)."""
+        content = frame_content(self.open_group_frame(members, sealed), members[0].group)
+        if len(content) != members[0].group:
+            raise RepositoryCorrupted(f"{self.name}: group frame of a wrong length", self.name)
+        return content
 
     def open_blob(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes:
-        """The plaintext chunk of `entry`, authenticated against its id and position."""
+        """The plaintext chunk of a single-chunk `entry`, authenticated against its id and
+        position."""
         return decode_frame(self.open_frame(entry, sealed), entry.raw_length)
 
     def open_content(self, entry: PackEntry, sealed: bytes | memoryview) -> bytes | memoryview:
@@ -241,12 +389,12 @@ class PackReader:
             table = self._cipher.open(_TRAILER_NONCE, tail[-4 - size : -4], self._header)
         except DecryptionFailed:
             raise RepositoryCorrupted(f"{self.name}: pack trailer altered", self.name) from None
-        if len(table) % _ENTRY.size:
-            raise RepositoryCorrupted(f"{self.name}: pack trailer malformed", self.name)
         try:
-            return [PackEntry(TYPES[t], i, o, n, r) for t, i, o, n, r in _ENTRY.iter_unpack(table)]
+            return decode_entries(table, 0, None, self.version)[0]
         except KeyError:
             raise RepositoryCorrupted(f"{self.name}: unknown blob type", self.name) from None
+        except (struct.error, ValueError):
+            raise RepositoryCorrupted(f"{self.name}: pack trailer malformed", self.name) from None
 
 
 def trailer_length(tail: bytes) -> int:

@@ -6,7 +6,8 @@ file names only packs that exist and every snapshot's blobs are indexed:
 
 1. mark the blobs referenced by the remaining snapshots (in a temporary SQLite table);
 2. copy the still-used blobs of mostly-unused packs into new packs (frames are re-sealed, never
-   decompressed), and upload them with their index file;
+   decompressed; a group frame with an unused chunk is decompressed and its used chunks are
+   framed anew — ADR 0028), and upload them with their index file;
 3. write index files for the packs that stay;
 4. delete every index file that existed before step 1;
 5. delete unused and repacked packs, and unindexed packs older than `grace` (leftovers of
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from .events import EventSink, Notice, Progress, ignore
 from .lock import LEASE_SECONDS, Lease
-from .pack import PackEntry, pack_name
+from .pack import PackEntry, frame_members, pack_name
 from .repository import Repository
 from .retention import RetentionPolicy, apply_policy
 from .snapshot import PREFIX as SNAPSHOT_PREFIX
@@ -32,6 +33,11 @@ from .snapshot import Snapshot, list_snapshots, read_tree
 from .store import BlobStore
 
 _INDEX_PACKS = 256
+
+
+def stored_share(entry: PackEntry) -> int:
+    """Stored bytes of a blob: its frame's, or its share of its group frame's."""
+    return entry.length * entry.raw_length // entry.group if entry.group else entry.length
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,47 @@ def _mark_used(repo: Repository, used: sqlite3.Connection, sink: EventSink) -> N
     used.commit()
 
 
+def _repack(
+    repo: Repository,
+    store: BlobStore,
+    pack_id: str,
+    needed: list[PackEntry],
+    entries: list[PackEntry],
+) -> None:
+    """Copy the `needed` blobs of a pack (whose blobs are `entries`) into `store`.
+
+    A frame is copied as it is (re-sealed, not decompressed) when every chunk of it is used;
+    a group frame with an unused chunk is opened and its used chunks are framed anew.
+    """
+    data = memoryview(repo.storage.get(pack_name(pack_id)))
+    reader = repo.pack_reader(pack_id, bytes(data[:64]))
+    groups = frame_members(entries)
+    used = {e.blob_id for e in needed}
+    done: set[int] = set()
+    for entry in needed:
+        sealed = data[entry.offset : entry.offset + entry.length]
+        if not entry.group:
+            frame = reader.open_frame(entry, sealed)
+            store.add_frame(entry.blob_type, entry.blob_id, frame, entry.raw_length)
+            continue
+        if entry.offset in done:
+            continue
+        done.add(entry.offset)
+        members = groups[entry.offset]
+        if all(e.blob_id in used for e in members):
+            frame = reader.open_group_frame(members, sealed)
+            store.add_group_frame(entry.blob_type, members, frame)
+            continue
+        content = reader.open_group(members, sealed)
+        chunks = []
+        for member in members:
+            if member.blob_id in used:
+                chunk = bytes(content[member.start : member.start + member.raw_length])
+                repo.verify(reader.name, member, chunk)
+                chunks.append((member.blob_id, chunk))
+        store.put_chunks(entry.blob_type, chunks)
+
+
 def prune_repository(
     repo: Repository,
     sink: EventSink = ignore,
@@ -98,27 +145,21 @@ def prune_repository(
         indexed = repo.index.indexed_packs()
         keep: list[tuple[str, list[PackEntry]]] = []
         drop: list[str] = []
-        repack: list[tuple[str, list[PackEntry]]] = []
+        repack: list[tuple[str, list[PackEntry], list[PackEntry]]] = []
         for pack_id in sorted(indexed & present.keys()):
             entries = repo.index.pack_entries(pack_id)
             needed = [e for e in entries if is_used(e)]
-            unused = sum(e.length for e in entries) - sum(e.length for e in needed)
+            unused = sum(map(stored_share, entries)) - sum(map(stored_share, needed))
             if not needed:
                 drop.append(pack_id)
             elif unused > repack_threshold * present[pack_id].size:
-                repack.append((pack_id, needed))
+                repack.append((pack_id, needed, entries))
             else:
-                keep.append((pack_id, entries))
+                keep.append((pack_id, entries))  # with every chunk of its groups, used or not
         store = BlobStore(repo)
         try:
-            for number, (pack_id, needed) in enumerate(repack, 1):
-                data = repo.storage.get(pack_name(pack_id))
-                reader = repo.pack_reader(pack_id, data[:64])
-                for entry in needed:
-                    frame = reader.open_frame(
-                        entry, data[entry.offset : entry.offset + entry.length]
-                    )
-                    store.add_frame(entry.blob_type, entry.blob_id, frame, entry.raw_length)
+            for number, (pack_id, needed, entries) in enumerate(repack, 1):
+                _repack(repo, store, pack_id, needed, entries)
                 sink(Progress("repack", number, 0, len(repack), None))
             store.flush()
         finally:
@@ -129,7 +170,7 @@ def prune_repository(
             repo.storage.delete(name)
         repo.sync_index()
         freed = 0
-        for pack_id in drop + [p for p, _ in repack]:
+        for pack_id in drop + [p for p, _, _ in repack]:
             repo.storage.delete(pack_name(pack_id))
             freed += present[pack_id].size
         orphans = 0

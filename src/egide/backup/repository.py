@@ -1,8 +1,9 @@
 """Opening, creating and reading a repository: config, keys, index cache, blobs.
 
-`config` (plain JSON, format version 1) says what the repository is and how it chunks:
+`config` (plain JSON, format version 2; a version 1 repository is still read, and written in
+version 1) says what the repository is and how it chunks:
 
-    {"format": "egide-backup", "version": 1, "id": "<32 hex>", "created": "...",
+    {"format": "egide-backup", "version": 2, "id": "<32 hex>", "created": "...",
      "chunker": {"large_avg": 1048576, "small_avg": 16384, "db_block": 16384},
      "pack_size": 8388608, "mac": "<keyed BLAKE3 of the fields above>"}
 
@@ -27,6 +28,7 @@ from egide.crypto import aead, kdf
 
 from . import keys, sealed
 from .errors import (
+    BackupError,
     ObjectMissing,
     RepositoryCorrupted,
     RepositoryExists,
@@ -35,12 +37,13 @@ from .errors import (
 )
 from .index import PREFIX as INDEX_PREFIX
 from .index import BlobLocation, IndexCache, decode_index, encode_index
-from .pack import HEADER_SIZE, PackEntry, PackReader, pack_name
+from .pack import HEADER_SIZE, PackEntry, PackReader, frame_members, pack_name
 from .storage import Storage
 
 CONFIG = "config"
 FORMAT = "egide-backup"
-VERSION = 1
+VERSION = 2
+VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ class Repository:
         self.master = master
         self.slot_id = slot_id
         self.repo_id = str(config["id"])
+        # Version 1 repositories are written in version 1 (no group frames): the clients that
+        # made them can still read them.
+        self.version = int(str(config["version"]))
         chunker = config["chunker"]
         assert isinstance(chunker, dict)
         self.settings = RepositorySettings(
@@ -99,6 +105,7 @@ class Repository:
         self.index = IndexCache(path)
         self._readers: OrderedDict[str, PackReader] = OrderedDict()
         self._readers_lock = threading.Lock()
+        self._last_group: tuple[str, int, bytes | memoryview] | None = None
 
     def close(self) -> None:
         """Release the index cache."""
@@ -133,7 +140,7 @@ class Repository:
 
     def write_index(self, packs: list[tuple[str, list[PackEntry]]]) -> tuple[str, int]:
         """Store an index file for `packs`, record it in the cache; returns its name and size."""
-        data = sealed.seal_object(self.master, sealed.Kind.INDEX, encode_index(packs))
+        data = sealed.seal_object(self.master, sealed.Kind.INDEX, encode_index(packs, self.version))
         name = INDEX_PREFIX + sealed.object_name(data)
         self.storage.put(name, data)
         self.index.add_file(name, packs)
@@ -171,7 +178,19 @@ class Repository:
         entry = location.entry
         if sealed_bytes is None:
             sealed_bytes = self.storage.get(pack_name(location.pack_id), entry.offset, entry.length)
-        data = self.pack_reader(location.pack_id).open_blob(entry, sealed_bytes)
+        reader = self.pack_reader(location.pack_id)
+        if not entry.group:
+            data = reader.open_blob(entry, sealed_bytes)
+        else:
+            # The last group opened is kept: chunks read one by one (drill) share their group.
+            last = self._last_group
+            if last is not None and last[:2] == (location.pack_id, entry.offset):
+                content = last[2]
+            else:
+                members = self.index.frame_members(location.pack_id, [entry.offset])
+                content = reader.open_group(members.get(entry.offset, []), sealed_bytes)
+                self._last_group = (location.pack_id, entry.offset, content)
+            data = bytes(content[entry.start : entry.start + entry.raw_length])
         if self.blob_id(data) != entry.blob_id:
             raise RepositoryCorrupted(
                 f"blob {entry.blob_id.hex()[:16]} does not match its id", location.pack_id
@@ -181,12 +200,70 @@ class Repository:
     def open_verified(
         self, reader: PackReader, entry: PackEntry, sealed_bytes: bytes | memoryview
     ) -> bytes | memoryview:
-        """A blob's plaintext from its sealed bytes (no copy), authenticated and re-hashed."""
+        """A single-chunk blob's plaintext from its sealed bytes (no copy), authenticated and
+        re-hashed."""
         data = reader.open_content(entry, sealed_bytes)
+        self.verify(reader.name, entry, data)
+        return data
+
+    def verify(self, name: str, entry: PackEntry, data: bytes | memoryview) -> None:
+        """Raise unless `data` is the chunk `entry` names (its length and keyed hash)."""
         if len(data) != entry.raw_length or self.blob_id(data) != entry.blob_id:
-            raise RepositoryCorrupted(
-                f"blob {entry.blob_id.hex()[:16]} does not match its id", reader.name
-            )
+            message = f"blob {entry.blob_id.hex()[:16]} does not match its id"
+            raise RepositoryCorrupted(message, name)
+
+    def opener(
+        self,
+        reader: PackReader,
+        entries: list[PackEntry],
+        pack_entries: list[PackEntry] | None = None,
+    ) -> FrameOpener:
+        """Opens `entries` of one pack, each group frame once; the groups' lists come from
+        `pack_entries` (all the pack's, when the caller has them) or from the index cache."""
+        members = frame_members(entries if pack_entries is None else pack_entries)
+        # The groups of which `entries` hold only some chunks are listed by the index cache (a
+        # full restore usually asks for every chunk of a group: no query then).
+        partial = [
+            offset
+            for offset, found in members.items()
+            if sum(e.raw_length for e in found) != found[0].group
+        ]
+        if partial:
+            pack_id = reader.name.rsplit("/", 1)[-1]
+            members.update(self.index.frame_members(pack_id, partial))
+        return FrameOpener(self, reader, members)
+
+
+class FrameOpener:
+    """Verified chunks of one pack; a group frame is authenticated and decompressed once for
+    all the chunks it holds (callers ask for the chunks in pack order)."""
+
+    def __init__(
+        self, repo: Repository, reader: PackReader, members: dict[int, list[PackEntry]]
+    ) -> None:
+        self._repo = repo
+        self._reader = reader
+        self._members = members
+        self._offset = -1
+        self._content: bytes | memoryview = b""
+        self._error = ""
+
+    def open(self, entry: PackEntry, sealed_bytes: bytes | memoryview) -> bytes | memoryview:
+        """The verified plaintext of `entry` from its frame's sealed bytes."""
+        if not entry.group:
+            return self._repo.open_verified(self._reader, entry, sealed_bytes)
+        if entry.offset != self._offset:
+            self._offset, self._content, self._error = entry.offset, b"", ""
+            try:
+                members = self._members.get(entry.offset, [])
+                # A view: each chunk is a slice of it, not a copy.
+                self._content = memoryview(self._reader.open_group(members, sealed_bytes))
+            except BackupError as error:
+                self._error = str(error)
+        if self._error:
+            raise RepositoryCorrupted(self._error, self._reader.name)
+        data = self._content[entry.start : entry.start + entry.raw_length]
+        self._repo.verify(self._reader.name, entry, data)
         return data
 
 
@@ -201,7 +278,7 @@ def _read_config(storage: Storage) -> dict[str, object]:
         raise RepositoryCorrupted("config is not JSON", CONFIG) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise RepositoryCorrupted("config is not an Égide repository config", CONFIG)
-    if config.get("version") != VERSION:
+    if config.get("version") not in VERSIONS:
         raise UnsupportedFormat(f"repository format version {config.get('version')} is unknown")
     return config
 
@@ -213,8 +290,10 @@ def init_repository(
     cache_dir: Path | None = None,
     settings: RepositorySettings = RepositorySettings(),
     label: str = "",
+    version: int = VERSION,
 ) -> Repository:
-    """Create a repository with a fresh master key and one key slot for `passphrase`."""
+    """Create a repository with a fresh master key and one key slot for `passphrase`
+    (`version` 1 only to test that such repositories stay readable and writable)."""
     try:
         storage.get(CONFIG, 0, 1)
         raise RepositoryExists(f"un dépôt existe déjà à {storage.describe()}")
@@ -223,7 +302,7 @@ def init_repository(
     master = aead.generate_key()
     fields: dict[str, object] = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": version,
         "id": secrets.token_hex(16),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "chunker": {

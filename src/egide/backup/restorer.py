@@ -7,14 +7,14 @@ fetched with one ranged read (one request on S3) and handed to a pool of threads
 authenticates, decompresses and re-hashes every chunk against its id — the snapshot's record of
 the content — and writes it at its offsets (`os.pwrite`) in each file that holds it, so a chunk
 repeated in a batch is read and verified once. Decryption, zstd, BLAKE3 and writes release the
-GIL, but at ~35 KB a chunk their calls are short and two threads gain little over one (ADR 0019,
-2026-12-06 note). A file is written without a name (`O_TMPFILE`; a temporary name where the
-file system has none), created by the first worker that needs it, and linked under its name
-once its last chunk is written and its size checked; a damaged chunk fails the files that
-hold it, and only them, and a failed or killed restore leaves no partial file. Memory is
-bounded: one batch of chunk positions, and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes
-each) in flight. Directory times are set last, deepest first, since writing their children
-changes them.
+GIL, but at ~35 KB a chunk their calls are short and each hands the GIL over: one thread per
+core, no more, on a local repository (ADR 0019, 2026-12-06 note; ADR 0030). A file is written
+without a name (`O_TMPFILE`; a temporary name where the file system has none), created by the
+first worker that needs it, and linked under its name once its last chunk is written, its size
+checked and its metadata set on its descriptor; a damaged chunk fails the files that hold it, and
+only them, and a failed or killed restore leaves no partial file. Memory is bounded: one batch of
+chunk positions, and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each) in flight. Directory
+times are set last, deepest first, since writing their children changes them.
 
 A chunk of zeros is not written: the file is extended to its size at the end, so a sparse file
 comes back sparse (and an image full of zeros costs no disk). Restoring over an existing tree
@@ -243,6 +243,7 @@ class _Restore:
         # The batch being planned: each file with its chunk ids (bytes) queued, in tree order.
         self.groups: list[tuple[_Target, list[bytes]]] = []
         self.queued = 0  # chunk ids in `groups`
+        self.owner = os.geteuid() == 0  # owners restored only when run as root
 
     def problem(self, path: str, message: str) -> None:
         problem = FileProblem(path, message)
@@ -319,7 +320,7 @@ class _Restore:
             if (
                 current is None
                 or location.pack_id != current.pack_id
-                or not 0 <= entry.offset - end <= _MAX_GAP
+                or not -entry.length <= entry.offset - end <= _MAX_GAP  # (<0: the same frame)
                 or entry.offset + entry.length - first > _MAX_RANGE
             ):
                 current = _Run(location.pack_id, [])
@@ -338,7 +339,7 @@ class _Restore:
         segments: dict[_Target, _Segment] = {}
         start = run.blobs[0][0].offset
         last = run.blobs[-1][0]
-        reader = None
+        opener = None
         failure = ""
         try:
             span = memoryview(
@@ -347,15 +348,17 @@ class _Restore:
                 )
             )
             reader = self.repo.pack_reader(run.pack_id)
+            # A group frame is decompressed once for all the chunks of the run it holds.
+            opener = self.repo.opener(reader, [entry for entry, _ in run.blobs])
         except BackupError as error:
             span, failure = memoryview(b""), str(error)
         for entry, places in run.blobs:
             data: bytes | memoryview = b""
             zeros = False
-            if reader is not None:
+            if opener is not None:
                 try:
                     sealed = span[entry.offset - start : entry.offset - start + entry.length]
-                    data = self.repo.open_verified(reader, entry, sealed)
+                    data = opener.open(entry, sealed)
                     zeros = _zeros(data)
                     failure = ""
                 except BackupError as error:
@@ -388,6 +391,7 @@ class _Restore:
     def finish(self, target: _Target) -> None:
         """Close, rename and date a complete file, or drop its temporary file on error."""
         node = target.node
+        problems: list[FileProblem] = []
         try:
             if target.fd < 0 and target.error is None:
                 target.descriptor()  # an empty file
@@ -395,6 +399,9 @@ class _Restore:
                 if target.holes and target.error is None:
                     os.ftruncate(target.fd, node.size)
                 if target.error is None:
+                    # Metadata set through the open descriptor, before the file has its name:
+                    # no path walked again, and linking it changes neither its mode nor times.
+                    _apply_metadata(node, target.fd, problems, self.owner)
                     target.publish()
                 os.close(target.fd)
                 target.fd = -1
@@ -409,8 +416,6 @@ class _Restore:
                     os.unlink(target.temp)
             self.problem(node.path, f"non restauré : {target.error}")
             return
-        problems: list[FileProblem] = []
-        _apply_metadata(node, target.path, problems)
         with self.lock:
             self.files += 1
             self.bytes += node.size
@@ -440,19 +445,26 @@ def _clear(path: str) -> None:
         os.unlink(path)
 
 
-def _apply_metadata(node: Node, target: str, problems: list[FileProblem]) -> None:
+def _apply_metadata(
+    node: Node, target: str | int, problems: list[FileProblem], owner: bool
+) -> None:
+    """Owner (when `owner`: run as root), mode, extended attributes and times of `node` on
+    `target`, a path or an open descriptor."""
     link = node.type == "symlink"
+    # A path's last component is never followed (a link is dated itself); a descriptor is
+    # the file itself (and cannot be combined with follow_symlinks=False).
+    follow = isinstance(target, int)
     try:
-        if os.geteuid() == 0:
-            os.chown(target, node.uid, node.gid, follow_symlinks=False)
+        if owner:
+            os.chown(target, node.uid, node.gid, follow_symlinks=follow)
         if not link:
-            os.chmod(target, node.mode)
+            os.chmod(target, node.mode)  # after chown, which clears set-user-id bits
         for name, value in node.xattrs.items():
             try:
-                os.setxattr(target, name, base64.b64decode(value), follow_symlinks=False)
+                os.setxattr(target, name, base64.b64decode(value), follow_symlinks=follow)
             except OSError as error:
                 problems.append(FileProblem(node.path, f"attribut {name} : {error.strerror}"))
-        os.utime(target, ns=(node.atime_ns, node.mtime_ns), follow_symlinks=not link)
+        os.utime(target, ns=(node.atime_ns, node.mtime_ns), follow_symlinks=follow or not link)
     except OSError as error:
         problems.append(FileProblem(node.path, f"métadonnées : {error.strerror}"))
 
@@ -463,9 +475,15 @@ def restore_snapshot(
     target: Path,
     includes: Sequence[str] = (),
     sink: EventSink = ignore,
-    workers: int = 4,
+    workers: int | None = None,
 ) -> RestoreResult:
-    """Restore the snapshot (or the `includes` paths of it) under `target`."""
+    """Restore the snapshot (or the `includes` paths of it) under `target`.
+
+    `workers` threads verify and write (default: one per core, at most four). A local
+    repository's reads cost no waiting, and more threads than cores only hand the GIL to one
+    another at every native call; a remote one (S3) gains from a few more, to hide latency.
+    """
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
     repo.sync_index()
     target.mkdir(parents=True, exist_ok=True)
     state = _Restore(repo, sink)
@@ -513,7 +531,7 @@ def restore_snapshot(
                     parent(path)
                     _clear(path)
                     os.symlink(node.target, path)
-                    _apply_metadata(node, path, state.problems)
+                    _apply_metadata(node, path, state.problems, state.owner)
                 elif node.type == "file":
                     parent(path)
                     file = _Target(node, path)
@@ -531,13 +549,13 @@ def restore_snapshot(
                     parent(path)
                     _clear(path)
                     os.mkfifo(path, node.mode)
-                    _apply_metadata(node, path, state.problems)
+                    _apply_metadata(node, path, state.problems, state.owner)
             except OSError as error:
                 state.problem(node.path, f"non restauré : {error.strerror}")
         submit(*state.flush())
         while in_flight:
             in_flight.popleft().result()
     for node, path in reversed(directories):
-        _apply_metadata(node, path, state.problems)
+        _apply_metadata(node, path, state.problems, state.owner)
     sink(Progress("restore", state.files, state.bytes, state.files, state.bytes))
     return RestoreResult(state.files, state.bytes, tuple(state.problems))

@@ -9,6 +9,8 @@ chunk. Two workers fill two packs at once; a run ends with at most that many par
 Memory stays bounded: at most `max_uploads + packers` pack buffers (the packs being filled,
 packs on their way to storage, `max_uploads` at a time: a slow disk or link does not stall the
 workers on one fsync).
+Small chunks (database blocks, dump chunks, small files) go into group frames of about
+`GROUP_BYTES` (ADR 0028): compressed and sealed once per group, each chunk still its own blob.
 Blobs of uploaded packs are findable at once (the index cache's pending entries); index files are
 written every `index_every` packs and at the end, before any snapshot.
 """
@@ -23,11 +25,26 @@ from typing import cast
 
 import zstandard
 
-from .pack import BlobType, PackEntry, PackWriter, encode_frame_into, frame_length, pack_name
+from .pack import (
+    GROUP_MAX,
+    BlobType,
+    PackEntry,
+    PackWriter,
+    encode_frame_into,
+    frame_length,
+    pack_name,
+)
 from .repository import Repository
 from .sealed import object_name
 
 _SAMPLE = 16 << 10
+GROUP_BYTES = 1 << 20  # plaintext of a group frame: zstd gains little beyond (ADR 0028)
+# Level 3 with matches of 6 bytes at least: on the benchmark's database and dump, 1 % smaller
+# than plain level 3 in the same time (ADR 0028).
+GROUP_PARAMETERS = zstandard.ZstdCompressionParameters.from_level(
+    3, source_size=1 << 20, min_match=6
+)
+GROUP_CHUNK_MAX = 256 << 10  # larger chunks are framed alone
 _local = threading.local()
 
 
@@ -99,6 +116,32 @@ def frames_for(chunks: Sequence[bytes | memoryview]) -> Iterator[memoryview]:
             yield frame_for(chunk)
 
 
+def _groupable(chunk: bytes | memoryview) -> bool:
+    """Whether a chunk goes into a group frame: database blocks, dump chunks and small files
+    (256 bytes to 32 KiB), and chunks up to `GROUP_CHUNK_MAX` whose sample compresses (scans
+    and archives of that size are stored alone, uncompressed, as before)."""
+    size = len(chunk)
+    if size <= 2 * _SAMPLE:
+        return size >= 256
+    if size > GROUP_CHUNK_MAX:
+        return False
+    sample = chunk[:_SAMPLE]
+    return len(_compressor(1).compress(sample)) <= 0.92 * len(sample)
+
+
+def group_frame(chunks: Sequence[bytes | memoryview]) -> memoryview:
+    """One frame holding `chunks` one after the other, zstd-compressed unless it does not pay
+    (valid until the thread's next frame)."""
+    data = b"".join(chunks)
+    compressor: zstandard.ZstdCompressor | None = getattr(_local, "group", None)
+    if compressor is None:
+        compressor = _local.group = zstandard.ZstdCompressor(compression_params=GROUP_PARAMETERS)
+    packed = compressor.compress(data)
+    if len(packed) >= 0.97 * len(data):
+        return _framed(data, compressed=False)
+    return _framed(packed, compressed=True)
+
+
 class BlobStore:
     """Thread-safe blob sink for one run."""
 
@@ -158,6 +201,64 @@ class BlobStore:
             with self._lock:
                 self._claimed.difference_update(known)
         todo = [(i, c) for i, c in wanted.items() if i not in known] if known else wanted.items()
+        self._put(blob_type, list(todo))
+        return ids
+
+    def put_chunks(
+        self, blob_type: BlobType, chunks: Sequence[tuple[bytes, bytes | memoryview]]
+    ) -> None:
+        """Store chunks (id, plaintext) without asking the index (prune re-frames with this)."""
+        with self._lock:
+            self._claimed.update(i for i, _ in chunks)
+        self._put(blob_type, chunks)
+
+    def _put(self, blob_type: BlobType, todo: Sequence[tuple[bytes, bytes | memoryview]]) -> None:
+        # The caller has claimed every id of `todo`.
+        if not todo:
+            return
+        if self.repo.version < 2:
+            self._put_single(blob_type, todo)
+            return
+        pack: PackWriter | None = None
+        pack_size = self.repo.settings.pack_size
+
+        def emit(chunks: list[tuple[bytes, bytes | memoryview]], compressed: bool = True) -> None:
+            nonlocal pack
+            if pack is None:
+                pack = self._checkout()
+            if len(chunks) == 1:
+                [(chunk_id, chunk)] = chunks
+                frame = frame_for(chunk) if compressed else _framed(chunk, compressed=False)
+                pack.add(blob_type, chunk_id, frame, len(chunk))
+            else:
+                frame = group_frame([c for _, c in chunks])
+                pack.add_group(blob_type, [(i, len(c)) for i, c in chunks], frame)
+            if pack.size >= pack_size:
+                self._ship(pack)
+                pack = None
+
+        group: list[tuple[bytes, bytes | memoryview]] = []
+        grouped = 0
+        for item in todo:
+            if not _groupable(item[1]):
+                if 2 * _SAMPLE < len(item[1]) <= GROUP_CHUNK_MAX:  # its sample did not compress
+                    emit([item], compressed=False)
+                else:
+                    emit([item])
+                continue
+            group.append(item)
+            grouped += len(item[1])
+            if grouped >= GROUP_BYTES or len(group) >= GROUP_MAX:
+                emit(group)
+                group, grouped = [], 0
+        if group:
+            emit(group)
+        if pack is not None:
+            self._checkin(pack)
+
+    def _put_single(
+        self, blob_type: BlobType, todo: Sequence[tuple[bytes, bytes | memoryview]]
+    ) -> None:
         pack = None
         pack_size = self.repo.settings.pack_size
         frames = frames_for([chunk for _, chunk in todo])
@@ -170,7 +271,6 @@ class BlobStore:
                 pack = None
         if pack is not None:
             self._checkin(pack)
-        return ids
 
     def add_frame(
         self, blob_type: BlobType, blob_id: bytes, frame: bytes | memoryview, raw: int
@@ -179,6 +279,16 @@ class BlobStore:
         with self._lock:
             self._claimed.add(blob_id)
         self._add(blob_type, blob_id, frame, raw)
+
+    def add_group_frame(
+        self, blob_type: BlobType, members: Sequence[PackEntry], frame: bytes | memoryview
+    ) -> None:
+        """Put an already made group frame into this thread's open pack (repacking)."""
+        with self._lock:
+            self._claimed.update(e.blob_id for e in members)
+        pack = self._checkout()
+        pack.add_group(blob_type, [(e.blob_id, e.raw_length) for e in members], frame)
+        self._checkin(pack)
 
     def _add(
         self, blob_type: BlobType, blob_id: bytes, frame: bytes | memoryview, raw: int
@@ -202,7 +312,9 @@ class BlobStore:
                 self._buffers_left -= 1
                 spare = None
         capacity = self.repo.settings.pack_size + (1 << 20)
-        return PackWriter(self.repo.master, buffer=spare, capacity=capacity)
+        return PackWriter(
+            self.repo.master, buffer=spare, capacity=capacity, version=self.repo.version
+        )
 
     def _checkin(self, pack: PackWriter) -> None:
         if pack.size >= self.repo.settings.pack_size:

@@ -235,7 +235,9 @@ def restore(ctx: Context, snapshot_ref: str, target: Path, paths: tuple[str, ...
 
     with engine_errors(), ctx.open() as repo, progress_sink(ctx, "Restauration") as sink:
         snapshot = find_snapshot(repo, snapshot_ref)
-        result = restore_snapshot(repo, snapshot, target, paths, sink)
+        # Ranged reads from S3 wait on the network: more threads than cores hide it.
+        workers = 4 if ctx.repo and ctx.repo.startswith("s3://") else None
+        result = restore_snapshot(repo, snapshot, target, paths, sink, workers)
     if ctx.json:
         line({"event": "summary", "files": result.files, "bytes": result.bytes,
               "problems": len(result.problems)})  # fmt: skip

@@ -14,13 +14,13 @@ Documents are raw text: the index's tokenizer folds case and accents (in C, for 
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .entry import ROW_FIELDS, Entry, Row
 from .normalization import fold, words
-from .vocabulary import synonym_words
+from .vocabulary import profession_words, synonym_words
 
 
 def identity_words(entry: Entry) -> list[str]:
@@ -104,68 +104,132 @@ def everything_document(row: Row) -> str:
     return f"{row[_ORGANISATION]} {row[_SERVICE]} {place} {local_part}"
 
 
-def document_words() -> Callable[[Row], tuple[str, str, str, str, str | None]]:
-    """A function giving the documents of `row_documents` as folded words
-    (`normalization.words`, space-separated), for an index that stores words rather than
-    tokenizing text (PostgreSQL's tsvector literals): queries are folded the same way;
-    then the `name_key` of the row's names and of its city, and the RPPS apart.
+Documents = tuple[str, str, str, str, str | None]
+
+
+def document_words() -> DocumentWords:
+    """A fresh `DocumentWords` (one per import: it keeps caches and counts)."""
+    return DocumentWords()
+
+
+class DocumentWords:
+    """Gives the documents of `row_documents` as folded words (`normalization.words`,
+    space-separated), for an index that stores words rather than tokenizing text
+    (PostgreSQL's tsvector literals): queries are folded the same way; then the `name_key`
+    of the row's names and of its city, and the RPPS apart.
 
     An RPPS made of ASCII digits only (11 digits, or an ADELI number's 9) is not in the
     `identity` words but returned apart (PostgreSQL format 3: a B-tree serves it, where half
     a million unique words made two thirds of the GIN build); any other identifier stays a
     word of `identity` (None apart).
 
-    Each field is folded once per distinct value (names, cities and professions repeat), and
-    the profession, specialty, synonyms, city and postcode part once per distinct
-    combination: the function keeps caches, so make one per import.
+    Each name is folded once per distinct value (names, cities and professions repeat), the
+    profession, specialty, synonyms, city and postcode part once per distinct combination,
+    and an organisation with its service once per pair. The same entries count how many of
+    the rows given hold each value, so that `vocabulary()` and `place_counts()` of those rows
+    come from these counts, without a second pass over half a million rows (each row's
+    fields are read here while they are in the processor's cache; a pass of its own took
+    2 s for the national file, most of it fetching rows from memory). So: one instance per
+    import, each row given once.
     """
 
-    @functools.cache
-    def fold_words(value: str) -> str:
-        return " ".join(words(value))
+    def __init__(self) -> None:
+        # value -> [folded words, name key, rows holding it as a family or given name]
+        self._names: dict[str, list[Any]] = {}
+        # (profession, specialty, city, postcode) -> [folded words, city key, rows]
+        self._places: dict[tuple[str, str, str, str], list[Any]] = {}
+        # (organisation, service) -> [folded words, name key, people's rows, others' rows]
+        self._pairs: dict[tuple[str, str], list[Any]] = {}
+        # an organisation's mailbox local part -> rows (split on «.» and «_» when counted)
+        self._local_parts: Counter[str] = Counter()
 
-    @functools.cache
-    def key_words(value: str) -> str:  # `name_key` of one field
-        return name_key(words(value))
+    def _name(self, value: str) -> list[Any]:
+        found = words(value)
+        entry = self._names[value] = [" ".join(found), name_key(found), 0]
+        return entry
 
-    @functools.cache
-    def place_words(profession: str, specialty: str, city: str, postcode: str) -> str:
-        return " ".join(
+    def _place(self, combination: tuple[str, str, str, str]) -> list[Any]:
+        profession, specialty, city, postcode = combination
+        text = " ".join(
             (
-                fold_words(profession),
-                fold_words(specialty),
+                " ".join(words(profession)),
+                " ".join(words(specialty)),
                 synonym_words(profession, specialty),
-                fold_words(city),
-                fold_words(postcode),
+                " ".join(words(city)),
+                " ".join(words(postcode)),
             )
         )
+        entry = self._places[combination] = [text, name_key(words(city)), 0]
+        return entry
 
-    @functools.cache
-    def pair_words(first: str, second: str) -> str:  # organisation and service
-        return f"{fold_words(first)} {fold_words(second)}"
+    def _pair(self, pair: tuple[str, str]) -> list[Any]:
+        first, second = words(pair[0]), words(pair[1])
+        text = f"{' '.join(first)} {' '.join(second)}"
+        entry = self._pairs[pair] = [text, name_key(first) + name_key(second), 0, 0]
+        return entry
 
-    def documents(row: Row) -> tuple[str, str, str, str, str | None]:
-        family = row[_FAMILY]
-        place = place_words(row[_PROFESSION], row[_SPECIALTY], row[_CITY], row[_POSTCODE])
+    def __call__(self, row: Row) -> Documents:
+        combination = (row[_PROFESSION], row[_SPECIALTY], row[_CITY], row[_POSTCODE])
+        place = self._places.get(combination) or self._place(combination)
+        place[2] += 1
+        pair_key = (row[_ORGANISATION], row[_SERVICE])
+        pair = self._pairs.get(pair_key) or self._pair(pair_key)
         rpps: str | None = row[_RPPS]
         identifier = ""
         if not (rpps and rpps.isascii() and rpps.isdigit()):
-            identifier = f" {fold_words(rpps)}" if rpps else ""
+            identifier = f" {' '.join(words(rpps))}" if rpps else ""
             rpps = None
-        city = key_words(row[_CITY])
+        family = row[_FAMILY]
         if family:
             given = row[_GIVEN]
-            names = f"{fold_words(family)} {fold_words(given)}"
-            others = pair_words(row[_ORGANISATION], row[_SERVICE])
-            name = key_words(family) + key_words(given)
-            return f"{names}{identifier}", f"{names} {place} {others}", name, city, rpps
-        names = pair_words(row[_ORGANISATION], row[_SERVICE])
-        local_part = " ".join(words(row[_ADDRESS].partition("@")[0]))
-        everything = f"{names} {place} {local_part}"
-        name = key_words(row[_ORGANISATION]) + key_words(row[_SERVICE])
-        return f"{names}{identifier}", everything, name, city, rpps
+            first = self._names.get(family) or self._name(family)
+            second = self._names.get(given) or self._name(given)
+            first[2] += 1
+            second[2] += 1
+            pair[2] += 1
+            names = f"{first[0]} {second[0]}"
+            everything = f"{names} {place[0]} {pair[0]}"
+            return f"{names}{identifier}", everything, first[1] + second[1], place[1], rpps
+        pair[3] += 1
+        local_part = row[_ADDRESS].partition("@")[0]
+        self._local_parts[local_part] += 1
+        everything = f"{pair[0]} {place[0]} {' '.join(words(local_part))}"
+        return f"{pair[0]}{identifier}", everything, pair[1], place[1], rpps
 
-    return documents
+    def vocabulary(self) -> dict[str, tuple[int, int]]:
+        """`vocabulary` of the rows given so far (the same counts, from this one's)."""
+        everything: Counter[str] = Counter()
+        identity: Counter[str] = Counter()
+
+        def add(value: str, count: int, *counters: Counter[str]) -> None:
+            for word in set(words(value)):
+                for counter in counters:
+                    counter[word] += count
+
+        for value, (_, _, count) in self._names.items():
+            add(value, count, everything, identity)
+        for (organisation, service), (_, _, people, others) in self._pairs.items():
+            for value in (organisation, service):
+                add(value, people + others, everything)
+                add(value, others, identity)
+        labels: Counter[tuple[str, str]] = Counter()
+        for (profession, specialty, city, postcode), (_, _, count) in self._places.items():
+            add(city, count, everything)
+            add(postcode, count, everything)
+            labels[(profession, specialty)] += count
+        for (profession, specialty), count in labels.items():
+            for word in set(profession_words(profession, specialty)):
+                everything[word] += count
+        for local_part, count in self._local_parts.items():
+            add(local_part.replace(".", " ").replace("_", " "), count, everything)
+        return {word: (count, identity[word]) for word, count in everything.items()}
+
+    def place_counts(self) -> dict[str, int]:
+        """`place_counts` of the rows given so far."""
+        found: Counter[str] = Counter()
+        for _, city, count in self._places.values():
+            found[city] += count
+        return dict(found)
 
 
 def name_key(words_typed: Iterable[str]) -> str:

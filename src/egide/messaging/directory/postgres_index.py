@@ -65,13 +65,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NamedTuple
+from operator import itemgetter
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 
 from ..errors import DirectoryIndexError
-from .document import document_words, name_key, place_counts, vocabulary
-from .entry import Entry, Row, Source, row_from_text, row_text
+from .document import DocumentWords, document_words, name_key, place_counts, vocabulary
+from .entry import FIELD_SEPARATOR, Entry, Row, Source, row_from_text, row_text
 from .extraction import MalformedLine
 from .index import Change, ChangeKind, Document, ImportRecord, candidate_count
 from .query import Query, clamp_limit, parse_query, rank
@@ -174,6 +175,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.first_import (
 """
 
 
+_T = TypeVar("_T")
 IMPORT_LOCK = "hashtext('egide_directory_import')"
 # Past this many words, a prefix is left to GIN's partial match.
 MAX_EXPANSION = 64
@@ -802,12 +804,24 @@ class PostgresIndex:
         db = self._db
         documents = document_words()
         words: dict[str, tuple[int, int]] | None = None
+        places: dict[str, int] | None = None
+        keys: bytes | None = None
         # A source stored before format 3 is rebuilt whole too.
         rebuild = changes is None or self._stale(source)
         if rebuild:
+
+            def meanwhile() -> tuple[dict[str, tuple[int, int]], dict[str, int], bytes | None]:
+                # What the transaction below writes, worked out while the server builds the
+                # indexes: the vocabulary and the cities from the counts `documents` kept
+                # while the rows were copied, and a first import's list of keys.
+                listed = None
+                if changes is None:
+                    listed = zlib.compress("\n".join(map(itemgetter(0), rows)).encode(), 1)
+                return documents.vocabulary(), documents.place_counts(), listed
+
             # First import of this source: a fresh table, loaded and indexed outside any
             # transaction (the indexes built two at a time), then swapped in atomically.
-            words = self._load_fresh(source, rows, fingerprints, documents)
+            words, places, keys = self._load_fresh(source, rows, fingerprints, documents, meanwhile)
         with db.transaction():
             if rebuild or changes is None:
                 self._swap_fresh(source)
@@ -844,14 +858,20 @@ class PostgresIndex:
             with db.cursor().copy(
                 "COPY new_term (word, frequency, identity_frequency) FROM STDIN"
             ) as copy:
-                for word, (frequency, in_identity) in (words or vocabulary(loaded)).items():
-                    copy.write_row((word, frequency, in_identity))
+                # Folded words ([a-z0-9]+) and numbers: nothing to escape.
+                copy.write(
+                    "".join(
+                        f"{word}\t{frequency}\t{in_identity}\n"
+                        for word, (frequency, in_identity) in (words or vocabulary(loaded)).items()
+                    )
+                )
             # How many rows each city holds, counted again at each import (a few thousand).
             db.execute(f"DELETE FROM {SCHEMA}.place WHERE source = %s", (source.value,))
             with db.cursor().copy(
                 f"COPY {SCHEMA}.place (source, key, frequency) FROM STDIN"
             ) as copy:
-                for key, frequency in place_counts(rows).items():
+                counted = place_counts(rows) if places is None else places
+                for key, frequency in counted.items():
                     copy.write_row((source.value, key, frequency))
             # Day to day, frequencies of known words are kept: a few hundred rows hardly move
             # them, and the next full import counts again.
@@ -886,7 +906,7 @@ class PostgresIndex:
                     (
                         import_id,
                         source.value,
-                        zlib.compress("\n".join(r[0] for r in rows).encode(), 1),
+                        keys or zlib.compress("\n".join(map(itemgetter(0), rows)).encode(), 1),
                     ),
                 )
             else:
@@ -925,10 +945,11 @@ class PostgresIndex:
         source: Source,
         rows: Sequence[Row],
         fingerprints: Mapping[str, int],
-        documents: Callable[[Row], tuple[str, str, str, str, str | None]],
-    ) -> dict[str, tuple[int, int]]:
+        documents: DocumentWords,
+        meanwhile: Callable[[], _T],
+    ) -> _T:
         """Fill `entry_<source>_next` and build its indexes (see `_replace_source`); returns
-        the vocabulary of `rows`, worked out while the server builds the indexes.
+        what `meanwhile` returns, called while the server builds the indexes.
 
         Documents arrive as tsvector literals, folded here (`document_words`): the server only
         parses them, where `to_tsvector(unaccent(…))` took 10 s of one core for the national
@@ -953,13 +974,17 @@ class PostgresIndex:
             # adapts each of the ten fields of each row. Documents, names and places are
             # folded words and spaces; the key and the data are escaped when they need it.
             lines: list[str] = []
+            start = f"{source.value}\t"
             for number in order:
                 row = rows[number]
                 identity, everything, name, place, rpps = documents(row)
+                key = row[0]
+                data = FIELD_SEPARATOR.join(row)  # `row_text`; it holds the key too
+                if "\\" in data or "\t" in data or "\n" in data or "\r" in data:
+                    key, data = _copy_escaped(key), _copy_escaped(data)
                 lines.append(
-                    f"{source.value}\t{number + 1}\t{_copy_escaped(row[0])}\t{digests[number]}"
-                    f"\t{_copy_escaped(row_text(row))}\t{identity}\t{everything}\t{name}\t{place}"
-                    f"\t{rpps or NULL_FIELD}\n"
+                    f"{start}{number + 1}\t{key}\t{digests[number]}\t{data}\t{identity}"
+                    f"\t{everything}\t{name}\t{place}\t{rpps or NULL_FIELD}\n"
                 )
                 if len(lines) == COPY_SLICE:
                     copy.write("".join(lines))
@@ -984,10 +1009,10 @@ class PostgresIndex:
         ]
         with ThreadPoolExecutor(max_workers=len(statements)) as pool:
             builds = [pool.submit(self._run_apart, batch) for batch in statements]
-            words = vocabulary(rows)  # Python, while both connections wait for the server
+            found = meanwhile()  # Python, while both connections wait for the server
             for done in builds:
                 done.result()
-        return words
+        return found
 
     def _run_apart(self, statements: list[str]) -> None:
         """Run DDL on a connection of its own (the index builds of `_load_fresh`)."""
