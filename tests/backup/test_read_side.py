@@ -246,6 +246,23 @@ def test_the_one_row_lookup_of_many_blobs_agrees_with_one_lookup_each(tmp_path: 
     assert found[indexed[4].blob_id] == BlobLocation("cd" * 32, indexed[4])
 
 
+@pytest.mark.parametrize("stored", [0, 1, 40, 499, 500, 1200])
+def test_which_blobs_are_known_whether_most_few_all_or_none_are_stored(
+    tmp_path: Path, stored: int
+) -> None:
+    # 1,200 ids asked (three queries of up to 500): the first `stored` indexed, one of them
+    # pending instead, the others unknown; each query's branch depends on its share found.
+    ids = [i.to_bytes(32, "big") for i in range(1, 1201)]
+    cache = IndexCache(tmp_path / "index.sqlite")
+    entries = [PackEntry(BlobType.DATA, b, 37 + 100 * n, 100, 250) for n, b in enumerate(ids)]
+    if stored:
+        cache.add_file("index/" + "ab" * 32, [("cd" * 32, entries[: stored - 1])])
+        cache.add_pending("ef" * 32, entries[stored - 1 : stored])
+
+    assert cache.known(ids) == set(ids[:stored])
+    assert cache.known(list(reversed(ids))) == set(ids[:stored])
+
+
 class _Interrupted(Exception):
     """Stands for a reboot in the middle of the night's share."""
 
