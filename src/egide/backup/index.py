@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import RepositoryCorrupted, UnsupportedFormat
-from .pack import TYPES, PackEntry, decode_entries, encode_entries
+from .pack import TYPES, VERSIONS, PackEntry, decode_entries, encode_entries
 
 PREFIX = "index/"
 MAGIC = b"EGIX"
@@ -57,7 +57,7 @@ def decode_index(data: bytes, name: str = "") -> Iterator[tuple[str, list[PackEn
     """The packs and entries of an index file's plaintext."""
     if data[:4] != MAGIC:
         raise RepositoryCorrupted(f"{name}: not an index", name)
-    if len(data) < 5 or data[4] not in (1, 2):
+    if len(data) < 5 or data[4] not in VERSIONS:  # index versions follow the pack's
         raise UnsupportedFormat(f"{name}: index format version is unknown")
     version = data[4]
     position = 5
