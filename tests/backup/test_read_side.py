@@ -97,9 +97,11 @@ def test_files_written_with_direct_io_restore_identical_whatever_their_alignment
     direct_writes: list[int] = []
     write_direct = restorer._Segment._write_direct
 
-    def counted(segment: restorer._Segment, target: restorer._Target, fd: int) -> None:
+    def counted(
+        segment: restorer._Segment, target: restorer._Target, fd: int, writer: object
+    ) -> None:
         direct_writes.append(segment.end - segment.offset)
-        write_direct(segment, target, fd)
+        write_direct(segment, target, fd, writer)  # type: ignore[arg-type]
 
     monkeypatch.setattr(restorer._Segment, "_write_direct", counted)
     if direct == "refused":  # a file system without direct I/O: the page cache, as before

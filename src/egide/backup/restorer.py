@@ -17,9 +17,10 @@ more are written with O_DIRECT (ADR 0034): their whole blocks go from a reused a
 the disk without filling the page cache — which, on a virtual machine whose free memory the host
 took back, costs more CPU per byte than decrypting, decompressing and re-hashing it — and the
 partial blocks at the edges of each written range are written through the page cache when the
-file is complete; where the file system refuses O_DIRECT, the page cache as before. Memory is bounded: one batch of
-chunk positions, and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each) in flight. Directory
-times are set last, deepest first, since writing their children changes them.
+file is complete; where the file system refuses O_DIRECT, the page cache as before. Memory is
+bounded: one batch of chunk positions, at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each)
+in flight, and four aligned buffers of direct writes. Directory times are set last, deepest
+first, since writing their children changes them.
 
 A chunk of zeros is not written: the file is extended to its size at the end, so a sparse file
 comes back sparse (and an image full of zeros costs no disk). Restoring over an existing tree
@@ -98,6 +99,7 @@ class _Target:
         "error",
         "fd",
         "holes",
+        "io",
         "named",
         "node",
         "open_lock",
@@ -119,6 +121,7 @@ class _Target:
         # never meet on one page at once.
         self.direct = direct
         self.edges: list[tuple[int, bytes]] = []
+        self.io: list[Future[None]] = []  # its direct writes on their way (`_DirectWriter`)
         self.write_lock = threading.Lock() if direct else None
         # Written aside (unnamed, else under `temp`) and given its real name when complete and
         # verified (`publish`): no half file under the real name.
@@ -189,18 +192,6 @@ def _set_direct(fd: int, on: bool) -> bool:
     return True
 
 
-_scratch = threading.local()
-
-
-def _aligned_buffer(size: int) -> memoryview:
-    """This thread's page-aligned buffer of at least `size` bytes (reused: its pages stay
-    mapped, so no fresh memory per write)."""
-    found: mmap.mmap | None = getattr(_scratch, "buffer", None)
-    if found is None or len(found) < size:
-        found = _scratch.buffer = mmap.mmap(-1, max(size, 8 << 20))
-    return memoryview(found)
-
-
 def _link_descriptor(fd: int, path: str) -> None:
     """Give the unnamed file open as `fd` the name `path` (linkat through /proc, following
     its link: `os.link` with default directories calls link(2), which would not)."""
@@ -259,57 +250,121 @@ class _Segment:
         self.buffers.append(data)
         self.end += len(data)
 
-    def write(self, target: _Target) -> None:
+    def write(self, target: _Target, writer: _DirectWriter | None = None) -> None:
         if target.error is not None:
             return
         try:
             fd = target.descriptor()
-            if target.write_lock is not None:
-                with target.write_lock:
-                    if target.direct:
-                        self._write_direct(target, fd)
-                    else:
-                        _write_all(fd, self.buffers, self.offset)
-            else:
+            if target.write_lock is None:
                 _write_all(fd, self.buffers, self.offset)
+            elif target.direct and writer is not None:
+                self._write_direct(target, fd, writer)
+            else:
+                with target.write_lock:
+                    _write_all(fd, self.buffers, self.offset)
         except OSError as error:
             target.error = target.error or str(error.strerror)
 
-    def _write_direct(self, target: _Target, fd: int) -> None:
-        """The segment's whole blocks with O_DIRECT (no page cache: on a file system whose
-        page cache grows into fresh memory, filling it costs more CPU than the restore's own
-        work); its partial blocks kept for `finish`."""
-        base = self.offset - self.offset % _ALIGN
-        head = self.offset - base
+    def _write_direct(self, target: _Target, fd: int, writer: _DirectWriter) -> None:
+        """The segment's whole blocks handed to `writer` (O_DIRECT: no page cache), its
+        partial blocks kept for `finish`."""
         first = -(-self.offset // _ALIGN) * _ALIGN  # the segment's first and last block bounds
         last = self.end - self.end % _ALIGN
         if last - first < _ALIGN:  # no whole block: all of it written by `finish`
             target.edges.append((self.offset, b"".join(self.buffers)))
             return
-        scratch = _aligned_buffer(self.end - base)
-        position = head
-        for buffer in self.buffers:
-            scratch[position : position + len(buffer)] = buffer
-            position += len(buffer)
         if first > self.offset:
-            target.edges.append((self.offset, bytes(scratch[head : first - base])))
+            target.edges.append((self.offset, _copy_out(self.buffers, 0, first - self.offset)))
         if self.end > last:
-            target.edges.append((last, bytes(scratch[last - base : self.end - base])))
-        block = scratch[first - base : last - base]
-        offset = first
+            length = self.end - self.offset
+            target.edges.append((last, _copy_out(self.buffers, last - self.offset, length)))
+        piece = writer.size
+        for offset in range(first, last, piece):
+            size = min(piece, last - offset)
+            buffer = writer.take()
+            _copy_into(self.buffers, offset - self.offset, size, buffer)
+            target.io.append(writer.submit(target, fd, buffer, size, offset))
+
+
+def _copy_out(buffers: list[bytes | memoryview], start: int, end: int) -> bytes:
+    """Bytes `start` to `end` of the concatenation of `buffers`."""
+    out = bytearray(end - start)
+    _copy_into(buffers, start, end - start, memoryview(out))
+    return bytes(out)
+
+
+def _copy_into(
+    buffers: list[bytes | memoryview], start: int, size: int, out: memoryview | mmap.mmap
+) -> None:
+    """Copy `size` bytes from `start` in the concatenation of `buffers` to the start of `out`."""
+    position = 0  # of the current buffer in the concatenation
+    done = 0
+    for buffer in buffers:
+        length = len(buffer)
+        if position + length > start and done < size:
+            skip = max(0, start - position)
+            take = min(length - skip, size - done)
+            out[done : done + take] = buffer[skip : skip + take]
+            done += take
+        position += length
+
+
+class _DirectWriter:
+    """Direct writes on threads of their own, so that the verifying workers do not wait for the
+    disk: a worker copies whole blocks into one of `count` page-aligned buffers (waiting for
+    one when all are being written: memory stays bounded) and goes on."""
+
+    def __init__(self, count: int = 4, size: int = 4 << 20) -> None:
+        self.size = size
+        self._free = [mmap.mmap(-1, size) for _ in range(count)]
+        self._returned = threading.Condition()
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="restore-io")
+
+    def take(self) -> mmap.mmap:
+        with self._returned:
+            while not self._free:
+                self._returned.wait()
+            return self._free.pop()
+
+    def submit(
+        self, target: _Target, fd: int, buffer: mmap.mmap, size: int, offset: int
+    ) -> Future[None]:
+        return self._pool.submit(self._write, target, fd, buffer, size, offset)
+
+    def _write(self, target: _Target, fd: int, buffer: mmap.mmap, size: int, offset: int) -> None:
+        assert target.write_lock is not None
         try:
-            while block:
-                written = os.pwrite(fd, block, offset)
-                offset += written
-                block = block[written:]
+            with target.write_lock, memoryview(buffer) as view:
+                block = view[:size]
+                try:
+                    if not target.direct:
+                        _write_all(fd, [block], offset)
+                        return
+                    while block:
+                        written = os.pwrite(fd, block, offset)
+                        offset += written
+                        block = block[written:]
+                except OSError as error:
+                    if error.errno != errno.EINVAL or len(block) != size:
+                        raise
+                    # Direct I/O refused after all (an alignment this file system does not
+                    # take): this file through the page cache.
+                    _set_direct(fd, on=False)
+                    target.direct = False
+                    _write_all(fd, [block], offset)
+                finally:
+                    del block
         except OSError as error:
-            if error.errno != errno.EINVAL or offset != first:
-                raise
-            # Direct I/O refused after all (an alignment this file system does not take):
-            # this file through the page cache.
-            _set_direct(fd, on=False)
-            target.direct = False
-            _write_all(fd, [block], offset)
+            target.error = target.error or str(error.strerror)
+        finally:
+            with self._returned:
+                self._free.append(buffer)
+                self._returned.notify()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        for buffer in self._free:
+            buffer.close()
 
 
 def _write_all(fd: int, buffers: list[bytes | memoryview], offset: int) -> None:
@@ -341,6 +396,7 @@ class _Restore:
         self.groups: list[tuple[_Target, list[bytes]]] = []
         self.queued = 0  # chunk ids in `groups`
         self.owner = os.geteuid() == 0  # owners restored only when run as root
+        self.writer: _DirectWriter | None = None  # for files written with O_DIRECT
 
     def problem(self, path: str, message: str) -> None:
         problem = FileProblem(path, message)
@@ -472,10 +528,10 @@ class _Restore:
                         segment.add(data)
                     else:
                         if segment is not None:
-                            segment.write(target)
+                            segment.write(target, self.writer)
                         segments[target] = _Segment(offset, data)
         for target, segment in segments.items():
-            segment.write(target)
+            segment.write(target, self.writer)
         finished = []
         with self.lock:
             for target, count in done.items():
@@ -492,6 +548,9 @@ class _Restore:
         try:
             if target.fd < 0 and target.error is None:
                 target.descriptor()  # an empty file
+            for pending in target.io:  # its direct writes done (they record their errors)
+                pending.result()
+            target.io = []
             if target.fd >= 0:
                 if target.edges and target.error is None:
                     # Partial blocks of a file written with O_DIRECT, now that every direct
@@ -619,7 +678,10 @@ def restore_snapshot(
             os.makedirs(head, exist_ok=True)
             made.add(head)
 
-    with ThreadPoolExecutor(workers, thread_name_prefix="restore") as pool:
+    state.writer = _DirectWriter()
+    with contextlib.ExitStack() as stack:
+        stack.callback(state.writer.close)  # after the pool: every file is finished then
+        pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="restore"))
         for node in read_tree(repo, snapshot):
             if not selected(node, includes):
                 continue
