@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
-import random
 import shutil
 import stat
 from pathlib import Path
@@ -74,57 +71,6 @@ def test_a_restore_over_earlier_files_replaces_them_whole_with_or_without_unname
 
     assert digest_tree(restored) == digest_tree(source)
     assert not list(out.rglob(".*.egide-restore"))
-
-
-@pytest.mark.parametrize("direct", ["direct", "refused", "einval"])
-def test_files_written_with_direct_io_restore_identical_whatever_their_alignment(
-    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct: str
-) -> None:
-    source = make_tree(tmp_path / "src")
-    rng = random.Random(7)
-    # Chunks and runs that start and end anywhere in a block; a file whose content repeats
-    # (one chunk written at several offsets); a file ending in a hole.
-    (source / "melange.bin").write_bytes(rng.randbytes(3_000_001))
-    block = (source / "scans" / "scan-1.jpg").read_bytes()
-    (source / "double.bin").write_bytes(block + b"x" + block)
-    with (source / "creux.img").open("wb") as handle:
-        handle.write(rng.randbytes(70_001))
-        handle.truncate(24 << 20)
-    snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
-    monkeypatch.setattr(restorer, "_DIRECT_MIN", 1)  # every file through O_DIRECT
-    monkeypatch.setattr(restorer, "_MAX_RANGE", 50_000)
-    monkeypatch.setattr(restorer, "_BATCH_PIECES", 7)
-    direct_writes: list[int] = []
-    write_direct = restorer._Segment._write_direct
-
-    def counted(
-        segment: restorer._Segment, target: restorer._Target, fd: int, writer: object
-    ) -> None:
-        direct_writes.append(segment.end - segment.offset)
-        write_direct(segment, target, fd, writer)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(restorer._Segment, "_write_direct", counted)
-    if direct == "refused":  # a file system without direct I/O: the page cache, as before
-        monkeypatch.setattr(restorer, "_set_direct", lambda fd, on: False)
-    if direct == "einval":  # direct I/O accepted, then a write refused: that file buffered
-        pwrite = os.pwrite
-
-        def refusing(fd: int, data: bytes | memoryview, offset: int) -> int:
-            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
-                raise OSError(errno.EINVAL, "Invalid argument")
-            return pwrite(fd, data, offset)
-
-        monkeypatch.setattr(os, "pwrite", refusing)
-
-    result = restore_snapshot(repo, snapshot, tmp_path / "out", workers=3)
-
-    assert result.problems == ()
-    restored = tmp_path / "out" / str(source).lstrip("/")
-    assert digest_tree(restored) == digest_tree(source)
-    assert (direct_writes != []) == (direct != "refused")
-    info = (restored / "creux.img").stat()
-    assert info.st_size == 24 << 20
-    assert info.st_blocks * 512 <= 5 << 20  # its hole is not written (a chunk ≤ 4 MiB is)
 
 
 def test_a_missing_pack_fails_only_the_files_it_holds(repo: Repository, tmp_path: Path) -> None:

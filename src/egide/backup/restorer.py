@@ -12,15 +12,9 @@ core, no more, on a local repository (ADR 0019, 2026-12-06 note; ADR 0030). A fi
 without a name (`O_TMPFILE`; a temporary name where the file system has none), created by the
 first worker that needs it, and linked under its name once its last chunk is written, its size
 checked and its metadata set on its descriptor; a damaged chunk fails the files that hold it, and
-only them, and a failed or killed restore leaves no partial file. Files of `_DIRECT_MIN` bytes or
-more are written with O_DIRECT (ADR 0034): their whole blocks go from a reused aligned buffer to
-the disk without filling the page cache — which, on a virtual machine whose free memory the host
-took back, costs more CPU per byte than decrypting, decompressing and re-hashing it — and the
-partial blocks at the edges of each written range are written through the page cache when the
-file is complete; where the file system refuses O_DIRECT, the page cache as before. Memory is
-bounded: one batch of chunk positions, at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each)
-in flight, and four aligned buffers of direct writes. Directory times are set last, deepest
-first, since writing their children changes them.
+only them, and a failed or killed restore leaves no partial file. Memory is bounded: one batch of
+chunk positions, and at most `2 × workers` ranges (≤ `_MAX_RANGE` bytes each) in flight. Directory
+times are set last, deepest first, since writing their children changes them.
 
 A chunk of zeros is not written: the file is extended to its size at the end, so a sparse file
 comes back sparse (and an image full of zeros costs no disk). Restoring over an existing tree
@@ -37,8 +31,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
-import fcntl
-import mmap
 import os
 import stat
 import threading
@@ -62,9 +54,6 @@ _MAX_GAP = 256 << 10
 _BATCH_PIECES = 4096
 _BATCH_FILES = 256
 _IOV_MAX = 1024
-# Files at least this large are written with O_DIRECT (block-aligned parts; `_Segment`).
-_DIRECT_MIN = 256 << 10
-_ALIGN = 4096  # offsets, lengths and memory of O_DIRECT writes
 
 
 @dataclass(frozen=True)
@@ -94,12 +83,9 @@ class _Target:
 
     __slots__ = (
         "complete",
-        "direct",
-        "edges",
         "error",
         "fd",
         "holes",
-        "io",
         "named",
         "node",
         "open_lock",
@@ -108,21 +94,11 @@ class _Target:
         "planned",
         "planned_size",
         "temp",
-        "write_lock",
     )  # fmt: skip
 
-    def __init__(self, node: Node, path: str, direct: bool = False) -> None:
+    def __init__(self, node: Node, path: str) -> None:
         self.node = node
         self.path = path
-        # Written with O_DIRECT (asked; set off when the file system refuses it): the aligned
-        # part of each segment straight to the disk, its unaligned `edges` (offset, bytes) kept
-        # and written through the page cache by `finish`, after every direct write. All writes
-        # to such a file are serialised by `write_lock`, so that buffered and direct writes
-        # never meet on one page at once.
-        self.direct = direct
-        self.edges: list[tuple[int, bytes]] = []
-        self.io: list[Future[None]] = []  # its direct writes on their way (`_DirectWriter`)
-        self.write_lock = threading.Lock() if direct else None
         # Written aside (unnamed, else under `temp`) and given its real name when complete and
         # verified (`publish`): no half file under the real name.
         head, name = os.path.split(path)
@@ -145,10 +121,6 @@ class _Target:
                     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
                     self.fd = os.open(self.temp, flags, 0o600)
                     self.named = True
-                if self.direct:
-                    self.direct = _set_direct(self.fd, on=True)
-                    if self.direct:  # direct writes inside the file's size extend nothing
-                        os.ftruncate(self.fd, self.node.size)
             return self.fd
 
     def publish(self) -> None:
@@ -177,19 +149,6 @@ def _unnamed_file(directory: str) -> int:
         if error.errno in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
             return -1
         raise
-
-
-def _set_direct(fd: int, on: bool) -> bool:
-    """Turn O_DIRECT on or off for `fd`; False where the file system has no direct I/O."""
-    flag = getattr(os, "O_DIRECT", 0)
-    if not flag:
-        return False
-    try:
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags | flag if on else flags & ~flag)
-    except OSError:
-        return False
-    return True
 
 
 def _link_descriptor(fd: int, path: str) -> None:
@@ -250,136 +209,25 @@ class _Segment:
         self.buffers.append(data)
         self.end += len(data)
 
-    def write(self, target: _Target, writer: _DirectWriter | None = None) -> None:
+    def write(self, target: _Target) -> None:
         if target.error is not None:
             return
         try:
             fd = target.descriptor()
-            if target.write_lock is None:
-                _write_all(fd, self.buffers, self.offset)
-            elif target.direct and writer is not None:
-                self._write_direct(target, fd, writer)
-            else:
-                with target.write_lock:
-                    _write_all(fd, self.buffers, self.offset)
+            offset, buffers = self.offset, self.buffers
+            while buffers:
+                group = buffers[:_IOV_MAX]
+                written = os.pwritev(fd, group, offset)
+                offset += written
+                for index, buffer in enumerate(group):  # a short write: go on after it
+                    if written < len(buffer):
+                        buffers = [memoryview(buffer)[written:], *buffers[index + 1 :]]
+                        break
+                    written -= len(buffer)
+                else:
+                    buffers = buffers[len(group) :]
         except OSError as error:
             target.error = target.error or str(error.strerror)
-
-    def _write_direct(self, target: _Target, fd: int, writer: _DirectWriter) -> None:
-        """The segment's whole blocks handed to `writer` (O_DIRECT: no page cache), its
-        partial blocks kept for `finish`."""
-        first = -(-self.offset // _ALIGN) * _ALIGN  # the segment's first and last block bounds
-        last = self.end - self.end % _ALIGN
-        if last - first < _ALIGN:  # no whole block: all of it written by `finish`
-            target.edges.append((self.offset, b"".join(self.buffers)))
-            return
-        if first > self.offset:
-            target.edges.append((self.offset, _copy_out(self.buffers, 0, first - self.offset)))
-        if self.end > last:
-            length = self.end - self.offset
-            target.edges.append((last, _copy_out(self.buffers, last - self.offset, length)))
-        piece = writer.size
-        for offset in range(first, last, piece):
-            size = min(piece, last - offset)
-            buffer = writer.take()
-            _copy_into(self.buffers, offset - self.offset, size, buffer)
-            target.io.append(writer.submit(target, fd, buffer, size, offset))
-
-
-def _copy_out(buffers: list[bytes | memoryview], start: int, end: int) -> bytes:
-    """Bytes `start` to `end` of the concatenation of `buffers`."""
-    out = bytearray(end - start)
-    _copy_into(buffers, start, end - start, memoryview(out))
-    return bytes(out)
-
-
-def _copy_into(
-    buffers: list[bytes | memoryview], start: int, size: int, out: memoryview | mmap.mmap
-) -> None:
-    """Copy `size` bytes from `start` in the concatenation of `buffers` to the start of `out`."""
-    position = 0  # of the current buffer in the concatenation
-    done = 0
-    for buffer in buffers:
-        length = len(buffer)
-        if position + length > start and done < size:
-            skip = max(0, start - position)
-            take = min(length - skip, size - done)
-            out[done : done + take] = buffer[skip : skip + take]
-            done += take
-        position += length
-
-
-class _DirectWriter:
-    """Direct writes on threads of their own, so that the verifying workers do not wait for the
-    disk: a worker copies whole blocks into one of `count` page-aligned buffers (waiting for
-    one when all are being written: memory stays bounded) and goes on."""
-
-    def __init__(self, count: int = 4, size: int = 4 << 20) -> None:
-        self.size = size
-        self._free = [mmap.mmap(-1, size) for _ in range(count)]
-        self._returned = threading.Condition()
-        self._pool = ThreadPoolExecutor(2, thread_name_prefix="restore-io")
-
-    def take(self) -> mmap.mmap:
-        with self._returned:
-            while not self._free:
-                self._returned.wait()
-            return self._free.pop()
-
-    def submit(
-        self, target: _Target, fd: int, buffer: mmap.mmap, size: int, offset: int
-    ) -> Future[None]:
-        return self._pool.submit(self._write, target, fd, buffer, size, offset)
-
-    def _write(self, target: _Target, fd: int, buffer: mmap.mmap, size: int, offset: int) -> None:
-        assert target.write_lock is not None
-        try:
-            with target.write_lock, memoryview(buffer) as view:
-                block = view[:size]
-                try:
-                    if not target.direct:
-                        _write_all(fd, [block], offset)
-                        return
-                    while block:
-                        written = os.pwrite(fd, block, offset)
-                        offset += written
-                        block = block[written:]
-                except OSError as error:
-                    if error.errno != errno.EINVAL or len(block) != size:
-                        raise
-                    # Direct I/O refused after all (an alignment this file system does not
-                    # take): this file through the page cache.
-                    _set_direct(fd, on=False)
-                    target.direct = False
-                    _write_all(fd, [block], offset)
-                finally:
-                    del block
-        except OSError as error:
-            target.error = target.error or str(error.strerror)
-        finally:
-            with self._returned:
-                self._free.append(buffer)
-                self._returned.notify()
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        for buffer in self._free:
-            buffer.close()
-
-
-def _write_all(fd: int, buffers: list[bytes | memoryview], offset: int) -> None:
-    """Write `buffers` one after the other from `offset` (`pwritev`, short writes resumed)."""
-    while buffers:
-        group = buffers[:_IOV_MAX]
-        written = os.pwritev(fd, group, offset)
-        offset += written
-        for index, buffer in enumerate(group):  # a short write: go on after it
-            if written < len(buffer):
-                buffers = [memoryview(buffer)[written:], *buffers[index + 1 :]]
-                break
-            written -= len(buffer)
-        else:
-            buffers = buffers[len(group) :]
 
 
 class _Restore:
@@ -396,7 +244,6 @@ class _Restore:
         self.groups: list[tuple[_Target, list[bytes]]] = []
         self.queued = 0  # chunk ids in `groups`
         self.owner = os.geteuid() == 0  # owners restored only when run as root
-        self.writer: _DirectWriter | None = None  # for files written with O_DIRECT
 
     def problem(self, path: str, message: str) -> None:
         problem = FileProblem(path, message)
@@ -528,10 +375,10 @@ class _Restore:
                         segment.add(data)
                     else:
                         if segment is not None:
-                            segment.write(target, self.writer)
+                            segment.write(target)
                         segments[target] = _Segment(offset, data)
         for target, segment in segments.items():
-            segment.write(target, self.writer)
+            segment.write(target)
         finished = []
         with self.lock:
             for target, count in done.items():
@@ -548,18 +395,7 @@ class _Restore:
         try:
             if target.fd < 0 and target.error is None:
                 target.descriptor()  # an empty file
-            for pending in target.io:  # its direct writes done (they record their errors)
-                pending.result()
-            target.io = []
             if target.fd >= 0:
-                if target.edges and target.error is None:
-                    # Partial blocks of a file written with O_DIRECT, now that every direct
-                    # write is done: through the page cache.
-                    if target.direct:
-                        _set_direct(target.fd, on=False)
-                    for offset, data in target.edges:
-                        _write_all(target.fd, [data], offset)
-                    target.edges = []
                 if target.holes and target.error is None:
                     os.ftruncate(target.fd, node.size)
                 if target.error is None:
@@ -678,10 +514,7 @@ def restore_snapshot(
             os.makedirs(head, exist_ok=True)
             made.add(head)
 
-    state.writer = _DirectWriter()
-    with contextlib.ExitStack() as stack:
-        stack.callback(state.writer.close)  # after the pool: every file is finished then
-        pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="restore"))
+    with ThreadPoolExecutor(workers, thread_name_prefix="restore") as pool:
         for node in read_tree(repo, snapshot):
             if not selected(node, includes):
                 continue
@@ -701,7 +534,7 @@ def restore_snapshot(
                     _apply_metadata(node, path, state.problems, state.owner)
                 elif node.type == "file":
                     parent(path)
-                    file = _Target(node, path, direct=node.size >= _DIRECT_MIN)
+                    file = _Target(node, path)
                     chunks, start = node.chunks, 0
                     while start < len(chunks):  # a large file may span several batches
                         part = chunks[start : start + state.room()]
