@@ -29,7 +29,6 @@ import base64
 import binascii
 import collections
 import logging
-import os
 import re
 import ssl
 import weakref
@@ -669,10 +668,10 @@ def _line_too_long(content: bytes) -> bool:
     return False
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """The listeners' event loop: uvloop's (libuv, its TLS layer compiled), unless
-    `EGIDE_SMTP_LOOP=asyncio` asks for the standard library's."""
-    if os.environ.get("EGIDE_SMTP_LOOP") == "asyncio":
+def new_event_loop(*, uvloop_loop: bool = True) -> asyncio.AbstractEventLoop:
+    """The listeners' event loop: uvloop's (libuv, its TLS layer compiled), or the standard
+    library's when `uvloop_loop` is false (the console's `EGIDE_SMTP_UVLOOP=0`)."""
+    if not uvloop_loop:
         return asyncio.new_event_loop()
     import uvloop
 

@@ -28,7 +28,7 @@ def relay_port(
     smtp_settings: Any,
     hosted: Mailbox,
 ) -> Iterator[int]:
-    monkeypatch.setenv("EGIDE_SMTP_LOOP", request.param)
+    smtp_settings.EGIDE_SMTP_UVLOOP = request.param == "uvloop"
     started = listener.start(port=free_port(), submission_port=0)
     relay = started[0]
     loop = relay.controller.loop
@@ -84,8 +84,7 @@ def test_without_a_certificate_mail_is_refused(relay_port: int, pki: Pki) -> Non
     assert code == 530
 
 
-def test_the_listeners_loop_is_uvloop_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("EGIDE_SMTP_LOOP", raising=False)
+def test_the_listeners_loop_is_uvloop_by_default() -> None:
     loop = smtp_server.new_event_loop()
     try:
         assert type(loop).__module__.split(".")[0] == "uvloop"
