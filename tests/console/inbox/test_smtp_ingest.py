@@ -152,34 +152,6 @@ def test_segment_records_are_bound_to_their_name_and_deleting_one_destroys_it(
         services.raw_of(a)
 
 
-def test_a_mailbox_key_is_unwrapped_once_and_again_for_other_wrapped_bytes(
-    hosted: Mailbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[str] = []
-    unwrap = envelope.unwrap_mailbox_key
-
-    def counted(*args: Any, **kwargs: Any) -> envelope.MailboxKey:
-        calls.append(kwargs["mailbox_id"])
-        return unwrap(*args, **kwargs)
-
-    monkeypatch.setattr(envelope, "unwrap_mailbox_key", counted)
-    storage._unwrapped.cache_clear()
-    wrapped = bytes(hosted.wrapped_key)
-    first = storage.mailbox_key(wrapped, hosted.address)
-    assert storage.mailbox_key(bytes(hosted.wrapped_key), hosted.address) is first
-    ingest.accept([hosted], b"Subject: un\r\n\r\nun\r\n", envelope_from="", actor="t")
-    assert calls == [hosted.address]  # the record and the summary sealed with the kept key
-    # Another wrapped key (a rewrap, a new mailbox key) is unwrapped, not taken for the old one.
-    rewrapped = storage.new_wrapped_mailbox_key(hosted.address)
-    assert storage.mailbox_key(rewrapped, hosted.address) != first
-    assert calls == [hosted.address, hosted.address]
-    # Bound to the mailbox: the same bytes under another mailbox id fail, every time.
-    for _ in range(2):
-        with pytest.raises(DecryptionFailed):
-            storage.mailbox_key(wrapped, "autre@tilleuls.egide.test")
-    assert len(calls) == 4
-
-
 def test_a_message_whose_stored_bytes_are_lost_is_kept_to_process_with_the_reason(
     settings: Any, tmp_path: Path, hosted: Mailbox
 ) -> None:

@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,8 +33,6 @@ from django.conf import settings
 from egide.crypto import envelope
 
 _lock = threading.Lock()
-# Unwrapped mailbox keys kept by `mailbox_key` (a practice has a few dozen mailboxes).
-MAILBOX_KEYS_KEPT = 1024
 
 
 @cache
@@ -56,22 +54,7 @@ def new_wrapped_mailbox_key(mailbox_id: str) -> bytes:
 
 
 def mailbox_key(wrapped: bytes, mailbox_id: str) -> envelope.MailboxKey:
-    """The mailbox's key, unwrapped with the master key (kept: see `_unwrapped`)."""
-    return _unwrapped(master_key(), bytes(wrapped), mailbox_id)
-
-
-@lru_cache(maxsize=MAILBOX_KEYS_KEPT)
-def _unwrapped(master: envelope.MasterKey, wrapped: bytes, mailbox_id: str) -> envelope.MailboxKey:
-    """`envelope.unwrap_mailbox_key`, remembered per (master key, wrapped key, mailbox).
-
-    The SMTP ingest unwrapped the same mailbox key twice per message (the record's seal and
-    the provisional summary's): ≈ 6 % of the listener's GIL time (ADR 0037). The process
-    holds the master key for its lifetime already (`master_key`), from which every mailbox key
-    follows, so keeping them unwrapped in its memory exposes nothing more. The wrapped bytes
-    are part of the key: a rewrapped or replaced mailbox key is unwrapped again, and a wrapped
-    key that fails to open raises every time (exceptions are not kept).
-    """
-    return envelope.unwrap_mailbox_key(master, wrapped, mailbox_id=mailbox_id)
+    return envelope.unwrap_mailbox_key(master_key(), bytes(wrapped), mailbox_id=mailbox_id)
 
 
 def _blob_path(name: str) -> Path:
