@@ -2,7 +2,9 @@
 
 The main thread walks the sources and reads changed files (each once) into a few reused buffers,
 cutting chunks there (`batch.py`); a pool of workers takes full buffers and hashes, deduplicates,
-compresses and seals their chunks; an uploader ships full packs.
+compresses and seals their chunks; an uploader ships full packs. Files from `_WHOLE_MIN` up to a
+buffer's size are read, cut and stored whole by a worker instead (ADR 0033): two at once, while
+the main thread walks on.
 Unchanged files (same type, size, mtime, ctime and inode as in the parent snapshot, all chunks
 still indexed) are not read at all. Unreadable or vanishing files are reported, recorded in the
 tree with their error, and the run goes on. The snapshot is stored last, after every pack and
@@ -17,13 +19,14 @@ import tempfile
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
 
 from .alarm import SAMPLE_SIZE, Tally, Thresholds, is_dense
-from .batch import Batch, BatchReader, BufferPool
+from .batch import Batch, BatchReader, BufferPool, read_whole
 from .chunker import Chunker, Policy
 from .errors import BackupError, ObjectMissing, RepositoryLocked
 from .events import EventSink, FileProblem, Notice, Progress, ignore
@@ -38,6 +41,19 @@ from .walker import node_for, walk
 _MAX_QUEUED_FILES = 512
 # Unchanged files whose chunks are checked against the index in one query (per 500 ids).
 _VERIFY_BATCH = 256
+# Files from this size up to a read buffer's are read, cut and stored by a worker, whole: their
+# chunks (≥ 256 KiB with the default chunker, but for a file's last) are framed alone anyway,
+# while smaller files share buffers and group frames (ADR 0028).
+_WHOLE_MIN = 256 << 10
+_Segments = list[tuple[Batch, int, int]]
+
+
+@dataclass(eq=False)
+class _Whole:
+    """A file a worker reads whole: its ids, size read, first bytes, mtime after the read."""
+
+    path: str
+    future: Future[tuple[list[bytes], int, bytes, int]]
 
 
 @dataclass(frozen=True)
@@ -112,11 +128,12 @@ class _Run:
         self.chunker = Chunker(repo.settings.chunker, repo.chunker_seed)
         self.pool = ThreadPoolExecutor(max(1, options.workers), thread_name_prefix="chunk")
         # Buffers of 1.5 times the largest chunk: each one yields at least half a maximal chunk
-        # more than it carries over. One is filled while the workers store the others.
-        self.buffers = BufferPool(self.chunker.max_chunk * 3 // 2, max(1, options.workers) + 1)
+        # more than it carries over. One is filled while the workers store the others (or read
+        # whole files into them), and one more waits with its file for a free worker.
+        self.buffers = BufferPool(self.chunker.max_chunk * 3 // 2, max(1, options.workers) + 2)
         self.reader = BatchReader(self.chunker, self.buffers, self._submit, SAMPLE_SIZE)
         # Nodes in walk order until their chunks are known, with the parent's file at their path.
-        self.queue: deque[tuple[Node, Node | None, list[tuple[Batch, int, int]]]] = deque()
+        self.queue: deque[tuple[Node, Node | None, _Segments, _Whole | None]] = deque()
         # Files unchanged by their metadata whose chunks are not yet checked against the index,
         # in walk order (all of them are checked at once, before the first is written).
         self.unverified: list[tuple[Node, str, list[tuple[Batch, int, int]]]] = []
@@ -161,12 +178,58 @@ class _Run:
     def _submit(self, batch: Batch) -> Future[list[bytes]]:
         return self.pool.submit(self._store_batch, batch)
 
-    def read_file(self, path: str, node: Node) -> list[tuple[Batch, int, int]]:
+    @staticmethod
+    def _open(path: str) -> int:
         flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
         try:
-            fd = os.open(path, flags)
+            return os.open(path, flags)
         except PermissionError:
-            fd = os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; the plain open decides
+            return os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; the plain open decides
+
+    def _store_chunks(self, chunks: Sequence[memoryview]) -> list[bytes]:
+        return self.store.store_many(BlobType.DATA, chunks)
+
+    def _read_whole(self, path: str, buffer: bytearray) -> tuple[list[bytes], int, bytes, int]:
+        # On a worker: the file is read, cut and stored in `buffer`, then the buffer goes back.
+        try:
+            fd = self._open(path)
+            try:
+                ids, size, sample = read_whole(
+                    fd, path, buffer, self.chunker, SAMPLE_SIZE, self._store_chunks
+                )
+                return ids, size, sample, os.fstat(fd).st_mtime_ns
+            finally:
+                os.close(fd)
+        finally:
+            self.buffers.give(buffer)
+
+    def read_whole_later(self, path: str) -> _Whole:
+        """Hand a file to a worker, whole (`drain` takes what it found, in walk order)."""
+        buffer = self.buffers.take()
+        return _Whole(path, self.pool.submit(self._read_whole, path, buffer))
+
+    def whole_done(self, node: Node, job: _Whole) -> None:
+        """Fill `node` from its worker's read (or record why the file could not be read)."""
+        try:
+            ids, size, sample, mtime_ns = job.future.result()
+        except OSError as error:
+            node.error = f"illisible : {error.strerror}"
+            node.chunks = []
+            self.problem(job.path, node.error)
+            return
+        self.done_bytes += size
+        self.stats["bytes_read"] += size
+        node.dense = is_dense(sample)
+        if size != node.size or mtime_ns != node.mtime_ns:
+            self.problem(
+                job.path, "fichier modifié pendant la lecture : copie possiblement incohérente"
+            )
+            node.size = size
+        node.chunks = [blob.hex() for blob in ids]
+        self.progress()
+
+    def read_file(self, path: str, node: Node) -> _Segments:
+        fd = self._open(path)
         try:
             found = self.reader.read(fd, path, node.size)
             after = os.fstat(fd)
@@ -187,17 +250,20 @@ class _Run:
     def drain(self, out: BinaryIO, limit: int) -> None:
         queue = self.queue
         while queue:
-            node, before, segments = queue[0]
+            node, before, segments, job = queue[0]
             forced = len(queue) > limit
             if self.unverified and self.unverified[0][0] is node:
                 if not forced and len(self.unverified) < _VERIFY_BATCH:
                     return
                 self.verify_unchanged()  # may read some files after all: `segments` grows
-            if not forced and not all(
-                b.future is not None and b.future.done() for b, _, _ in segments
+            if not forced and (
+                (job is not None and not job.future.done())
+                or not all(b.future is not None and b.future.done() for b, _, _ in segments)
             ):
                 return
             queue.popleft()
+            if job is not None:
+                self.whole_done(node, job)
             for batch, first, count in segments:
                 self.reader.ensure_submitted(batch)
                 assert batch.future is not None
@@ -217,7 +283,7 @@ class _Run:
         self.problem(path, f"disparu ou illisible : {error}")
         node = Node(path.lstrip("/"), "file", error=error)
         before = parent.find(node.key())
-        self.queue.append((node, before if before and before.type == "file" else None, []))
+        self.queue.append((node, before if before and before.type == "file" else None, [], None))
         self.drain(out, _MAX_QUEUED_FILES)
 
     def unchanged(self, node: Node, before: Node | None) -> bool:
@@ -257,7 +323,8 @@ class _Run:
         except OSError as error:
             self.problem(path, f"illisible : {error.strerror}")
             return
-        segments: list[tuple[Batch, int, int]] = []
+        segments: _Segments = []
+        job: _Whole | None = None
         before: Node | None = None
         kind = node.type
         self.stats["files" if kind == "file" else "dirs" if kind == "dir" else "others"] += 1
@@ -273,14 +340,19 @@ class _Run:
                 self.unverified.append((node, path, segments))
             else:
                 self.stats["files_changed" if before else "files_new"] += 1
-                try:
-                    segments = self.read_file(path, node)
-                except OSError as error:
-                    node.error = f"illisible : {error.strerror}"
-                    node.chunks = []
-                    self.problem(path, node.error)
+                if _WHOLE_MIN <= node.size <= self.buffers.size:
+                    job = self.read_whole_later(path)
+                else:
+                    try:
+                        segments = self.read_file(path, node)
+                    except OSError as error:
+                        node.error = f"illisible : {error.strerror}"
+                        node.chunks = []
+                        self.problem(path, node.error)
         self.done_files += 1
-        self.queue.append((node, before if before and before.type == "file" else None, segments))
+        self.queue.append(
+            (node, before if before and before.type == "file" else None, segments, job)
+        )
         self.drain(out, _MAX_QUEUED_FILES)
         self.progress()
 
@@ -320,6 +392,9 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
                 run.drain(out, 0)
                 parent_nodes.finish()
                 verdict = run.tally.verdict(options.alarm)
+                # The tree in packs of its own: a lost data pack damages the files it held,
+                # not the listing of every file of the snapshot.
+                run.store.ship_open()
                 tree = run.store_tree(out)
             run.store.flush()
         finally:
