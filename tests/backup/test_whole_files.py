@@ -1,5 +1,6 @@
-"""Files of 256 KiB up to a read buffer are read, cut and stored whole by a worker (ADR 0033):
-same chunks as the stream chunker, nodes in walk order, read errors and changes reported."""
+"""Files up to a read buffer are read, cut and stored by a worker (ADR 0033): whole from 256 KiB,
+smaller ones gathered a buffer at a time. Same chunks as the stream chunker, nodes in walk order,
+read errors and changes reported."""
 
 from __future__ import annotations
 
@@ -53,9 +54,7 @@ def test_whole_read_files_keep_the_chunks_of_the_stream_chunker_and_restore_iden
     whole: list[str] = []
     real = archiver._Run._read_whole
 
-    def spy(
-        self: archiver._Run, path: str, buffer: bytearray
-    ) -> tuple[list[bytes], int, bytes, int]:
+    def spy(self: archiver._Run, path: str, buffer: bytearray) -> list[archiver._Outcome]:
         whole.append(os.path.basename(path))  # noqa: PTH119
         return real(self, path, buffer)
 
@@ -78,11 +77,12 @@ def test_whole_read_files_keep_the_chunks_of_the_stream_chunker_and_restore_iden
     assert digest_tree(tmp_path / "out" / str(source).lstrip("/")) == digest_tree(source)
 
 
-def test_a_whole_read_file_that_cannot_be_opened_is_recorded_and_the_run_goes_on(
-    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("name", ["scans/scan-1.pdf", "notes/note-3.txt"])
+def test_a_file_read_by_a_worker_that_cannot_be_opened_is_recorded_and_the_run_goes_on(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     source = _source(tmp_path / "src")
-    locked = source / "scans" / "scan-1.pdf"
+    locked = source / name
     real = archiver._Run._open
 
     def refuse(path: str) -> int:
@@ -98,14 +98,20 @@ def test_a_whole_read_file_that_cannot_be_opened_is_recorded_and_the_run_goes_on
     assert nodes[str(locked).lstrip("/")].error == "illisible : Permission denied"
     assert nodes[str(locked).lstrip("/")].chunks == []
     assert nodes[str(source / "scans" / "scan-2.pdf").lstrip("/")].chunks
+    assert nodes[str(source / "notes" / "note-4.txt").lstrip("/")].chunks
     assert result.snapshot.stats["errors"] == 1
+    restore_snapshot(repo, result.snapshot, tmp_path / "out")
+    other = source / "notes" / "note-4.txt"
+    assert (tmp_path / "out" / str(other).lstrip("/")).read_bytes() == other.read_bytes()
 
 
-def test_a_whole_read_file_that_grows_past_its_buffer_is_stored_whole_and_reported(
-    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("name", "size"), [("scan-0.pdf", 300 << 10), ("scan-5.pdf", 100 << 10)])
+def test_a_file_read_by_a_worker_that_grows_past_its_buffer_is_stored_whole_and_reported(
+    repo: Repository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, size: int
 ) -> None:
+    # scan-5 (100 KiB) is read among the small files: grown, it no longer fits the room left.
     source = _source(tmp_path / "src")
-    growing = source / "scans" / "scan-0.pdf"
+    growing = source / "scans" / name
     extra = random.Random(5).randbytes(9 * MIB)  # past the 6 MiB buffer
     real = archiver._Run._open
 
@@ -120,9 +126,11 @@ def test_a_whole_read_file_that_grows_past_its_buffer_is_stored_whole_and_report
 
     assert [p.path for p in result.problems] == [str(growing)]
     assert "modifié pendant la lecture" in result.problems[0].message
-    node = next(n for n in read_tree(repo, result.snapshot) if n.path.endswith("scan-0.pdf"))
-    assert node.size == growing.stat().st_size == (300 << 10) + 9 * MIB
-    assert node.chunks == _expected_chunks(repo, growing)
+    node = next(n for n in read_tree(repo, result.snapshot) if n.path.endswith(name))
+    assert node.size == growing.stat().st_size == size + 9 * MIB
+    for other in read_tree(repo, result.snapshot):  # the files read before it in its job too
+        if other.type == "file":
+            assert other.chunks == _expected_chunks(repo, Path("/" + other.path)), other.path
     restore_snapshot(repo, result.snapshot, tmp_path / "out")
     restored = tmp_path / "out" / str(growing).lstrip("/")
     assert restored.read_bytes() == growing.read_bytes()

@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from .alarm import SAMPLE_SIZE, Tally, Thresholds, is_dense
 from .batch import Batch, BatchReader, BufferPool, read_whole
-from .chunker import Chunker, Policy
+from .chunker import HEAD_SIZE, Chunker, Policy, choose_policy
 from .errors import BackupError, ObjectMissing, RepositoryLocked
 from .events import EventSink, FileProblem, Notice, Progress, ignore
 from .lock import Lease
@@ -46,14 +46,23 @@ _VERIFY_BATCH = 256
 # while smaller files share buffers and group frames (ADR 0028).
 _WHOLE_MIN = 256 << 10
 _Segments = list[tuple[Batch, int, int]]
+_FILES_PER_JOB = 1024
+
+
+# What a worker found reading one file: chunk ids, size read, first bytes, mtime after the read;
+# or why it could not be read.
+_Outcome = tuple[list[bytes], int, bytes, int] | OSError
 
 
 @dataclass(eq=False)
-class _Whole:
-    """A file a worker reads whole: its ids, size read, first bytes, mtime after the read."""
+class _Job:
+    """Files a worker reads, cuts and stores: one from `_WHOLE_MIN` up to a buffer, or small files
+    one after the other in one buffer, stored in one batch (their small chunks share group
+    frames). `future` is None while small files are still being added."""
 
-    path: str
-    future: Future[tuple[list[bytes], int, bytes, int]]
+    paths: list[str] = field(default_factory=list)
+    expected: int = 0
+    future: Future[list[_Outcome]] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +142,8 @@ class _Run:
         self.buffers = BufferPool(self.chunker.max_chunk * 3 // 2, max(1, options.workers) + 2)
         self.reader = BatchReader(self.chunker, self.buffers, self._submit, SAMPLE_SIZE)
         # Nodes in walk order until their chunks are known, with the parent's file at their path.
-        self.queue: deque[tuple[Node, Node | None, _Segments, _Whole | None]] = deque()
+        self.queue: deque[tuple[Node, Node | None, _Segments, _Job | None, int]] = deque()
+        self.files = _Job()  # small files gathered for the next job
         # Files unchanged by their metadata whose chunks are not yet checked against the index,
         # in walk order (all of them are checked at once, before the first is written).
         self.unverified: list[tuple[Node, str, list[tuple[Batch, int, int]]]] = []
@@ -189,40 +199,131 @@ class _Run:
     def _store_chunks(self, chunks: Sequence[memoryview]) -> list[bytes]:
         return self.store.store_many(BlobType.DATA, chunks)
 
-    def _read_whole(self, path: str, buffer: bytearray) -> tuple[list[bytes], int, bytes, int]:
+    def _read_fd_whole(self, fd: int, path: str, buffer: bytearray) -> _Outcome:
+        ids, size, sample = read_whole(
+            fd, path, buffer, self.chunker, SAMPLE_SIZE, self._store_chunks
+        )
+        return ids, size, sample, os.fstat(fd).st_mtime_ns
+
+    def _read_whole(self, path: str, buffer: bytearray) -> list[_Outcome]:
         # On a worker: the file is read, cut and stored in `buffer`, then the buffer goes back.
         try:
-            fd = self._open(path)
             try:
-                ids, size, sample = read_whole(
-                    fd, path, buffer, self.chunker, SAMPLE_SIZE, self._store_chunks
-                )
-                return ids, size, sample, os.fstat(fd).st_mtime_ns
+                fd = self._open(path)
+            except OSError as error:
+                return [error]
+            try:
+                return [self._read_fd_whole(fd, path, buffer)]
+            except OSError as error:
+                return [error]
             finally:
                 os.close(fd)
         finally:
             self.buffers.give(buffer)
 
-    def read_whole_later(self, path: str) -> _Whole:
+    def _read_files(self, paths: list[str], buffer: bytearray) -> list[_Outcome]:
+        # On a worker: small files read one after the other into `buffer`, cut, and their chunks
+        # stored in one batch. A file that grew past the room left is read on its own after the
+        # chunks gathered so far are stored.
+        outcomes: list[_Outcome] = []
+        chunks: list[memoryview] = []
+        owners: list[tuple[int, int]] = []  # (outcome index, chunk count) of `chunks`
+        size = len(buffer)
+
+        def store() -> None:
+            ids = self._store_chunks(chunks) if chunks else []
+            position = 0
+            for index, count in owners:
+                found = outcomes[index]
+                assert not isinstance(found, OSError)
+                found[0].extend(ids[position : position + count])
+                position += count
+            chunks.clear()
+            owners.clear()
+
+        try:
+            with memoryview(buffer) as view:
+                used = 0
+                for path in paths:
+                    try:
+                        fd = self._open(path)
+                    except OSError as error:
+                        outcomes.append(error)
+                        continue
+                    try:
+                        start = used
+                        count = -1
+                        while used < size and count:
+                            count = os.readv(fd, [view[used:]])
+                            used += count
+                        if count:  # no room left before the end: alone, from its start
+                            store()
+                            used = 0
+                            os.lseek(fd, 0, os.SEEK_SET)
+                            outcomes.append(self._read_fd_whole(fd, path, buffer))
+                            continue
+                        data = view[start:used]
+                        head = bytes(data[:HEAD_SIZE])
+                        policy = choose_policy(path, head)
+                        block = self.chunker.block_size(policy, head)
+                        cut = self.chunker.cut(data, policy, block, final=True)
+                        outcomes.append(
+                            ([], used - start, bytes(data[:SAMPLE_SIZE]), os.fstat(fd).st_mtime_ns)
+                        )
+                        owners.append((len(outcomes) - 1, len(cut)))
+                        chunks.extend(cut)
+                        del data, cut
+                    except OSError as error:
+                        outcomes.append(error)
+                    finally:
+                        os.close(fd)
+                store()
+            return outcomes
+        finally:
+            chunks.clear()
+            self.buffers.give(buffer)
+
+    def read_whole_later(self, path: str) -> _Job:
         """Hand a file to a worker, whole (`drain` takes what it found, in walk order)."""
         buffer = self.buffers.take()
-        return _Whole(path, self.pool.submit(self._read_whole, path, buffer))
+        return _Job([path], future=self.pool.submit(self._read_whole, path, buffer))
 
-    def whole_done(self, node: Node, job: _Whole) -> None:
+    def read_small_later(self, path: str, size: int) -> tuple[_Job, int]:
+        """Gather a small file for a worker; the job leaves when a buffer's worth is gathered."""
+        if self.files.paths and (
+            self.files.expected + size > self.buffers.size * 3 // 4
+            or len(self.files.paths) >= _FILES_PER_JOB
+        ):
+            self.submit_files()
+        job = self.files
+        job.paths.append(path)
+        job.expected += size
+        return job, len(job.paths) - 1
+
+    def submit_files(self) -> None:
+        """Send the gathered small files to a worker."""
+        job, self.files = self.files, _Job()
+        if job.paths:
+            buffer = self.buffers.take()
+            job.future = self.pool.submit(self._read_files, job.paths, buffer)
+
+    def job_done(self, node: Node, job: _Job, index: int) -> None:
         """Fill `node` from its worker's read (or record why the file could not be read)."""
-        try:
-            ids, size, sample, mtime_ns = job.future.result()
-        except OSError as error:
-            node.error = f"illisible : {error.strerror}"
+        assert job.future is not None
+        found = job.future.result()[index]
+        path = job.paths[index]
+        if isinstance(found, OSError):
+            node.error = f"illisible : {found.strerror}"
             node.chunks = []
-            self.problem(job.path, node.error)
+            self.problem(path, node.error)
             return
+        ids, size, sample, mtime_ns = found
         self.done_bytes += size
         self.stats["bytes_read"] += size
         node.dense = is_dense(sample)
         if size != node.size or mtime_ns != node.mtime_ns:
             self.problem(
-                job.path, "fichier modifié pendant la lecture : copie possiblement incohérente"
+                path, "fichier modifié pendant la lecture : copie possiblement incohérente"
             )
             node.size = size
         node.chunks = [blob.hex() for blob in ids]
@@ -250,20 +351,24 @@ class _Run:
     def drain(self, out: BinaryIO, limit: int) -> None:
         queue = self.queue
         while queue:
-            node, before, segments, job = queue[0]
+            node, before, segments, job, index = queue[0]
             forced = len(queue) > limit
             if self.unverified and self.unverified[0][0] is node:
                 if not forced and len(self.unverified) < _VERIFY_BATCH:
                     return
                 self.verify_unchanged()  # may read some files after all: `segments` grows
+            if job is not None and job.future is None:
+                if not forced:
+                    return  # its small files are still being gathered
+                self.submit_files()
             if not forced and (
-                (job is not None and not job.future.done())
+                (job is not None and job.future is not None and not job.future.done())
                 or not all(b.future is not None and b.future.done() for b, _, _ in segments)
             ):
                 return
             queue.popleft()
             if job is not None:
-                self.whole_done(node, job)
+                self.job_done(node, job, index)
             for batch, first, count in segments:
                 self.reader.ensure_submitted(batch)
                 assert batch.future is not None
@@ -283,7 +388,7 @@ class _Run:
         self.problem(path, f"disparu ou illisible : {error}")
         node = Node(path.lstrip("/"), "file", error=error)
         before = parent.find(node.key())
-        self.queue.append((node, before if before and before.type == "file" else None, [], None))
+        self.queue.append((node, before if before and before.type == "file" else None, [], None, 0))
         self.drain(out, _MAX_QUEUED_FILES)
 
     def unchanged(self, node: Node, before: Node | None) -> bool:
@@ -324,7 +429,8 @@ class _Run:
             self.problem(path, f"illisible : {error.strerror}")
             return
         segments: _Segments = []
-        job: _Whole | None = None
+        job: _Job | None = None
+        index = 0
         before: Node | None = None
         kind = node.type
         self.stats["files" if kind == "file" else "dirs" if kind == "dir" else "others"] += 1
@@ -342,6 +448,8 @@ class _Run:
                 self.stats["files_changed" if before else "files_new"] += 1
                 if _WHOLE_MIN <= node.size <= self.buffers.size:
                     job = self.read_whole_later(path)
+                elif node.size < _WHOLE_MIN:
+                    job, index = self.read_small_later(path, node.size)
                 else:
                     try:
                         segments = self.read_file(path, node)
@@ -351,7 +459,7 @@ class _Run:
                         self.problem(path, node.error)
         self.done_files += 1
         self.queue.append(
-            (node, before if before and before.type == "file" else None, segments, job)
+            (node, before if before and before.type == "file" else None, segments, job, index)
         )
         self.drain(out, _MAX_QUEUED_FILES)
         self.progress()
@@ -389,6 +497,7 @@ def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignor
                         run.problem(entry.path, entry.error)
                     run.visit(entry.path, entry.stat, parent_nodes, out)
                 run.reader.flush()
+                run.submit_files()
                 run.drain(out, 0)
                 parent_nodes.finish()
                 verdict = run.tally.verdict(options.alarm)
