@@ -6,12 +6,14 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from egide.backup.archiver import BackupOptions, run_backup
 from egide.backup.events import Event, Progress
 from egide.backup.inventory import diff_snapshots, repository_stats
 from egide.backup.repository import Repository
 from egide.backup.restorer import restore_snapshot
-from egide.backup.snapshot import find_snapshot, list_snapshots, read_tree
+from egide.backup.snapshot import Snapshot, find_snapshot, list_snapshots, read_tree
 
 from .corpus import digest_tree, make_tree
 from .lost_pack import back_up_and_lose_a_pack
@@ -45,6 +47,35 @@ def test_it_skips_unchanged_files_and_stores_nothing_new(repo: Repository, tmp_p
     assert second.stats["bytes_read"] == 0
     assert second.stats["files_unchanged"] == first.stats["files"]
     assert second.stats["bytes_added"] < 20_000  # at most a new tree piece and an index
+
+
+def test_unchanged_files_keep_their_attributes_and_a_changed_attribute_is_seen(
+    repo: Repository, tmp_path: Path
+) -> None:
+    source = make_tree(tmp_path / "src")
+    letter = source / "courriers" / "2026" / "lettre-2.txt"
+    try:
+        os.setxattr(letter, "user.egide.statut", b"urgent")
+    except OSError:
+        pytest.skip("no user extended attributes on this file system")
+    first = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+
+    def attributes(snapshot: Snapshot) -> dict[str, dict[str, str]]:
+        return {n.path.rsplit("/", 1)[-1]: n.xattrs for n in read_tree(repo, snapshot)}
+
+    # Not read again for an unchanged file: taken from the parent snapshot.
+    second = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+    assert second.stats["files_unchanged"] == first.stats["files"]
+    assert attributes(second) == attributes(first)
+    assert attributes(second)["lettre-2.txt"] == {"user.egide.statut": "dXJnZW50"}
+    # Setting an attribute changes the ctime: the file is looked at again.
+    os.setxattr(letter, "user.egide.statut", b"vu")
+    os.removexattr(source / "vide.txt", "user.egide")
+
+    third = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
+
+    assert attributes(third)["lettre-2.txt"] == {"user.egide.statut": "dnU="}
+    assert attributes(third)["vide.txt"] == {}
 
 
 def test_it_reads_again_unchanged_files_whose_chunks_are_no_longer_stored(

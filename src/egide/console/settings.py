@@ -289,6 +289,8 @@ EGIDE_SMTP_SUBMISSION_PORT = config.read_int(
     _env, "EGIDE_SMTP_SUBMISSION_PORT", 0, low=0, high=65535
 )
 EGIDE_SMTP_HOSTNAME = config.read_str(_env, "EGIDE_SMTP_HOSTNAME", "localhost")
+# The SMTP listeners run on uvloop (ADR 0036); 0 gives asyncio's own loop.
+EGIDE_SMTP_UVLOOP = config.read_bool(_env, "EGIDE_SMTP_UVLOOP", True)
 EGIDE_SMTP_CERT_FILE = config.read_str(_env, "EGIDE_SMTP_CERT_FILE", "")
 EGIDE_SMTP_KEY_FILE = config.read_str(_env, "EGIDE_SMTP_KEY_FILE", "")
 EGIDE_SMTP_TRUST_ANCHORS_FILE = config.read_str(_env, "EGIDE_SMTP_TRUST_ANCHORS_FILE", "")

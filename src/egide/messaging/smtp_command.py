@@ -8,6 +8,7 @@ audits, and the session goes on. A bare LF is handled earlier, on the byte strea
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,9 @@ __all__ = [
 ]
 
 _NUL = b"\x00"
+# A dot that starts a line, for messages with many dots elsewhere (see `read_data`).
+_LINE_DOT = re.compile(rb"\n\.")
+_STRAY_DOTS_BEFORE_REGEX = 32
 
 # RFC 5321 §4.5.3.1.4: a command line is at most 512 octets with its CRLF. Extensions widen it:
 # MAIL by 26 (SIZE, RFC 1870), 10 (SMTPUTF8, RFC 6531) and 100 (RET/ENVID, RFC 3461 §5); RCPT by
@@ -95,3 +99,74 @@ class CommandReader(asyncio.StreamReader):
         limit = AUTH_LINE_LIMIT if self.sasl_exchange else None
         check_command_line(line, limit=limit, limits=self.limits)
         return line
+
+    async def read_data(self, size_limit: int) -> tuple[list[bytes], int, bool]:
+        """SMTP DATA up to the line holding a lone dot: the message's chunks, its size, and
+        whether a dot started another line (dot-stuffing to undo, RFC 5321 4.5.2).
+
+        The chunks (up to, not including, the final `.CRLF`; the CRLF before it is part of
+        the message) are kept only while the size stays within `size_limit` (0: no limit);
+        past it the rest is read and dropped, and the size tells. The data starts a line.
+
+        Finds the end by looking for dots with `find` (memchr: base64 has none) and checking
+        the bytes around each, instead of searching for `.CRLF` at every line; once a message
+        has shown many dots that do not start a line (prose), the search for the dots that do
+        goes to a regular expression. The buffer is taken when the end is found, or in steps
+        of the reader's limit (flow control). Raises `IncompleteReadError` at end of stream.
+        """
+        chunks: list[bytes] = []
+        size = 0
+        stuffed = False
+        tail = b"\r\n"  # the two bytes before the buffer's first
+        scan = 0  # where the next dot may be
+        stray = 0  # dots seen that do not start a line
+        while True:
+            if self._exception is not None:  # type: ignore[attr-defined]
+                raise self._exception  # type: ignore[attr-defined]
+            buffer: bytearray = self._buffer  # type: ignore[attr-defined]
+            end = pending = -1
+            while True:
+                if stray < _STRAY_DOTS_BEFORE_REGEX:
+                    dot = buffer.find(b".", scan)
+                elif scan == 0 and buffer[:1] == b".":
+                    dot = 0
+                else:
+                    found = _LINE_DOT.search(buffer, max(scan - 1, 0))
+                    dot = -1 if found is None else found.start() + 1
+                if dot < 0:
+                    break
+                before = buffer[dot - 2 : dot] if dot >= 2 else (tail + buffer[:dot])[-2:]
+                if before != b"\r\n":
+                    stray += 1
+                    scan = dot + 1
+                    continue
+                if len(buffer) < dot + 3:  # a dot starts the last line: wait for more
+                    pending = dot
+                    break
+                if buffer[dot + 1 : dot + 3] == b"\r\n":
+                    end = dot
+                    break
+                stuffed = True
+                scan = dot + 1
+            if end >= 0 or len(buffer) >= self._limit:  # type: ignore[attr-defined]
+                cut = end if end >= 0 else (pending if pending >= 0 else len(buffer))
+                chunk = bytes(buffer[:cut])
+                del buffer[: cut + 3 if end >= 0 else cut]
+                self._maybe_resume_transport()  # type: ignore[attr-defined]
+                size += len(chunk)
+                if not size_limit or size <= size_limit:
+                    chunks.append(chunk)
+                else:
+                    chunks.clear()
+                if end >= 0:
+                    return chunks, size, stuffed
+                if chunk:
+                    tail = (tail + chunk[-2:])[-2:]
+                scan = 0 if pending >= 0 else len(buffer)
+            else:
+                scan = pending if pending >= 0 else len(buffer)
+            if self._eof:  # type: ignore[attr-defined]
+                partial = bytes(buffer)
+                buffer.clear()
+                raise asyncio.IncompleteReadError(partial, None)
+            await self._wait_for_data("read_data")  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import (
@@ -78,7 +78,6 @@ _NUL = b"\x00"
 # `bytes.count` of CR and of CRLF pairs: the regexes are about three times faster.
 _BARE_LF = re.compile(rb"\n(?<!\r\n)")
 _BARE_CR = re.compile(rb"\r(?!\n)")
-_STUFFED_DOT = re.compile(rb"\n\.")
 # A reverse or forward path as nearly every MTA sends it: `<dot-atom@dot-atom>` in ASCII, then
 # parameters. aiosmtpd's own parser (the email package's, plus a Protocol class created at each
 # call) takes ≈ 50 µs a path; this answers the same for these paths in ≈ 1 µs.
@@ -461,9 +460,11 @@ class AuditedSMTP(SMTP):
         if isinstance(handler, SmtpHandler) and self.session is not None:
             self.loop.create_task(handler._refuse(_peer(self.session), "stream", reply))
         transport = self.transport
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(reply.encode() + b"\r\n")
         if transport is not None:
+            # uvloop's transports do not subclass asyncio's: ask for `write`, not the class.
+            write = getattr(transport, "write", None)
+            if write is not None:
+                write(reply.encode() + b"\r\n")
             transport.close()
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
@@ -571,57 +572,84 @@ class AuditedSMTP(SMTP):
     async def _read_data(self) -> tuple[bytes, str]:
         """The message up to CRLF.CRLF, dot-unstuffed, or the refusal once it is all read.
 
-        Reads up to each ".CRLF" (rare in mail, absent from base64) with the stream's own
-        search, and ends only where that dot starts a line. As aiosmtpd does, an oversized
-        message or line is refused after the whole DATA was read (RFC 5321 4.2.5).
+        `CommandReader.read_data` finds the end (a dot alone on a line) and says whether a
+        dot started another line. As aiosmtpd does, an oversized message or line is refused
+        after the whole DATA was read (RFC 5321 4.2.5).
         """
-        reader = self._reader
-        chunks: list[bytes] = []
-        size = 0
-        tail = b"\r\n"  # the data starts at the beginning of a line
-        limit = self.data_size_limit
-        too_much = False
-        while True:
-            try:
-                chunk = await reader.readuntil(b".\r\n")
-            except asyncio.LimitOverrunError as error:
-                chunk = await reader.read(error.consumed)
-            if chunk.endswith(b".\r\n") and (tail + chunk[-5:])[-5:-3] == b"\r\n":
-                chunk = chunk[:-3]
-                size += len(chunk)
-                if not too_much:
-                    chunks.append(chunk)
-                break
-            size += len(chunk)
-            tail = (tail + chunk[-2:])[-2:]
-            if limit and size > limit:
-                too_much = True
-                chunks.clear()  # keep reading to the end, without keeping anything
-            if not too_much:
-                chunks.append(chunk)
-        if too_much or (limit and size > limit):
-            return b"", "552 Error: Too much mail data"
-        content = b"".join(chunks)
-        if _line_too_long(content):
-            return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
-        # RFC 5321 4.5.2: a dot starting a line was doubled by the sender.
-        if content.startswith(b"."):
-            content = content[1:]
-        if _STUFFED_DOT.search(content):
-            content = content.replace(b"\r\n.", b"\r\n")
-        return content, ""
+        limit = self.data_size_limit or 0
+        return _finish_data(*await self._command_reader.read_data(limit), limit)
 
     async def smtp_STARTTLS(self, arg: str) -> None:  # noqa: N802 - aiosmtpd command name
+        """STARTTLS through the loop's public `start_tls` (aiosmtpd wires asyncio's private
+        `sslproto` by hand): on uvloop the TLS layer is then uvloop's own, compiled, instead
+        of asyncio's in Python. What aiosmtpd does once the handshake is done is done here:
+        a new session (RFC 3207 4.2), the TLS details for the certificate checks, the
+        plaintext read before the handshake thrown away (RFC 3207 4.1)."""
+        if arg:
+            await self.push("501 Syntax: STARTTLS")
+            return
+        if not self.tls_context:
+            await self.push("454 TLS not available")
+            return
+        await self.push("220 Ready to start TLS")
+        # uvloop's transports do not subclass asyncio's: typed, not checked.
+        raw = cast(asyncio.WriteTransport, self.transport)
+        # Anything sent after STARTTLS in clear is dropped: the command injection of RFC 3207.
+        self._reader._buffer.clear()  # type: ignore[attr-defined]
         try:
-            await super().smtp_STARTTLS(arg)
-        except TLSSetupException as error:
+            secure = await self.loop.start_tls(raw, self, self.tls_context, server_side=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
             handler = self.event_handler
             if isinstance(handler, SmtpHandler) and self.session is not None:
-                reason = str(error.__cause__ or error)[:200]
-                await handler._refuse(
-                    _peer(self.session), "tls", f"TLS handshake refused: {reason}"
+                reason = str(error)[:200]
+                # The failed handshake closes the connection, which cancels this session's
+                # task: the refusal is audited all the same.
+                await asyncio.shield(
+                    handler._refuse(_peer(self.session), "tls", f"TLS handshake refused: {reason}")
                 )
-            raise
+            raise TLSSetupException() from error
+        if secure is None:  # the peer went away during the handshake
+            raise TLSSetupException()
+        self._original_transport = raw
+        started = _StartedTls(secure)
+        self._tls_protocol = started  # type: ignore[assignment]
+        self._set_rset_state()  # type: ignore[no-untyped-call]
+        self.session = self._create_session()
+        self.session.peer = secure.get_extra_info("peername")
+        self._reset_timeout()
+        self._reader._transport = secure  # type: ignore[attr-defined]
+        self._writer._transport = secure  # type: ignore[attr-defined]
+        self.transport = secure
+        self.session.ssl = started._extra
+        hook = self._handle_hooks.get("STARTTLS")
+        self._tls_handshake_okay = True if hook is None else hook(self, self.session, self.envelope)
+
+
+class _StartedTls:
+    """What aiosmtpd keeps of its TLS layer (`SMTP._tls_protocol`), for a session whose
+    STARTTLS went through `loop.start_tls`: set (TLS is on) and its details (`_extra`)."""
+
+    _NAMES = ("peername", "sockname", "peercert", "cipher", "compression", "ssl_object")
+
+    def __init__(self, transport: asyncio.BaseTransport) -> None:
+        self._extra = {name: transport.get_extra_info(name) for name in self._NAMES}
+
+
+def _finish_data(chunks: list[bytes], size: int, stuffed: bool, limit: int) -> tuple[bytes, str]:
+    """The message of `CommandReader.read_data`'s answer, dot-unstuffed, or the refusal."""
+    if limit and size > limit:
+        return b"", "552 Error: Too much mail data"
+    content = b"".join(chunks)
+    if _line_too_long(content):
+        return b"", "500 Line too long (see RFC5321 4.5.3.1.6)"
+    # RFC 5321 4.5.2: a dot starting a line was doubled by the sender.
+    if content.startswith(b"."):
+        content = content[1:]
+    if stuffed:
+        content = content.replace(b"\r\n.", b"\r\n")
+    return content, ""
 
 
 def _line_too_long(content: bytes) -> bool:
@@ -640,6 +668,16 @@ def _line_too_long(content: bytes) -> bool:
     return False
 
 
+def new_event_loop(*, uvloop_loop: bool = True) -> asyncio.AbstractEventLoop:
+    """The listeners' event loop: uvloop's (libuv, its TLS layer compiled), or the standard
+    library's when `uvloop_loop` is false (the console's `EGIDE_SMTP_UVLOOP=0`)."""
+    if not uvloop_loop:
+        return asyncio.new_event_loop()
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
 class SmtpController(Controller):
     """aiosmtpd's threaded Controller serving `AuditedSMTP`.
 
@@ -652,6 +690,8 @@ class SmtpController(Controller):
     tls_source: Callable[[], ssl.SSLContext] | None = None
 
     def __init__(self, handler: Any, *, reuse_port: bool = False, **kwargs: Any) -> None:
+        if kwargs.get("loop") is None:
+            kwargs["loop"] = new_event_loop()
         super().__init__(handler, **kwargs)
         self.reuse_port = reuse_port
 

@@ -263,6 +263,57 @@ def test_mail_and_rcpt_are_answered_from_the_cache_only_after_a_full_check(
     assert not sink.known_recipient(PEER, "personne@tilleuls.egide.test")
 
 
+def _age(sink: RelaySink, seconds: float) -> None:
+    """Make every answer cached by `sink` `seconds` older."""
+    with sink._lock:
+        sink._cache = {a: (at - seconds, box) for a, (at, box) in sink._cache.items()}
+        sink._senders = {key: at - seconds for key, at in sink._senders.items()}
+
+
+def _refreshed(sink: RelaySink) -> None:
+    """Wait for the refreshes `sink` queued (its refresh thread runs them in order)."""
+    assert sink._refresher is not None
+    sink._refresher.submit(lambda: None).result(timeout=60)
+
+
+def test_a_cached_answer_is_checked_again_in_the_background_before_it_expires(
+    smtp_settings: Any, hosted: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = RelaySink(background=True)
+    assert sink.check_sender(PEER, PEER_SENDER) is None
+    assert sink.check_recipient(PEER, hosted.address) is None
+    # Fresh: answered from the cache, nothing queued.
+    assert sink.known_sender(PEER, PEER_SENDER) and sink.known_recipient(PEER, hosted.address)
+    assert sink._refresher is None
+    # Past the refresh age, still answered from the cache, and checked again meanwhile.
+    _age(sink, inbound.REFRESH_AFTER_SECONDS + 0.1)
+    aged = dict(sink._senders), dict(sink._cache)
+    assert sink.known_sender(PEER, PEER_SENDER) and sink.known_recipient(PEER, hosted.address)
+    _refreshed(sink)
+    assert all(at > aged[0][key] for key, at in sink._senders.items())
+    assert all(at > aged[1][key][0] for key, (at, _) in sink._cache.items())
+    # A mailbox removed, a sender now refused: the cached answers are forgotten.
+    Mailbox.objects.filter(pk=hosted.pk).delete()
+    monkeypatch.setattr(sink, "check_sender", lambda peer, address: "550 5.7.1 refused")
+    _age(sink, inbound.REFRESH_AFTER_SECONDS + 0.1)
+    sink.known_sender(PEER, PEER_SENDER)
+    sink.known_recipient(PEER, hosted.address)
+    _refreshed(sink)
+    assert not sink.known_sender(PEER, PEER_SENDER)
+    assert not sink.known_recipient(PEER, hosted.address)
+
+
+def test_an_expired_answer_is_never_used_even_while_refreshed(
+    smtp_settings: Any, hosted: Mailbox
+) -> None:
+    sink = RelaySink(background=True)
+    assert sink.check_sender(PEER, PEER_SENDER) is None
+    assert sink.check_recipient(PEER, hosted.address) is None
+    _age(sink, inbound.MAILBOX_CACHE_SECONDS + 0.1)
+    assert not sink.known_sender(PEER, PEER_SENDER)
+    assert not sink.known_recipient(PEER, hosted.address)
+
+
 # --- the DATA reader, over the network ------------------------------------------------------
 
 
@@ -323,3 +374,22 @@ def test_a_message_purged_over_imap_before_its_record_was_zeroed_is_not_brought_
         )
     purge = AuditEntry.objects.get(action="message.purged")
     assert purge.details["blob"] == kept.blob
+
+
+def test_the_wal_checkpoint_runs_after_the_batches_every_so_many_messages(
+    smtp_settings: Any, hosted: Mailbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ADR 0036: out of the ingest commit (before `250`), a pass every `every` messages."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's WAL only")
+    checkpoints = ingest.Checkpoints(every=3)
+    monkeypatch.setattr(ingest, "_checkpoints", checkpoints)
+    sink = RelaySink(background=True)
+    for index in range(7):
+        raw = message_to(hosted.address, body=f"message {index}")
+        reply = sink.deliver(InboundMessage(PEER, PEER_SENDER, (hosted.address,), raw))
+        assert reply.startswith("250 ")
+        checkpoints.wait()
+    assert checkpoints.passes == 2  # after the third and the sixth message
+    assert checkpoints.whole  # no commit overlapped the pass: the whole log was copied back
+    assert Message.objects.filter(mailbox=hosted).count() == 7

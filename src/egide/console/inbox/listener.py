@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from egide.messaging.smtp_server import SmtpController, SmtpHandler
+from egide.messaging.smtp_server import SmtpController, SmtpHandler, new_event_loop
 from egide.messaging.smtp_tls import TlsMaterial
 
 from . import ingest, revocation, storage
@@ -93,6 +93,7 @@ def start(
         server_hostname=settings.EGIDE_SMTP_HOSTNAME,
         tls_context=relay_tls.context(),
         reuse_port=reuse_port,
+        loop=new_event_loop(uvloop_loop=settings.EGIDE_SMTP_UVLOOP),
         require_starttls=True,
         data_size_limit=limit,
         enable_SMTPUTF8=True,
@@ -111,6 +112,7 @@ def start(
             server_hostname=settings.EGIDE_SMTP_HOSTNAME,
             tls_context=submission_tls.context(),
             reuse_port=reuse_port,
+            loop=new_event_loop(uvloop_loop=settings.EGIDE_SMTP_UVLOOP),
             require_starttls=True,
             auth_required=True,
             auth_require_tls=True,
