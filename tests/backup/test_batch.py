@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
-from egide.backup.batch import Batch, BatchReader, BufferPool
+from egide.backup.batch import Batch, BatchReader, BufferPool, read_whole
 from egide.backup.chunker import HEAD_SIZE, SQLITE_MAGIC, Chunker, choose_policy
 from egide.backup.repository import ChunkerSettings
 from egide.backup.store import frame_for, frames_for
@@ -93,3 +94,36 @@ def test_a_batch_of_chunks_gets_the_frames_of_its_chunks_one_by_one() -> None:
 
     assert batched == [bytes(frame_for(chunk)) for chunk in chunks]
     assert [frame[0] for frame in batched] == [0, 1, 1, 0, 1, 1, 0, 1]
+
+
+@pytest.mark.parametrize("buffer_size", [96 << 10, 1 << 20])
+def test_a_file_read_whole_by_a_worker_cuts_like_the_stream_chunker(
+    tmp_path: Path, buffer_size: int
+) -> None:
+    # 96 KiB: 1.5 maximal chunks, so the larger files go through the buffer a piece at a time.
+    chunker = Chunker(SETTINGS, seed=0x5EED)
+    buffer = bytearray(buffer_size)
+    stored: list[bytes] = []
+
+    def store(chunks: Sequence[memoryview]) -> list[bytes]:
+        stored.extend(bytes(chunk) for chunk in chunks)
+        return [bytes([len(stored) % 256])] * len(chunks)
+
+    for path in _files(tmp_path):
+        stored.clear()
+
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            ids, size, sample = read_whole(fd, str(path), buffer, chunker, 64, store)
+        finally:
+            os.close(fd)
+        content = path.read_bytes()
+        with path.open("rb") as stream:
+            head = content[:HEAD_SIZE]
+            expected = [
+                bytes(v) for v in chunker.chunks(stream, choose_policy(str(path), head), head)
+            ]
+        assert stored == expected, path.name
+        assert len(ids) == len(expected)
+        assert size == len(content)
+        assert sample == content[:64]

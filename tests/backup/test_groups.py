@@ -64,9 +64,16 @@ def test_a_damaged_group_names_every_file_that_has_a_chunk_in_it(
 ) -> None:
     source = make_tree(tmp_path / "src")
     snapshot = run_backup(repo, BackupOptions(paths=(str(source),))).snapshot
-    (pack_id, offset), _ = Counter((p, e.offset) for p, e in _entries(repo) if e.group).most_common(
-        1
-    )[0]
+    # The group frame holding chunks of the most files.
+    chunk_files: dict[str, set[str]] = {}
+    for node in read_tree(repo, snapshot):
+        for chunk in node.chunks:
+            chunk_files.setdefault(chunk, set()).add(node.path)
+    files: dict[tuple[str, int], set[str]] = {}
+    for p, e in _entries(repo):
+        if e.group:
+            files.setdefault((p, e.offset), set()).update(chunk_files[e.blob_id.hex()])
+    pack_id, offset = max(files, key=lambda key: len(files[key]))
     members = {e.blob_id.hex() for e in repo.index.frame_members(pack_id, [offset])[offset]}
     expected = {
         (snapshot.short_id, "/" + node.path)

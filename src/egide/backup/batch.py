@@ -7,13 +7,18 @@ the buffer comes back to the pool when the worker is done, so the bytes in fligh
 `count × size`. A file larger than what is left of a buffer continues in the next one: only the
 incomplete chunk at the end (at most one maximal chunk) is copied over. A small file that does not
 fit in what is left starts a fresh buffer instead, so it is never split.
+
+Files of a few hundred KiB and more that fit in one buffer (scans, PDFs, photos) are not read
+there but by a worker, whole (`read_whole`, ADR 0033): it reads, cuts and stores the file in one
+buffer of the same pool, so two such files are read and cut at once while the main thread walks
+on. Their tree nodes are still written in walk order.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -147,3 +152,45 @@ class BatchReader:
             self.flush()
             batch = self._batch = fresh
             start = 0
+
+
+def read_whole(
+    fd: int,
+    name: str,
+    buffer: bytearray,
+    chunker: Chunker,
+    sample_size: int,
+    store: Callable[[Sequence[memoryview]], list[bytes]],
+) -> tuple[list[bytes], int, bytes]:
+    """Read the open file `fd` to its end in `buffer`, cut it and `store` its chunks (a worker's
+    whole job for one file); returns the chunk ids in order, the size read and the first bytes.
+
+    A file that does not fit (it grew since its `stat`) is stored a buffer at a time: the
+    complete chunks of a full buffer are stored, the incomplete last one moves to its start."""
+    ids: list[bytes] = []
+    used = total = block = 0
+    policy: Policy | None = None
+    sample = b""
+    size = len(buffer)
+    with memoryview(buffer) as view:
+        while True:
+            count = os.readv(fd, [view[used:]]) if used < size else 0
+            used += count
+            total += count
+            eof = count == 0 and used < size
+            if not eof and used < size:
+                continue  # room left: read more before cutting
+            data = view[:used]
+            if policy is None:
+                head = bytes(data[:HEAD_SIZE])
+                policy = choose_policy(name, head)
+                block = chunker.block_size(policy, head)
+                sample = bytes(data[:sample_size])
+            chunks = chunker.cut(data, policy, block, final=eof)
+            ids += store(chunks)
+            if eof:
+                return ids, total, sample
+            done = sum(len(chunk) for chunk in chunks)
+            del chunks, data
+            view[: used - done] = view[done:used]  # memoryview assignment: an overlap-safe move
+            used -= done

@@ -362,8 +362,8 @@ class BlobStore:
         with self._lock:
             self.stored_bytes += size
 
-    def flush(self) -> None:
-        """Upload the open packs, wait for every upload, write the last index file.
+    def ship_open(self) -> None:
+        """Send the open packs on their way: what is stored next starts a fresh pack.
 
         No thread may be storing meanwhile."""
         with self._lock:
@@ -371,6 +371,12 @@ class BlobStore:
         for pack in packs:
             if pack.entries:
                 self._ship(pack)
+
+    def flush(self) -> None:
+        """Upload the open packs, wait for every upload, write the last index file.
+
+        No thread may be storing meanwhile."""
+        self.ship_open()
         while True:
             with self._lock:
                 if not self._uploads:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from egide.messaging.directory.document import document_words, place_counts, vocabulary
+from egide.messaging.directory.document import NULL, document_words, place_counts, vocabulary
 from egide.messaging.directory.entry import ROW_FIELDS, Row
 from egide.messaging.directory.extraction import ExtractionReader
 
@@ -81,3 +81,22 @@ def test_documents_fold_names_and_keep_a_digit_rpps_apart() -> None:
     assert identity == "centre hospitalier de paris cardiologie"
     assert everything.endswith(" secretariat cardio")
     assert (name, rpps) == ("centre hospitalier de paris cardiologie ", None)
+
+
+def test_copy_text_gives_the_five_values_as_columns_of_a_copy_line() -> None:
+    rows = _rows()
+    called, copied = document_words(), document_words()
+    for row in rows:
+        text = copied.copy_text(row)
+        values = text.split("\t")
+        assert len(values) == 5
+        assert "\n" not in text and "\r" not in text
+        assert all("\\" not in value for value in values if value != NULL)
+        identity, everything, name, city, rpps = called(row)
+        assert values == [identity, everything, name, city, NULL if rpps is None else rpps]
+    assert copied.copy_text(rows[-6]).endswith("\tmartin paul \ttoulouse \t\\N")
+    assert copied.copy_text(rows[-7]).endswith("\tmartin lucie \ttoulouse \t12345678901")
+    # The counts are kept by `copy_text` as by a call: two rows were given twice.
+    assert called.vocabulary() == vocabulary(rows)
+    assert copied.vocabulary() == vocabulary([*rows, rows[-6], rows[-7]])
+    assert copied.place_counts() == place_counts([*rows, rows[-6], rows[-7]])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -119,6 +121,41 @@ def test_a_wrong_header_leaves_the_index_untouched(index: DirectoryIndex, tmp_pa
         import_file(index, wrong)
     assert index.count() == 10
     assert len(index.imports()) == 1
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.enable()
+    yield
+    if not enabled:
+        gc.disable()
+
+
+@pytest.mark.usefixtures("collector_on")
+def test_an_import_pauses_the_cycle_collector_and_resumes_it(
+    index: DirectoryIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    during: list[bool] = []
+    replace = index.replace_source
+
+    def replace_source(*args: object, **kwargs: object) -> object:
+        during.append(gc.isenabled())
+        return replace(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(index, "replace_source", replace_source)
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_ONE)
+    assert during == [False]
+    assert gc.isenabled()
+    # Also when the import is refused, and never switched on when it was off.
+    truncated = mssante_file(tmp_path, sample_lines()[:2])
+    with pytest.raises(DirectoryFileRefused):
+        import_file(index, truncated)
+    assert gc.isenabled()
+    gc.disable()
+    import_file(index, MSSANTE_SAMPLE, imported_at=DAY_TWO)
+    assert during == [False, False]
+    assert not gc.isenabled()
 
 
 def test_professionals_and_mailboxes_live_side_by_side(index: DirectoryIndex) -> None:

@@ -8,8 +8,10 @@ entry is new), so that a later question «since when is this address here?» has
 
 from __future__ import annotations
 
+import gc
 import zlib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,6 +65,47 @@ def import_lines(
     allow_shrink: bool = False,
 ) -> ImportRecord:
     """Import from raw lines (see `import_file`)."""
+    with without_cycle_collection():
+        return _import_lines(
+            index,
+            lines,
+            kind,
+            file_name=file_name,
+            red_list=red_list,
+            imported_at=imported_at,
+            allow_shrink=allow_shrink,
+        )
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused for the duration of an import.
+
+    An import allocates millions of objects that live until it ends (the rows, their fields,
+    the documents), none of them in a reference cycle; the collector would run every 700
+    allocations and sweep ever more of them in its older generations: 0.8-0.9 s of the
+    national file's 8-9 s of Python (measured, decision 0035). Memory is freed by reference
+    counting as before; the collector resumes (if it was on) when the import ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _import_lines(
+    index: DirectoryIndex,
+    lines: Iterable[bytes],
+    kind: Source | None,
+    *,
+    file_name: str,
+    red_list: Collection[str],
+    imported_at: datetime | None,
+    allow_shrink: bool,
+) -> ImportRecord:
     reader = ExtractionReader(lines, kind)
     source = reader.kind
     withheld_keys = {key.lower() for key in red_list}

@@ -195,7 +195,6 @@ ROW_THROUGH_INDEX = 4.0
 
 # Rows per write of a first import's COPY (`_load_fresh`).
 COPY_SLICE = 2000
-NULL_FIELD = "\\N"  # COPY's text format
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -975,16 +974,15 @@ class PostgresIndex:
             # folded words and spaces; the key and the data are escaped when they need it.
             lines: list[str] = []
             start = f"{source.value}\t"
+            documented = documents.copy_text  # the last five columns, tab-separated
             for number in order:
                 row = rows[number]
-                identity, everything, name, place, rpps = documents(row)
                 key = row[0]
                 data = FIELD_SEPARATOR.join(row)  # `row_text`; it holds the key too
                 if "\\" in data or "\t" in data or "\n" in data or "\r" in data:
                     key, data = _copy_escaped(key), _copy_escaped(data)
                 lines.append(
-                    f"{start}{number + 1}\t{key}\t{digests[number]}\t{data}\t{identity}"
-                    f"\t{everything}\t{name}\t{place}\t{rpps or NULL_FIELD}\n"
+                    f"{start}{number + 1}\t{key}\t{digests[number]}\t{data}\t{documented(row)}\n"
                 )
                 if len(lines) == COPY_SLICE:
                     copy.write("".join(lines))
