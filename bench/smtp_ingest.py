@@ -225,8 +225,8 @@ def main() -> None:
                     lambda: tree_cpu_seconds(postfix_pid),
                 )
                 print(
-                    "| {} | {} | {:.0f} | {:.1f} | {:.1f} | {:.1f} | {:.0f} | {:.1f} | {:.1f} "
-                    "| {:.1f} | {:.2f} | {:.2f} |".format(
+                    "| {} | {} | {:.0f} | {:.1f} | {:.1f} | {:.2f} | {:.0f} | {:.1f} | {:.1f} "
+                    "| {:.2f} | {:.2f} | {:.2f} |".format(
                         processes,
                         connections,
                         *egide,
