@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 from .alarm import SAMPLE_SIZE, Tally, Thresholds, is_dense
 from .batch import Batch, BatchReader, BufferPool, read_whole
-from .chunker import HEAD_SIZE, Chunker, Policy, choose_policy
+from .chunker import Chunker, Policy
 from .errors import BackupError, ObjectMissing, RepositoryLocked
 from .events import EventSink, FileProblem, Notice, Progress, ignore
 from .lock import Lease
@@ -263,9 +263,7 @@ class _Run:
                             outcomes.append(self._read_fd_whole(fd, path, buffer))
                             continue
                         data = view[start:used]
-                        head = bytes(data[:HEAD_SIZE])
-                        policy = choose_policy(path, head)
-                        block = self.chunker.block_size(policy, head)
+                        policy, block = self.chunker.plan(path, data)
                         cut = self.chunker.cut(data, policy, block, final=True)
                         outcomes.append(
                             ([], used - start, bytes(data[:SAMPLE_SIZE]), os.fstat(fd).st_mtime_ns)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from .chunker import HEAD_SIZE, Chunker, Policy, choose_policy
+from .chunker import Chunker, Policy
 
 
 class BufferPool:
@@ -132,9 +132,7 @@ class BatchReader:
             with memoryview(buffer) as view:
                 data = view[start : batch.used]
                 if policy is None:
-                    head = bytes(data[:HEAD_SIZE])
-                    policy = choose_policy(name, head)
-                    block = self.chunker.block_size(policy, head)
+                    policy, block = self.chunker.plan(name, data)
                     sample = bytes(data[: self._sample_size])
                 chunks = self.chunker.cut(data, policy, block, final=eof)
                 if chunks:
@@ -182,9 +180,7 @@ def read_whole(
                 continue  # room left: read more before cutting
             data = view[:used]
             if policy is None:
-                head = bytes(data[:HEAD_SIZE])
-                policy = choose_policy(name, head)
-                block = chunker.block_size(policy, head)
+                policy, block = chunker.plan(name, data)
                 sample = bytes(data[:sample_size])
             chunks = chunker.cut(data, policy, block, final=eof)
             ids += store(chunks)

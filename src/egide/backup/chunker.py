@@ -94,6 +94,13 @@ class Chunker:
             return 0
         return max(self.settings.db_block, sqlite_page_size(head))
 
+    def plan(self, name: str, start: memoryview) -> tuple[Policy, int]:
+        """The policy and block size (`block_size`) of the file `name` whose data begins
+        with `start`."""
+        head = bytes(start[:HEAD_SIZE])
+        policy = choose_policy(name, head)
+        return policy, self.block_size(policy, head)
+
     def cut(self, data: memoryview, policy: Policy, block: int, final: bool) -> list[memoryview]:
         """The complete chunks at the start of `data` (all of it when `final`: the file ends).
 
