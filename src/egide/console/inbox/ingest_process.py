@@ -26,8 +26,8 @@ import contextlib
 import json
 import logging
 import os
-import queue
 import secrets
+import select
 import signal
 import socket
 import struct
@@ -353,44 +353,41 @@ class _Mailboxes:
         return boxes
 
 
-def _reader(sock: socket.socket, requests: queue.SimpleQueue[Request | None]) -> None:
-    try:
-        while (request := read_request(sock)) is not None:
-            requests.put(request)
-    except (OSError, ValueError, EOFError) as error:
-        log.error("ingest process: listener stream broken: %s", error)
-    requests.put(None)
+def _more_waiting(sock: socket.socket) -> bool:
+    """Another request has (begun to) arrive: the listener sends each frame whole."""
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def serve(sock: socket.socket) -> None:
     """Store the listener's requests until its end of the stream closes, then return.
 
-    A reader thread queues the requests as they arrive; this thread takes all there are (up to
-    `ingest.MAX_BATCH_MESSAGES` / `MAX_BATCH_BYTES`) and stores them in one batch — one
-    segment fdatasync, one commit — while the next ones are read.
+    Reads a request (waiting for it), then every request already waiting on the socket (up to
+    `ingest.MAX_BATCH_MESSAGES` / `MAX_BATCH_BYTES`), and stores them in one batch — one
+    segment fdatasync, one commit. While a batch is stored, the next requests wait in the
+    socket (and in the listener's sends): they make the next batch.
     """
-    requests: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-    threading.Thread(target=_reader, args=(sock, requests), daemon=True).start()
     mailboxes = _Mailboxes()
     ended = False
     try:
         while not ended:
-            first = requests.get()
+            first = read_request(sock)
             if first is None:
                 break
             batch, size = [first], len(first.raw)
-            while len(batch) < ingest.MAX_BATCH_MESSAGES and size < ingest.MAX_BATCH_BYTES:
-                try:
-                    more = requests.get_nowait()
-                except queue.Empty:
-                    break
+            while (
+                len(batch) < ingest.MAX_BATCH_MESSAGES
+                and size < ingest.MAX_BATCH_BYTES
+                and _more_waiting(sock)
+            ):
+                more = read_request(sock)
                 if more is None:
                     ended = True
                     break
                 batch.append(more)
                 size += len(more.raw)
-            replies = _store(batch, mailboxes)
-            sock.sendall(b"".join(replies))
+            sock.sendall(b"".join(_store(batch, mailboxes)))
+    except (OSError, ValueError, EOFError) as error:
+        log.error("ingest process: listener stream broken: %s", error)
     finally:
         storage.close_segment()
         connection.close()
