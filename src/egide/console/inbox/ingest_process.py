@@ -9,15 +9,16 @@ processes then run on two cores, each with its own GIL.
 They talk over a socketpair in length-prefixed frames of plain bytes (no pickling):
 
 - request: `REQUEST` header (request id, metadata length, message length), the metadata (JSON:
-  the recipients' mailbox ids, the envelope sender, the actor), the raw message;
+  the recipients' mailbox ids, the envelope sender, the actor, the request's tag), the raw
+  message;
 - reply: `REPLY` header (request id, body length), the body (JSON: the stored rows' ids, or an
   error).
 
 The listener answers `250` only after the child's reply says the message is stored. A child
-error is a `451`, as before. The child dying fails every delivery in flight with `IngestGone`
-(a `451`) and stops the listener with a log saying so: the next start's recovery pass restores
-what the child had synced (see `Child`). The listener dying (even SIGKILL) closes its end of
-the socketpair: the child stores what it has already read, then exits.
+error is a `451`, as before. If the child dies, the listener runs the recovery pass over its
+segment and answers each delivery in flight from it — `250` if its records are stored, `451`
+if not — then stops with a log saying so (see `Child`). The listener dying (even SIGKILL)
+closes its end of the socketpair: the child stores what it has already read, then exits.
 """
 
 from __future__ import annotations
