@@ -3,8 +3,9 @@
 Writes go to a temporary file in the same directory, are fsynced, renamed over the final name and
 the directory is fsynced, so a crash leaves either the whole object or nothing.
 
-Large objects (packs) are written with O_DIRECT, through a small aligned buffer per thread, where
-the file system takes it (ADR 0033): they go from that buffer to the disk without a page-cache copy.
+Large objects (packs) are written with O_DIRECT where the file system takes it (ADR 0033): a pack
+lies in its writer's page-aligned map and goes from there to the disk in one call (ADR 0039);
+other data goes through a small aligned buffer per thread. Either way, no page-cache copy.
 A backup writes hundreds of MiB of packs that nobody reads back soon; buffered, each of their pages
 is a fresh page of the page cache to fill (and, on a virtual machine that hands freed memory back
 to its host, to fault in again), and they push the practice's own working set out of the cache.
