@@ -36,7 +36,7 @@ from .repository import Repository
 from .snapshot import Snapshot, list_snapshots, read_tree, save_snapshot
 from .store import BlobStore
 from .tree import MergeCursor, Node
-from .walker import WalkAhead, node_for, walk
+from .walker import node_for, walk
 
 # Nodes waiting for their chunks, in walk order, before the walk waits for the oldest. Well above
 # the files of a small-file job (`_FILES_PER_JOB`): at 512 the walk waited for each job it had just
@@ -425,23 +425,12 @@ class _Run:
                 node.chunks = []
                 self.problem(path, node.error)
 
-    def visit(
-        self,
-        path: str,
-        info: os.stat_result,
-        parent: MergeCursor,
-        out: BinaryIO,
-        made: Node | OSError | None = None,
-    ) -> None:
-        if made is None:  # not made ahead (`WalkAhead`)
-            try:
-                made = node_for(path, info)
-            except OSError as error:
-                made = error
-        if isinstance(made, OSError):
-            self.problem(path, f"illisible : {made.strerror}")
+    def visit(self, path: str, info: os.stat_result, parent: MergeCursor, out: BinaryIO) -> None:
+        try:
+            node = node_for(path, info)
+        except OSError as error:
+            self.problem(path, f"illisible : {error.strerror}")
             return
-        node = made
         segments: _Segments = []
         job: _Job | None = None
         index = 0
@@ -486,29 +475,12 @@ class _Run:
         ]
 
 
-def _sources(options: BackupOptions) -> list[str]:
-    # abspath, not resolve: a symlinked source is backed up under the name the user gave.
-    return sorted({os.path.abspath(p) for p in options.paths})  # noqa: PTH100
-
-
-def walk_ahead(options: BackupOptions) -> WalkAhead:
-    """Begin the walk of `options.paths` on a thread while the repository is unlocked; hand it
-    to `run_backup` (ADR 0040). A context manager: leaving it stops the thread."""
-    return WalkAhead(_sources(options), options.excludes, options.one_file_system)
-
-
-def run_backup(
-    repo: Repository,
-    options: BackupOptions,
-    sink: EventSink = ignore,
-    ahead: WalkAhead | None = None,
-) -> BackupResult:
-    """Back up `options.paths` into a new snapshot; raises BackupError on storage failure.
-
-    `ahead`, if given, is `walk_ahead(options)` begun before the repository was opened."""
+def run_backup(repo: Repository, options: BackupOptions, sink: EventSink = ignore) -> BackupResult:
+    """Back up `options.paths` into a new snapshot; raises BackupError on storage failure."""
     started = time.monotonic()
     moment = datetime.now(UTC)
-    paths = _sources(options)
+    # abspath, not resolve: a symlinked source is backed up under the name the user gave.
+    paths = sorted({os.path.abspath(p) for p in options.paths})  # noqa: PTH100
     with Lease(repo.storage, exclusive=False) as lease:
         repo.sync_index()
         recover_orphan_packs(repo, sink)
@@ -520,18 +492,13 @@ def run_backup(
         parent_nodes = MergeCursor(read_tree(repo, parent) if parent else iter(()), run.parent_gone)
         try:
             with tempfile.TemporaryFile() as out:
-                entries = (
-                    ahead.entries()
-                    if ahead is not None
-                    else ((e, None) for e in walk(paths, options.excludes, options.one_file_system))
-                )
-                for entry, made in entries:
+                for entry in walk(paths, options.excludes, options.one_file_system):
                     if entry.stat is None:
                         run.vanished(entry.path, entry.error, parent_nodes, out)
                         continue
                     if entry.error:
                         run.problem(entry.path, entry.error)
-                    run.visit(entry.path, entry.stat, parent_nodes, out, made)
+                    run.visit(entry.path, entry.stat, parent_nodes, out)
                 run.reader.flush()
                 run.submit_files()
                 run.drain(out, 0)

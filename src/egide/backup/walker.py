@@ -8,8 +8,6 @@ import grp
 import os
 import pwd
 import stat
-import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -146,67 +144,3 @@ def _walk(
             yield Entry(child.path, child_info)  # the mount point itself, not its content
             continue
         yield from _walk(child.path, child_info, device, excludes, one_fs)
-
-
-class WalkAhead:
-    """A walk begun on a thread of its own while the repository is being unlocked (ADR 0040).
-
-    Unlocking runs Argon2id: ~0.1 s on one core before anything can be stored, the other core
-    idle. The walk needs no key, so this thread lists the first entries meanwhile, with their
-    tree nodes (`node_for`, or the OSError it raised), at most `limit` of them so memory stays
-    bounded; `entries` stops the thread and goes on from where it stopped, on the caller's
-    thread. Leaving the context stops it too (a wrong passphrase, a locked repository).
-    """
-
-    def __init__(
-        self,
-        roots: list[str],
-        excludes: tuple[str, ...] = (),
-        one_file_system: bool = False,
-        limit: int = 8192,
-    ) -> None:
-        self._walk = walk(roots, excludes, one_file_system)
-        self._found: deque[tuple[Entry, Node | OSError | None]] = deque()
-        self._limit = limit
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="walk-ahead", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        found = self._found
-        try:
-            for entry in self._walk:
-                node: Node | OSError | None = None
-                if entry.stat is not None:
-                    try:
-                        node = node_for(entry.path, entry.stat)
-                    except OSError as error:
-                        node = error
-                found.append((entry, node))
-                if len(found) >= self._limit or self._stop.is_set():
-                    return
-        except BaseException as error:  # raised again by `entries`, on the caller's thread
-            self._error = error
-
-    def stop(self) -> None:
-        """Stop walking ahead (the entries listed so far are kept)."""
-        self._stop.set()
-        self._thread.join()
-
-    def entries(self) -> Iterator[tuple[Entry, Node | OSError | None]]:
-        """Every entry of the walk, in order, each with its node if it was made ahead."""
-        self.stop()
-        if self._error is not None:
-            raise self._error
-        found = self._found
-        while found:
-            yield found.popleft()
-        for entry in self._walk:
-            yield entry, None
-
-    def __enter__(self) -> WalkAhead:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()

@@ -130,21 +130,15 @@ def run_command(
     one_file_system: bool, host: str | None,
 ) -> None:  # fmt: skip
     """Sauvegarde PATHS dans un nouvel instantané."""
-    from egide.backup.archiver import BackupOptions, run_backup, walk_ahead
+    from egide.backup.archiver import BackupOptions, run_backup
 
     # Totals only where progress is shown (a bar on a terminal, or JSON lines).
     shows_progress = ctx.json or sys.stderr.isatty()
     options = BackupOptions(paths, exclude, tag, one_file_system, count_totals=shows_progress)
     if host:
         options = replace(options, host=host)
-    # The walk begins while Argon2id unlocks the repository (ADR 0040).
-    with (
-        engine_errors(),
-        walk_ahead(options) as ahead,
-        ctx.open() as repo,
-        progress_sink(ctx, "Sauvegarde") as sink,
-    ):
-        result = run_backup(repo, options, releasing_memory(sink), ahead)
+    with engine_errors(), ctx.open() as repo, progress_sink(ctx, "Sauvegarde") as sink:
+        result = run_backup(repo, options, releasing_memory(sink))
     stats = result.snapshot.stats
     if ctx.json:
         line({"event": "summary", "snapshot": result.snapshot.snapshot_id, **stats,
