@@ -208,6 +208,25 @@ def table(all_tools: list[Tool], steps: list[str] = STEPS) -> str:
     return "\n".join(rows)
 
 
+def remove_repositories(work: Path) -> None:
+    for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
+                 "borg-base"):  # fmt: skip
+        shutil.rmtree(work / name, ignore_errors=True)
+
+
+def generate_corpus(corpus: Path) -> None:
+    """The day-one corpus, generated in a child process unless already complete."""
+    if (corpus / ".complete").exists():
+        return
+    shutil.rmtree(corpus, ignore_errors=True)
+    started = time.perf_counter()
+    code = f"from pathlib import Path; from {__package__}.corpus import generate;"
+    subprocess.run([sys.executable, "-c", f"{code} generate(Path({str(corpus)!r}))"],
+                   check=True)  # fmt: skip
+    (corpus / ".complete").write_text("")
+    print(f"corpus generated in {time.perf_counter() - started:.0f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/egide-bench"))  # noqa: S108
@@ -220,7 +239,13 @@ def main() -> None:
         help=f"comma-separated steps among {','.join(STEPS)} (default: all); with only"
         " restore/check, the repositories of an earlier --keep run are reused",
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs of the chosen steps")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of the chosen steps (full runs start again from empty repositories and a"
+        " freshly generated corpus)",
+    )
     args = parser.parse_args()
     unknown = set(args.steps) - set(STEPS)
     if unknown:
@@ -242,25 +267,23 @@ def main() -> None:
         os.sync()
         time.sleep(40)
     if not reuse:
-        for name in ("egide-repo", "egide-cache", "restic-repo", "restic-cache", "borg-repo",
-                     "borg-base"):  # fmt: skip
-            shutil.rmtree(work / name, ignore_errors=True)
-    if not (corpus / ".complete").exists():
-        shutil.rmtree(corpus, ignore_errors=True)
-        started = time.perf_counter()
-        code = f"from pathlib import Path; from {__package__}.corpus import generate;"
-        subprocess.run([sys.executable, "-c", f"{code} generate(Path({str(corpus)!r}))"],
-                       check=True)  # fmt: skip
-        (corpus / ".complete").write_text("")
-        print(f"corpus generated in {time.perf_counter() - started:.0f} s", flush=True)
-    elif (corpus / ".mutated").exists() and not reuse:
+        remove_repositories(work)
+    if (corpus / ".mutated").exists() and not reuse:
         sys.exit(f"{corpus} already had its next day: delete it to regenerate")
+    generate_corpus(corpus)
     (work / "borg-out").mkdir(parents=True, exist_ok=True)
     all_tools = [tool for tool in tools(work, corpus) if tool.name in wanted_tools]
     print(f"corpus: {tree_size(corpus) / (1 << 20):.0f} MiB;"
           f" load average {os.getloadavg()}", flush=True)  # fmt: skip
     runs: list[dict[str, dict[str, Measure]]] = []
     for repeat in range(args.repeat):
+        if repeat and not reuse:
+            # A full run again: empty repositories and the corpus as it was on day one.
+            remove_repositories(work)
+            shutil.rmtree(corpus)
+            generate_corpus(corpus)
+            os.sync()
+            time.sleep(40)  # ext4 and freed inodes: see above
         # Each repetition starts with another tool, so that no tool always follows the same one.
         order = all_tools[repeat % len(all_tools) :] + all_tools[: repeat % len(all_tools)]
         for step in [s for s in STEPS if s in args.steps]:
