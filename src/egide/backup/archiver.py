@@ -38,10 +38,7 @@ from .store import BlobStore
 from .tree import MergeCursor, Node
 from .walker import node_for, walk
 
-# Nodes waiting for their chunks, in walk order, before the walk waits for the oldest. Well above
-# the files of a small-file job (`_FILES_PER_JOB`): at 512 the walk waited for each job it had just
-# sent, and the letters were stored on one worker at a time (ADR 0040).
-_MAX_QUEUED_FILES = 4096
+_MAX_QUEUED_FILES = 512
 # Unchanged files whose chunks are checked against the index in one query (per 500 ids).
 _VERIFY_BATCH = 256
 # Files from this size up to a read buffer's are read, cut and stored by a worker, whole: their
