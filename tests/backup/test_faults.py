@@ -120,29 +120,3 @@ def test_a_file_vanishing_during_the_run_is_warned_and_recorded(
     assert [p.path for p in result.problems] == [str(doomed)]
     nodes = {n.path: n for n in read_tree(repo, result.snapshot)}
     assert nodes[str(doomed).lstrip("/")].error
-
-
-def test_an_index_file_that_cannot_be_written_mid_run_fails_the_run_without_a_snapshot(
-    repo: Repository, tmp_path: Path
-) -> None:
-    # Index files of the run are written on a thread of their own (ADR 0040): a failure there
-    # must still stop the run before its snapshot.
-    from egide.backup.pack import BlobType
-    from egide.backup.store import BlobStore
-
-    class NoIndex(FaultyStorage):
-        def put(self, name: str, data: bytes | bytearray) -> None:
-            if name.startswith("index/"):
-                raise StorageFull("plus de place (injecté)")
-            super().put(name, data)
-
-    _with_storage(repo, NoIndex(repo.storage))
-    store = BlobStore(repo, index_every=1)
-    chunks = [bytes([n]) * 300_000 + n.to_bytes(4, "big") for n in range(8)]
-    try:
-        store.store_many(BlobType.DATA, chunks)
-        with pytest.raises(StorageFull):
-            store.flush()
-    finally:
-        store.close()
-    assert list_snapshots(repo) == []

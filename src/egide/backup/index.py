@@ -93,7 +93,6 @@ class IndexCache:
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(target, timeout=120, check_same_thread=False)
         self._lock = threading.Lock()
-        self._writing = threading.Lock()  # held by `add_file` and `drop_files` (one transaction)
         with self._lock:
             if path is not None:
                 self._db.execute("PRAGMA journal_mode=WAL")
@@ -124,7 +123,7 @@ class IndexCache:
 
     def drop_files(self, names: Iterable[str]) -> None:
         """Forget the rows of index files that no longer exist."""
-        with self._writing, self._lock:
+        with self._lock:
             for name in names:
                 row = self._db.execute("SELECT fid FROM files WHERE name=?", (name,)).fetchone()
                 if row:
@@ -138,35 +137,24 @@ class IndexCache:
         return int(row[0])
 
     def add_file(self, name: str, packs: Iterable[tuple[str, list[PackEntry]]]) -> None:
-        """Record the contents of index file `name`.
-
-        The rows go in one transaction, a pack at a time: lookups (`known`, `locate`) take the
-        lock between packs instead of waiting for the whole file — an upload thread recording
-        64 packs' index file held it ~0.1 s, and both workers stalled on it (ADR 0040). Lookups
-        on this connection may see the rows before the commit: they describe an index file
-        already stored. One writer at a time (`_writing`), so no commit takes in another
-        writer's half-recorded file.
-        """
-        with self._writing:
-            with self._lock:
-                if self._db.execute("SELECT 1 FROM files WHERE name=?", (name,)).fetchone():
-                    return
-                fid = self._db.execute("INSERT INTO files(name) VALUES (?)", (name,)).lastrowid
+        """Record the contents of index file `name`."""
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM files WHERE name=?", (name,)).fetchone():
+                return
+            cursor = self._db.execute("INSERT INTO files(name) VALUES (?)", (name,))
+            fid = cursor.lastrowid
             names = []
             for pack_id, entries in packs:
-                with self._lock:
-                    pid = self._pid(pack_id)
-                rows = [(e.blob_id, fid, pid, *e[:1], *e[2:]) for e in entries]
-                with self._lock:
-                    self._db.executemany(
-                        "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?,?,?)", rows
-                    )
+                pid = self._pid(pack_id)
                 names.append(pack_id)
-            with self._lock:
-                self._db.commit()
-                for pack_id in names:
-                    for blob_id in self._pending_packs.pop(pack_id, ()):
-                        self._pending.pop(blob_id, None)
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO blobs VALUES (?,?,?,?,?,?,?,?,?)",
+                    [(e.blob_id, fid, pid, *e[:1], *e[2:]) for e in entries],
+                )
+            self._db.commit()
+            for pack_id in names:
+                for blob_id in self._pending_packs.pop(pack_id, ()):
+                    self._pending.pop(blob_id, None)
 
     def add_pending(self, pack_id: str, entries: list[PackEntry]) -> None:
         """Record blobs of a pack uploaded by this client, before its index file exists."""

@@ -12,9 +12,7 @@ workers on one fsync).
 Small chunks (database blocks, dump chunks, small files) go into group frames of about
 `GROUP_BYTES` (ADR 0028): compressed and sealed once per group, each chunk still its own blob.
 Blobs of uploaded packs are findable at once (the index cache's pending entries); index files are
-written every `index_every` packs and at the end, before any snapshot. The periodic ones are
-written by a thread of their own, not in an upload's slot: a worker shipping a pack does not
-wait ~0.1 s for an index file to be sealed, stored and recorded in the cache (ADR 0040).
+written every `index_every` packs and at the end, before any snapshot.
 """
 
 from __future__ import annotations
@@ -157,8 +155,6 @@ class BlobStore:
         self._idle: list[PackWriter] = []
         self._uploader = ThreadPoolExecutor(max_uploads, thread_name_prefix="upload")
         self._uploads: deque[Future[None]] = deque()
-        self._indexer = ThreadPoolExecutor(1, thread_name_prefix="index")
-        self._index_writes: list[Future[None]] = []
         self._max_uploads = max_uploads
         self._index_every = index_every
         self._unindexed: list[tuple[str, list[PackEntry]]] = []
@@ -359,9 +355,7 @@ class BlobStore:
                 batch, self._unindexed = self._unindexed, []
                 write_index = True
         if write_index:
-            future = self._indexer.submit(self._write_index, batch)
-            with self._lock:
-                self._index_writes.append(future)
+            self._write_index(batch)
 
     def _write_index(self, batch: list[tuple[str, list[PackEntry]]]) -> None:
         _name, size = self.repo.write_index(batch)
@@ -390,14 +384,10 @@ class BlobStore:
                 head = self._uploads.popleft()
             head.result()
         with self._lock:
-            writes, self._index_writes = self._index_writes, []
             batch, self._unindexed = self._unindexed, []
-        for write in writes:
-            write.result()
         if batch:
             self._write_index(batch)
 
     def close(self) -> None:
-        """Stop the uploader and the index writer (after `flush`, or on failure)."""
+        """Stop the uploader (after `flush`, or on failure)."""
         self._uploader.shutdown(wait=True, cancel_futures=True)
-        self._indexer.shutdown(wait=True, cancel_futures=True)
