@@ -6,6 +6,7 @@ import ctypes
 import gc
 import os
 import signal
+from collections.abc import Callable
 
 import click
 
@@ -13,13 +14,24 @@ from .bootstrap import Stoppable, migrate, serve_until_stopped, start_django
 
 
 def start_smtp(
-    port: int | None, submission_port: int | None = None, *, reuse_port: bool = False
+    port: int | None,
+    submission_port: int | None = None,
+    *,
+    reuse_port: bool = False,
+    ingest_in_child: bool = False,
+    on_ingest_gone: Callable[[str], None] | None = None,
 ) -> list[Stoppable]:
     """Start the listeners (Django already set up); [] with a clear message if TLS is missing."""
     from egide.console.inbox import listener
 
     try:
-        started = listener.start(port=port, submission_port=submission_port, reuse_port=reuse_port)
+        started = listener.start(
+            port=port,
+            submission_port=submission_port,
+            reuse_port=reuse_port,
+            ingest_in_child=ingest_in_child,
+            on_ingest_gone=on_ingest_gone,
+        )
     except listener.SmtpNotConfigured as error:
         click.echo(f"SMTP : {error}", err=True)
         return []
@@ -95,7 +107,23 @@ def serve_smtp(
     migrate()
     _freeze_heap()
     children, forked = _fork_listeners(processes - 1) if processes > 1 else ([], False)
-    listeners = start_smtp(port, submission_port, reuse_port=processes > 1)
+    from django.conf import settings
+
+    # The relay's storage in a child process (ADR 0038). If it dies, this listener stops and
+    # exits with an error: its supervisor starts it again (nothing acknowledged is lost).
+    gone: list[str] = []
+
+    def ingest_gone(reason: str) -> None:
+        gone.append(reason)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    listeners = start_smtp(
+        port,
+        submission_port,
+        reuse_port=processes > 1,
+        ingest_in_child=settings.EGIDE_SMTP_INGEST_PROCESS,
+        on_ingest_gone=ingest_gone,
+    )
     if not listeners:
         raise click.ClickException("aucune écoute SMTP démarrée")
     _freeze_heap()
@@ -106,6 +134,10 @@ def serve_smtp(
             os.kill(pid, signal.SIGTERM)
         for pid in children:
             os.waitpid(pid, 0)
+    if gone:
+        if forked:
+            os._exit(1)
+        raise click.ClickException(f"processus de stockage arrêté ({gone[0]}) : écoute arrêtée")
     if forked:
         os._exit(0)
 

@@ -291,6 +291,8 @@ EGIDE_SMTP_SUBMISSION_PORT = config.read_int(
 EGIDE_SMTP_HOSTNAME = config.read_str(_env, "EGIDE_SMTP_HOSTNAME", "localhost")
 # The SMTP listeners run on uvloop (ADR 0036); 0 gives asyncio's own loop.
 EGIDE_SMTP_UVLOOP = config.read_bool(_env, "EGIDE_SMTP_UVLOOP", True)
+# `egide smtp serve`: the relay's durable storage in one child process (ADR 0038).
+EGIDE_SMTP_INGEST_PROCESS = config.read_bool(_env, "EGIDE_SMTP_INGEST_PROCESS", True)
 EGIDE_SMTP_CERT_FILE = config.read_str(_env, "EGIDE_SMTP_CERT_FILE", "")
 EGIDE_SMTP_KEY_FILE = config.read_str(_env, "EGIDE_SMTP_KEY_FILE", "")
 EGIDE_SMTP_TRUST_ANCHORS_FILE = config.read_str(_env, "EGIDE_SMTP_TRUST_ANCHORS_FILE", "")

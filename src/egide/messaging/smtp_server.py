@@ -31,6 +31,7 @@ import collections
 import logging
 import re
 import ssl
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -250,10 +251,27 @@ class SmtpHandler:
         self.sink = sink
         self.relay = relay
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp-sink")
+        self._delivering = 0  # DATA hooks waiting for the sink's `deliver`
+        self._draining = False
+        self._idle = threading.Condition()
 
     def close(self) -> None:
         """Wait for the sink calls in flight, then let the pool's threads end."""
         self.pool.shutdown(wait=True)
+
+    def drain(self, loop: asyncio.AbstractEventLoop, timeout: float = 10.0) -> bool:
+        """Before stopping the loop: refuse new DATA (`421`), wait for the deliveries in
+        flight and for their replies to be written. A stop that cut a `250` the sink had
+        stored would have the peer send it again: stored twice. False after `timeout`."""
+        with self._idle:
+            self._draining = True
+            done = self._idle.wait_for(lambda: self._delivering == 0, timeout)
+        written = threading.Event()
+        try:  # one turn of the loop: the step that wrote the last reply has run
+            loop.call_soon_threadsafe(written.set)
+        except RuntimeError:  # the loop is closed already
+            return done
+        return written.wait(timeout) and done
 
     async def _call(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self.pool, function, *args)
@@ -333,12 +351,20 @@ class SmtpHandler:
             bytes(content),
             dsn_of(envelope),
         )
+        with self._idle:
+            if self._draining:
+                return "421 4.3.2 Service shutting down, try again later"
+            self._delivering += 1
         try:
             reply: str = await self._call(self.sink.deliver, message)
         except Exception:
             # Never 250 a message that was not stored; the peer keeps it and retries.
             log.exception("storing an inbound message failed")
             return "451 4.3.0 Temporary failure storing the message, try again later"
+        finally:
+            with self._idle:
+                self._delivering -= 1
+                self._idle.notify_all()
         return reply
 
     async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802

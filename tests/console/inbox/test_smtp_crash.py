@@ -86,19 +86,35 @@ def _wait_listening(port: int, deadline: float) -> None:
 
 
 @pytest.mark.parametrize(
-    ("processes", "kill"), [(1, "sigkill"), (2, "sigkill"), (1, "after-segment-sync")]
+    ("processes", "kill", "split"),
+    [
+        (1, "sigkill", True),
+        (1, "sigkill", False),
+        (2, "sigkill", True),
+        (1, "after-segment-sync", True),
+        (1, "after-segment-sync", False),
+        (1, "sigkill-ingest", True),
+    ],
 )
 def test_every_acknowledged_message_survives_a_sigkill_and_none_is_duplicated(
-    tmp_path: Path, pki: Pki, processes: int, kill: str
+    tmp_path: Path, pki: Pki, processes: int, kill: str, split: bool
 ) -> None:
-    """With two listener processes, both are killed at once: two segments, one database.
+    """With two listener processes, both are killed at once (and their ingest processes):
+    two segments, one database. `split`: the storage runs in the listener's ingest process
+    (EGIDE_SMTP_INGEST_PROCESS, ADR 0038), else in the listener itself.
 
-    `after-segment-sync`: the listener kills itself (SIGKILL) after its 12th batch is
-    fdatasync'ed to the segment and before that batch's rows are committed — what a power cut
-    leaves when the commit without fsync is lost. The restart's recovery pass rebuilds that
-    batch from the segment: its messages (never acknowledged) are there, once each.
+    `after-segment-sync`: the process that stores kills itself (SIGKILL) after its 12th batch
+    is fdatasync'ed to the segment and before that batch's rows are committed — what a power
+    cut leaves when the commit without fsync is lost. Without the split, the restart's
+    recovery pass rebuilds that batch from the segment: its messages (never acknowledged) are
+    there, once each. With it, the listener runs that pass as soon as its ingest process dies,
+    answers `250` for that batch (stored) and `451` for the rest, then exits with an error.
+    `sigkill-ingest`: only the ingest process is killed, at any point of a batch: the same.
+    In both cases exactly the acknowledged messages are stored: none answered `451` is kept
+    (the peer sends it again, it would be stored twice).
     """
     env = _env(tmp_path, pki)
+    env["EGIDE_SMTP_INGEST_PROCESS"] = "1" if split else "0"
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "listeblanche.xml").write_bytes(TRUST_LIST.read_bytes())
     _python(SETUP, env)
@@ -144,7 +160,14 @@ def test_every_acknowledged_message_survives_a_sigkill_and_none_is_duplicated(
             thread.start()
         if kill == "after-segment-sync":
             server.wait(timeout=60)  # it kills itself between a sync and its commit
-            assert server.returncode == -signal.SIGKILL
+            assert server.returncode == (1 if split else -signal.SIGKILL)
+        elif kill == "sigkill-ingest":
+            while len(acknowledged) < 12 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            [ingester] = _children(server.pid)
+            os.kill(ingester, signal.SIGKILL)
+            server.wait(timeout=60)  # the listener settles what was in flight, then stops
+            assert server.returncode == 1
         else:
             while len(acknowledged) < 12 and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -164,20 +187,33 @@ def test_every_acknowledged_message_survives_a_sigkill_and_none_is_duplicated(
     finally:
         if server.poll() is None:
             server.kill()
-    log = (tmp_path / "server.log").read_text(errors="replace")[-3000:]
+    whole_log = (tmp_path / "server.log").read_text(errors="replace")
+    log = whole_log[-3000:]
     assert len(acknowledged) >= (1 if kill == "after-segment-sync" else 12), (errors, log)
     stored = json.loads(_python(LIST, env))
     assert set(acknowledged) <= set(stored)
     assert len(stored) == len(set(stored))
-    if kill == "after-segment-sync":
+    if kill == "after-segment-sync" and not split:
         # The killed batch: synced, never committed nor acknowledged, rebuilt by the recovery.
         assert set(stored) - set(acknowledged), log
         assert "recovered" in log
+    if split and kill != "sigkill":
+        assert set(stored) == set(acknowledged), log
+        assert "stored (250), the others 451" in whole_log, log
+    if kill == "after-segment-sync" and split:
+        assert "recovered" in whole_log  # the killed batch: synced, rebuilt, then acknowledged
 
 
 def _children(pid: int) -> list[int]:
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     return [int(child) for child in found.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _wait_gone(pids: list[int]) -> None:
@@ -229,24 +265,21 @@ def test_several_listener_processes_share_the_port_and_die_with_their_parent(
                 body = f"Subject: {subject}\r\nFrom: {PEER_SENDER}\r\n\r\nx\r\n"
                 client.sendmail(PEER_SENDER, [MAILBOX], body.encode())
                 sent.append(subject)
-        children = subprocess.run(
-            ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-        assert len(children) == 1, (tmp_path / "server.log").read_text(errors="replace")
+        # The second listener, and each listener's ingest process (ADR 0038).
+        children = _children(server.pid)
+        descendants = children + [pid for child in children for pid in _children(child)]
+        assert len(children) == 2 and len(descendants) == 3, (tmp_path / "server.log").read_text(
+            errors="replace"
+        )
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=30)
-        child = int(children[0])
-        for _ in range(100):  # PR_SET_PDEATHSIG: the orphan gets SIGTERM and leaves
-            try:
-                state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                break
-            if state == "Z":  # ended, not yet reaped by whoever adopted it
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(child, signal.SIGKILL)
-            raise AssertionError("the second listener outlived its parent")
+        # PR_SET_PDEATHSIG: the orphan listener gets SIGTERM, stops and ends its ingest
+        # process; the killed listener's ingest process finds its stream closed and leaves.
+        _wait_gone(descendants)
+        alive = [pid for pid in descendants if _alive(pid)]
+        for pid in alive:
+            os.kill(pid, signal.SIGKILL)
+        assert not alive, "a listener or an ingest process outlived its parent"
     finally:
         if server.poll() is None:
             server.kill()

@@ -34,7 +34,7 @@ from egide.messaging import receipts
 from egide.messaging.smtp_server import InboundMessage, Peer
 from egide.messaging.trust import domain_of
 
-from . import ingest, outbound, services, trustspace
+from . import ingest, ingest_process, outbound, services, trustspace
 from .access import may_send
 from .models import Folder, Mailbox, Message
 
@@ -89,8 +89,12 @@ class RelaySink:
 
     channel = "smtp"
 
-    def __init__(self, *, background: bool = False) -> None:
+    def __init__(
+        self, *, background: bool = False, ingest_child: ingest_process.Child | None = None
+    ) -> None:
         self.background = background
+        # `egide smtp serve`: the durable storage runs in a child process (ADR 0038).
+        self.ingest_child = ingest_child
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, Mailbox]] = {}
         self._senders: dict[tuple[str, str], float] = {}  # (address, certificate) → accepted
@@ -215,21 +219,30 @@ class RelaySink:
 
     def deliver(self, message: InboundMessage) -> str:
         boxes = self._mailboxes(message.recipients)
-        _db_ready()
-        stored = ingest.accept(
-            boxes,
-            message.content,
-            envelope_from=message.mail_from,
-            actor=f"smtp:{message.peer.ip}",
-        )
+        actor = f"smtp:{message.peer.ip}"
+        if self.ingest_child is not None:
+            stored = self.ingest_child.store(
+                [box.pk for box in boxes],
+                message.content,
+                envelope_from=message.mail_from,
+                actor=actor,
+            )
+        else:
+            _db_ready()
+            stored = [
+                row.pk
+                for row in ingest.accept(
+                    boxes, message.content, envelope_from=message.mail_from, actor=actor
+                )
+            ]
         # Stored: from here on a failure must not turn into a 4xx (the peer would send it
         # again and it would be stored twice); what is left is the worker's, it retries.
         try:
             if self.background:
                 schedule_summaries()
             else:
-                for row in stored:
-                    summarise(row.pk)
+                for pk in stored:
+                    summarise(pk)
         except Exception:
             log.exception("stored message(s) left for the worker to summarise")
         return f"250 2.0.0 OK stored for {len(stored)} mailbox(es)"

@@ -146,10 +146,16 @@ class Arrival:
     headers: mime.ReceivedMessage | None
     envelope_from: str
     actor: str
+    # The ingest process's request (ADR 0038): kept in the record's recovery mapping, so that
+    # the listener can tell, after the process died, which of its requests were stored.
+    request: str = ""
 
 
 def _recovery(arrival: Arrival, box: Mailbox) -> dict[str, str]:
-    return {"mailbox": box.address, "from": arrival.envelope_from, "actor": arrival.actor}
+    recovery = {"mailbox": box.address, "from": arrival.envelope_from, "actor": arrival.actor}
+    if arrival.request:
+        recovery["request"] = arrival.request
+    return recovery
 
 
 @contextmanager
@@ -338,19 +344,29 @@ _fault_lock = threading.Lock()
 _fault_count = [0]
 
 
-def recover() -> int:
+def recover(requests: dict[str, list[int]] | None = None) -> int:
     """Rebuild the rows and audit entries of synced records whose commit was lost; how many.
 
     Run at start-up, before listening. Idempotent: a record whose blob name has a row is
     skipped, and so is one that no longer opens (withdrawn after a failure, zeroed by a
     deletion, torn) or that a `message.purged` entry names (purged, not yet zeroed).
     Segments of live writers are left to them (`storage.recover_segments`).
+
+    `requests`: filled with the ingest process's requests (ADR 0038) found stored in the
+    segments offered, committed before or recovered now: request → its rows' ids.
     """
     recovered = [0]
 
+    def found(meta: dict[str, object], pk: int) -> None:
+        if requests is not None and meta.get("request"):
+            requests.setdefault(str(meta["request"]), []).append(pk)
+
     def segment(records: list[tuple[str, dict[str, object]]]) -> bool:
         names = [name for name, _ in records]
-        known = set(Message.objects.filter(blob__in=names).values_list("blob", flat=True))
+        known = dict(Message.objects.filter(blob__in=names).values_list("blob", "pk"))
+        for name, meta in records:
+            if name in known:
+                found(meta, known[name])
         missing = [(name, meta) for name, meta in records if name not in known]
         # Purged over IMAP, the process gone before it zeroed the record: finish the purge.
         purged = audit.named_in("message.purged", "blob", [name for name, _ in missing])
@@ -368,6 +384,7 @@ def recover() -> int:
         }
         rows: list[Message] = []
         events: list[audit.Event] = []
+        metas: list[dict[str, object]] = []
         for name, meta in missing:
             box = boxes.get(str(meta.get("mailbox")))
             if box is None:
@@ -398,9 +415,12 @@ def recover() -> int:
             )
             rows.append(row)
             events.append(_stored_event(arrival, box, row, recovered=True))
+            metas.append(meta)
         if rows:
             with transaction.atomic():
                 _insert(rows, events)
+            for meta, row in zip(metas, rows, strict=True):
+                found(meta, row.pk)
             recovered[0] += len(rows)
             log.warning("recovered %d message(s) from a segment after a crash", len(rows))
         return settled
@@ -417,6 +437,17 @@ def group() -> GroupCommit[Arrival, list[Message]]:
     return _group
 
 
+def arrival_of(
+    mailboxes: Sequence[Mailbox], raw: bytes, *, envelope_from: str, actor: str, request: str = ""
+) -> Arrival:
+    """One message to store, its headers read (for the provisional row)."""
+    try:
+        headers: mime.ReceivedMessage | None = mime.parse_headers(raw)
+    except MessagingError:
+        headers = None  # the full parse in the background says what is wrong
+    return Arrival(tuple(mailboxes), raw, headers, envelope_from, actor, request)
+
+
 def accept(
     mailboxes: Sequence[Mailbox], raw: bytes, *, envelope_from: str, actor: str
 ) -> list[Message]:
@@ -425,11 +456,7 @@ def accept(
     Returns when the batch holding it is committed. Inside a caller's transaction, the
     message is stored alone (a batch committed there would not be durable on return).
     """
-    try:
-        headers: mime.ReceivedMessage | None = mime.parse_headers(raw)
-    except MessagingError:
-        headers = None  # the full parse in the background says what is wrong
-    arrival = Arrival(tuple(mailboxes), raw, headers, envelope_from, actor)
+    arrival = arrival_of(mailboxes, raw, envelope_from=envelope_from, actor=actor)
     if connection.in_atomic_block:
         return store_batch([arrival], in_caller_transaction=True)[0]
     return _group.submit(arrival, len(raw) * len(arrival.mailboxes))

@@ -7,6 +7,7 @@ beside the console and the worker in `egide serve`, or alone in `egide smtp serv
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from django.conf import settings
 from egide.messaging.smtp_server import SmtpController, SmtpHandler, new_event_loop
 from egide.messaging.smtp_tls import TlsMaterial
 
-from . import ingest, revocation, storage
+from . import ingest, ingest_process, revocation, storage
 from .inbound import RelaySink, SubmissionSink
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,17 @@ class Listener:
     host: str
     port: int
     controller: SmtpController
+    ingest_child: ingest_process.Child | None = None
 
     def stop(self) -> None:
-        self.controller.stop()
         handler = self.controller.handler
+        if isinstance(handler, SmtpHandler) and self.controller.loop.is_running():
+            handler.drain(self.controller.loop)  # no `250` cut by the stop
+        self.controller.stop()
         if isinstance(handler, SmtpHandler):
             handler.close()
+        if self.ingest_child is not None:  # after the deliveries in flight: it stores them
+            self.ingest_child.close()
         storage.close_segment()
 
 
@@ -55,10 +61,15 @@ def start(
     port: int | None = None,
     submission_port: int | None = None,
     reuse_port: bool = False,
+    ingest_in_child: bool = False,
+    on_ingest_gone: Callable[[str], None] | None = None,
 ) -> list[Listener]:
     """Start the relay listener (and submission when its port is not 0); raise if not configured.
 
     `reuse_port`: other processes listen on the same ports (`egide smtp serve --processes`).
+    `ingest_in_child`: the relay's messages are stored by a child process, forked here before
+    any listener thread starts (`egide smtp serve`, ADR 0038); `on_ingest_gone` is called if
+    that process dies (the relay then answers `451` until stopped).
     """
     # aiosmtpd logs every command at INFO, addresses included: keep only its warnings, our
     # refusals are logged and audited by the sinks.
@@ -74,6 +85,7 @@ def start(
         ingest.recover()
     except Exception:  # the records stay; the next start tries again
         log.exception("recovery pass over the mail segments failed")
+    child = ingest_process.start(on_ingest_gone) if ingest_in_child else None
     host = host or settings.EGIDE_SMTP_HOST
     relay_port = settings.EGIDE_SMTP_PORT if port is None else port
     submission = settings.EGIDE_SMTP_SUBMISSION_PORT if submission_port is None else submission_port
@@ -87,7 +99,7 @@ def start(
         crl_files=revocation.crl_files(),
     )
     relay = SmtpController(
-        SmtpHandler(RelaySink(background=True), relay=True),
+        SmtpHandler(RelaySink(background=True, ingest_child=child), relay=True),
         hostname=host,
         port=relay_port,
         server_hostname=settings.EGIDE_SMTP_HOSTNAME,
@@ -100,8 +112,13 @@ def start(
         auth_exclude_mechanism=["LOGIN", "PLAIN", "XOAUTH2"],
     )
     relay.tls_source = relay_tls.context
-    relay.start()
-    listeners.append(Listener("relay", host, relay.port, relay))
+    try:
+        relay.start()
+    except BaseException:
+        if child is not None:
+            child.close()
+        raise
+    listeners.append(Listener("relay", host, relay.port, relay, child))
     if submission:
         handler = SmtpHandler(SubmissionSink(), relay=False)
         submission_tls = TlsMaterial(settings.EGIDE_SMTP_CERT_FILE, settings.EGIDE_SMTP_KEY_FILE)

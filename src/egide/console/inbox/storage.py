@@ -271,6 +271,9 @@ def recover_segments(recover: Callable[[list[tuple[str, dict[str, object]]]], bo
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its writer is alive and commits its own rows
+            # A writer killed between its write and its sync left pages in the cache only:
+            # synced now, what is read below (and may be acknowledged, ADR 0038) is on disk.
+            os.fdatasync(fd)
             records = [
                 (f"{path.name}@{entry.get('at')}", entry)
                 for batch in _batches(handle)
