@@ -120,3 +120,29 @@ def test_a_file_vanishing_during_the_run_is_warned_and_recorded(
     assert [p.path for p in result.problems] == [str(doomed)]
     nodes = {n.path: n for n in read_tree(repo, result.snapshot)}
     assert nodes[str(doomed).lstrip("/")].error
+
+
+def test_an_index_file_that_cannot_be_written_fails_the_store_without_a_snapshot(
+    repo: Repository,
+) -> None:
+    # Index files are written every `index_every` packs, on the upload threads: a failure there
+    # must still reach the run before its snapshot (ADR 0040 measured moving them elsewhere).
+    from egide.backup.pack import BlobType
+    from egide.backup.store import BlobStore
+
+    class NoIndex(FaultyStorage):
+        def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
+            if name.startswith("index/"):
+                raise StorageFull("plus de place (injecté)")
+            super().put(name, data)
+
+    _with_storage(repo, NoIndex(repo.storage))
+    store = BlobStore(repo, index_every=1)
+    chunks = [bytes([n]) * 300_000 + n.to_bytes(4, "big") for n in range(8)]
+    try:
+        with pytest.raises(StorageFull):
+            store.store_many(BlobType.DATA, chunks)
+            store.flush()
+    finally:
+        store.close()
+    assert list_snapshots(repo) == []
