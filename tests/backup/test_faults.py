@@ -33,7 +33,7 @@ class FaultyStorage:
         if self.transient_every and self.calls % self.transient_every == 0:
             raise TransientStorageError("connexion réinitialisée (injectée)")
 
-    def put(self, name: str, data: bytes | bytearray) -> None:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
         self._tick()
         self.puts += 1
         if 0 <= self.full_after_puts < self.puts and name.startswith("data/"):
@@ -131,7 +131,7 @@ def test_an_index_file_that_cannot_be_written_fails_the_store_without_a_snapshot
     from egide.backup.store import BlobStore
 
     class NoIndex(FaultyStorage):
-        def put(self, name: str, data: bytes | bytearray) -> None:
+        def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
             if name.startswith("index/"):
                 raise StorageFull("plus de place (injecté)")
             super().put(name, data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 from pathlib import Path
 
 import blake3
@@ -176,3 +178,31 @@ def test_a_group_frame_binds_its_chunks_ids_and_order() -> None:
     for members in ([first], [second, first], swapped, [first, second._replace(raw_length=3)]):
         with pytest.raises(RepositoryCorrupted):
             reader.open_group(members, sealed)
+
+
+def test_a_pack_is_the_same_bytes_whether_its_buffer_grew_or_was_reused() -> None:
+    # The writer's buffer is a page-aligned map (ADR 0039), reused from pack to pack without
+    # being cleared and replaced by a larger one when a blob does not fit.
+    frames = [encode_frame(bytes([n]) * (3000 + 997 * n), False) for n in range(6)]
+
+    def pack(buffer: mmap.mmap | None, capacity: int) -> tuple[bytes, PackWriter]:
+        writer = PackWriter(MASTER, salt=bytes(32), buffer=buffer, capacity=capacity)
+        for n, frame in enumerate(frames):
+            writer.add(BlobType.DATA, bytes([n]) * 32, frame, 3000 + 997 * n)
+        with writer.finish() as view:
+            assert ctypes.addressof(ctypes.c_char.from_buffer(view)) % mmap.PAGESIZE == 0
+            return bytes(view), writer
+
+    ample, _ = pack(None, 1 << 20)
+    grown, writer = pack(None, 4096)
+    assert len(writer.buffer) > 4096
+    dirty = mmap.mmap(-1, 1 << 20)
+    dirty[:] = b"\xff" * len(dirty)
+    reused, writer = pack(dirty, 1 << 20)
+    assert writer.buffer is dirty
+    assert grown == ample == reused
+    reader = PackReader(MASTER, grown[:64])
+    entries = reader.read_trailer(grown[-400:])
+    assert [reader.open_blob(e, grown[e.offset : e.offset + e.length]) for e in entries] == [
+        bytes([n]) * (3000 + 997 * n) for n in range(6)
+    ]

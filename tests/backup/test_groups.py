@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from egide.backup.restorer import restore_snapshot
 from egide.backup.retention import RetentionPolicy
 from egide.backup.snapshot import list_snapshots, read_tree
 from egide.backup.storage import Storage
+from egide.backup.store import BlobStore
 
 from .conftest import FAST_KDF, PASSPHRASE
 from .corpus import digest_tree, make_tree
@@ -160,3 +162,24 @@ def test_an_index_cache_of_the_older_schema_is_rebuilt(tmp_path: Path) -> None:
     cache.add_file("index/new", [("ab" * 32, [entry])])
     assert cache.frame_members("ab" * 32, [37]) == {37: [entry]}
     cache.close()
+
+
+def test_a_frame_that_would_not_fit_ships_the_pack_short_instead_of_growing_it(
+    repo: Repository,
+) -> None:
+    # Pack buffers are maps of pack_size + 1 MiB (ADR 0039): a 1.2 MiB frame after 0.9 MiB
+    # goes to the next pack, and both chunks read back.
+    store = BlobStore(repo)
+    first, second = os.urandom(900 << 10), os.urandom(1200 << 10)
+    try:
+        ids = store.store_many(BlobType.DATA, [first, second])
+        store.flush()
+    finally:
+        store.close()
+    packs = {pack_id: [e.blob_id for e in entries] for pack_id, entries in _entries_by_pack(repo)}
+    assert sorted(packs.values()) == sorted([[ids[0]], [ids[1]]])
+    assert [repo.read_blob(i) for i in ids] == [first, second]
+
+
+def _entries_by_pack(repo: Repository) -> list[tuple[str, list[PackEntry]]]:
+    return [(p, repo.index.pack_entries(p)) for p in sorted(repo.index.indexed_packs())]

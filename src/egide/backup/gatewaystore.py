@@ -76,7 +76,7 @@ class GatewayStorage:
         except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
             raise TransientStorageError(f"passerelle injoignable : {error}") from None
 
-    def put(self, name: str, data: bytes | bytearray) -> None:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
         """See `Storage.put`."""
         self._call("PUT", quote(name), bytes(data), {"Content-Type": "application/octet-stream"})
 

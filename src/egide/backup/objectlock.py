@@ -26,7 +26,7 @@ from enum import Enum
 from botocore.exceptions import ClientError
 
 from .errors import DeletionRefused, ObjectMissing
-from .s3store import S3Location, S3Storage, _Translated
+from .s3store import S3Location, S3Storage, _Translated, body
 from .storage import ObjectInfo, Storage
 
 UNLOCKED_PREFIX = "locks/"
@@ -66,7 +66,7 @@ class ObjectLockStorage(S3Storage):
         self.period = period
         self._clock = clock
 
-    def put(self, name: str, data: bytes | bytearray) -> None:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
         """Store `data` locked until now + the period (leases under `locks/` stay unlocked)."""
         if name.startswith(UNLOCKED_PREFIX):
             super().put(name, data)
@@ -75,7 +75,7 @@ class ObjectLockStorage(S3Storage):
             self._client.put_object(
                 Bucket=self.location.bucket,
                 Key=self._key(name),
-                Body=data,  # type: ignore[arg-type]
+                Body=body(data),  # type: ignore[arg-type]
                 ObjectLockMode=self.mode.value,
                 ObjectLockRetainUntilDate=self._clock() + self.period,
             )
@@ -143,7 +143,7 @@ class AppendOnlyStorage:
     def __init__(self, inner: Storage) -> None:
         self.inner = inner
 
-    def put(self, name: str, data: bytes | bytearray) -> None:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
         """See `Storage.put`; an existing repository object is never replaced by other bytes."""
         if not name.startswith(UNLOCKED_PREFIX):
             try:

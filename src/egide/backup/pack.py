@@ -27,6 +27,7 @@ Packs are named by the BLAKE3 hash of their bytes (`data/<first 2 hex>/<hash>`).
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 import threading
@@ -50,6 +51,7 @@ PAD = 64
 TAG_SIZE = 16
 _INFO = b"egide-backup v1 pack"
 _TRAILER_NONCE = 2**96 - 1
+_TRAILER_ROOM = 64 << 10  # kept free for the trailer by `PackWriter.fits`
 _ENTRY = struct.Struct("<B32sIII")
 _RECORD = struct.Struct("<BIIH")
 _MEMBER = struct.Struct("<32sI")
@@ -231,15 +233,17 @@ class PackWriter:
 
     Blobs are sealed straight into one buffer, which a caller may pass in to reuse it from one
     pack to the next (`capacity` bytes are made available up front): no copy of the pack and no
-    fresh memory per pack or per blob. `version` 1 writes no group frames (repositories of
-    format version 1 stay readable by the clients that made them).
+    fresh memory per pack or per blob. The buffer is an anonymous map, so page-aligned: a local
+    repository writes the pack from it with O_DIRECT, without staging it (ADR 0039). `version` 1
+    writes no group frames (repositories of format version 1 stay readable by the clients that
+    made them).
     """
 
     def __init__(
         self,
         master: bytes,
         salt: bytes | None = None,
-        buffer: bytearray | None = None,
+        buffer: mmap.mmap | None = None,
         capacity: int = 0,
         version: int = VERSION,
     ) -> None:
@@ -249,12 +253,9 @@ class PackWriter:
         self.salt = os.urandom(SALT_SIZE) if salt is None else salt
         self._cipher = CounterCipher(derive_key(master, self.salt, _INFO))
         self._header = MAGIC + bytes([version]) + self.salt
-        if not buffer:
-            self._buffer = bytearray(capacity)  # one pass over fresh memory, no copy
-        else:
-            self._buffer = buffer  # cut to its last pack's length; its memory is still there
-            if len(buffer) < capacity:
-                buffer += bytes(capacity - len(buffer))
+        if buffer is None or len(buffer) < capacity:
+            buffer = mmap.mmap(-1, max(capacity, mmap.PAGESIZE))
+        self.buffer = buffer  # its memory is reused as is: nothing to clear
         self._size = 0
         self._append(self._header)
         self.entries: list[PackEntry] = []
@@ -264,11 +265,19 @@ class PackWriter:
         """Bytes written so far."""
         return self._size
 
+    def fits(self, frame_length: int) -> bool:
+        """Whether a frame of `frame_length` bytes, sealed, still fits in the buffer with room
+        for a trailer (past that the buffer is replaced by a larger one, a copy)."""
+        return self._size + frame_length + TAG_SIZE + _TRAILER_ROOM <= len(self.buffer)
+
     def _room(self, length: int) -> memoryview:
         end = self._size + length
-        if end > len(self._buffer):
-            self._buffer += bytes(max(end - len(self._buffer), len(self._buffer) // 4))
-        view = memoryview(self._buffer)[self._size : end]
+        if end > len(self.buffer):
+            # Larger than the room left (a blob bigger than the slack): a larger map, once.
+            grown = mmap.mmap(-1, max(end, len(self.buffer) * 5 // 4))
+            grown[: self._size] = self.buffer[: self._size]
+            self.buffer = grown
+        view = memoryview(self.buffer)[self._size : end]
         self._size = end
         return view
 
@@ -303,17 +312,14 @@ class PackWriter:
             append(PackEntry(blob_type, blob_id, offset, length, raw, start, total))
             start += raw
 
-    def finish(self) -> bytearray:
-        """The complete pack bytes (header, blobs, sealed trailer, trailer length).
-
-        The buffer itself, cut to the pack's length (the capacity stays reserved for reuse).
-        """
+    def finish(self) -> memoryview:
+        """The complete pack bytes (header, blobs, sealed trailer, trailer length): a view of
+        the start of `buffer`, valid until the buffer is reused for another pack."""
         table, _count = encode_entries(self.entries, self.version)
         trailer = self._cipher.seal(_TRAILER_NONCE, table, self._header)
         self._append(trailer)
         self._append(struct.pack("<I", len(trailer)))
-        del self._buffer[self._size :]
-        return self._buffer
+        return memoryview(self.buffer)[: self._size]
 
 
 class PackReader:

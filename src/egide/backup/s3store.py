@@ -36,6 +36,11 @@ class S3Location:
     session_token: str | None = None
 
 
+def body(data: bytes | bytearray | memoryview) -> bytes | bytearray:
+    """`data` as botocore takes a body: a view (a pack in its writer's map) is copied once."""
+    return data if isinstance(data, bytes | bytearray) else bytes(data)
+
+
 def parse_s3_url(url: str) -> tuple[str, str]:
     """`s3://bucket/some/prefix` → ("bucket", "some/prefix")."""
     if not url.startswith("s3://"):
@@ -70,14 +75,14 @@ class S3Storage:
     def _key(self, name: str) -> str:
         return self._prefix + name
 
-    def put(self, name: str, data: bytes | bytearray) -> None:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
         """See `Storage.put`."""
         with _Translated(name):
-            # botocore sends any bytes-like body; a bytearray avoids copying a 16 MiB pack.
+            # botocore sends bytes or a bytearray as they are; a view is copied once (`body`).
             self._client.put_object(
                 Bucket=self.location.bucket,
                 Key=self._key(name),
-                Body=data,  # type: ignore[arg-type]
+                Body=body(data),  # type: ignore[arg-type]
             )
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:

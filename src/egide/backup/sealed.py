@@ -64,6 +64,6 @@ def open_object(master: bytes, kind: Kind, data: bytes, name: str = "") -> bytes
         raise RepositoryCorrupted(f"{name}: cannot decompress: {error}", name) from None
 
 
-def object_name(data: bytes | bytearray) -> str:
+def object_name(data: bytes | bytearray | memoryview) -> str:
     """The content address of stored bytes: hex BLAKE3-256 of the ciphertext."""
     return blake3.blake3(data).hexdigest()

@@ -31,7 +31,7 @@ class ObjectInfo:
 class Storage(Protocol):
     """A flat key/value object store. `put` is atomic and durable when it returns."""
 
-    def put(self, name: str, data: bytes | bytearray) -> None:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
         """Store `data` under `name`, atomically (all or nothing) and durably."""
 
     def get(self, name: str, offset: int = 0, length: int | None = None) -> bytes:
@@ -73,7 +73,7 @@ class RetryingStorage:
                 self._sleep(random.uniform(0, self._base_delay * 2**attempt))  # noqa: S311
         raise AssertionError("unreachable")
 
-    def put(self, name: str, data: bytes | bytearray) -> None:
+    def put(self, name: str, data: bytes | bytearray | memoryview) -> None:
         """See `Storage.put`."""
         self._retry(lambda: self.inner.put(name, data))
 

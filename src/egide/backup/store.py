@@ -17,6 +17,7 @@ written every `index_every` packs and at the end, before any snapshot.
 
 from __future__ import annotations
 
+import mmap
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -164,8 +165,9 @@ class BlobStore:
         self.packs_written: list[str] = []
         # Pack buffers: reused from one pack to the next (no fresh memory per pack), and at
         # most `max_uploads + packers` of them (being filled, uploading): memory stays bounded.
-        self._spare: list[bytearray] = []
+        self._spare: list[mmap.mmap] = []
         self._buffers_left = max_uploads + max(1, packers)
+        self._capacity = repo.settings.pack_size + (1 << 20)
         self._returned = threading.Condition(self._lock)
 
     def store(self, blob_type: BlobType, data: bytes, blob_id: bytes | None = None) -> bytes:
@@ -224,14 +226,18 @@ class BlobStore:
 
         def emit(chunks: list[tuple[bytes, bytes | memoryview]], compressed: bool = True) -> None:
             nonlocal pack
-            if pack is None:
-                pack = self._checkout()
             if len(chunks) == 1:
-                [(chunk_id, chunk)] = chunks
-                frame = frame_for(chunk) if compressed else _framed(chunk, compressed=False)
-                pack.add(blob_type, chunk_id, frame, len(chunk))
+                frame = frame_for(chunks[0][1]) if compressed else _framed(chunks[0][1], False)
             else:
                 frame = group_frame([c for _, c in chunks])
+            if pack is None:
+                pack = self._checkout()
+            while pack.entries and not pack.fits(len(frame)):
+                self._ship(pack)  # a little short of its size: its buffer is not grown
+                pack = self._checkout()
+            if len(chunks) == 1:
+                pack.add(blob_type, chunks[0][0], frame, len(chunks[0][1]))
+            else:
                 pack.add_group(blob_type, [(i, len(c)) for i, c in chunks], frame)
             if pack.size >= pack_size:
                 self._ship(pack)
@@ -307,13 +313,12 @@ class BlobStore:
             if self._idle:
                 return self._idle.pop()
             if self._spare:
-                spare: bytearray | None = self._spare.pop()
+                spare: mmap.mmap | None = self._spare.pop()
             else:
                 self._buffers_left -= 1
                 spare = None
-        capacity = self.repo.settings.pack_size + (1 << 20)
         return PackWriter(
-            self.repo.master, buffer=spare, capacity=capacity, version=self.repo.version
+            self.repo.master, buffer=spare, capacity=self._capacity, version=self.repo.version
         )
 
     def _checkin(self, pack: PackWriter) -> None:
@@ -338,16 +343,21 @@ class BlobStore:
         try:
             pack_id = object_name(data)
             self.repo.storage.put(pack_name(pack_id), data)
+            stored = len(data)
         finally:
+            data.release()  # no view of the buffer outlives the upload
             with self._lock:
-                self._spare.append(data)
+                if len(writer.buffer) <= self._capacity:
+                    self._spare.append(writer.buffer)
+                else:  # grown past the capacity for one large blob: not kept at that size
+                    self._buffers_left += 1
                 self._returned.notify_all()
         self.repo.index.add_pending(pack_id, writer.entries)
         write_index = False
         with self._lock:
             self.new_blobs += len(writer.entries)
             self.new_raw_bytes += sum(e.raw_length for e in writer.entries)
-            self.stored_bytes += len(data)
+            self.stored_bytes += stored
             self.packs_written.append(pack_id)
             self._claimed.difference_update(e.blob_id for e in writer.entries)
             self._unindexed.append((pack_id, writer.entries))
