@@ -7,6 +7,7 @@ import random
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -30,6 +31,19 @@ from egide.messaging.smtp_server import InboundMessage, Peer
 from .smtp_fixtures import PEER_SENDER
 
 PEER = Peer("192.0.2.10", "TLSv1.3", "commonName=smtp-1.operateur-alpha.test")
+
+
+@contextmanager
+def served(pair: tuple[socket.socket, socket.socket]) -> Iterator[Child]:
+    """The child's loop (`serve`) in a thread on one end, a `Child` on the other; at the end
+    the listener's end is shut, and the loop must finish what it read and return."""
+    left, right = pair
+    server = threading.Thread(target=ingest_process.serve, args=(right,))
+    server.start()
+    yield Child(left, pid=0)
+    left.shutdown(socket.SHUT_WR)
+    server.join(timeout=30)
+    assert not server.is_alive()
 
 
 @pytest.fixture
@@ -142,31 +156,26 @@ def test_relay_deliveries_through_the_ingest_stage_are_stored_audited_and_batche
     smtp_settings: Any, hosted: Mailbox, pair: tuple[socket.socket, socket.socket]
 ) -> None:
     """The child's loop (`serve`) in a thread here: the real storage behind the frames."""
-    left, right = pair
-    server = threading.Thread(target=ingest_process.serve, args=(right,))
-    server.start()
-    child = Child(left, pid=0)
-    sink = RelaySink(background=True, ingest_child=child)
-    replies: list[str] = []
-    bodies = [
-        f"Subject: m{n}\r\nFrom: {PEER_SENDER}\r\n\r\n{'y' * 2000}\r\n".encode() for n in range(12)
-    ]
-    threads = [
-        threading.Thread(
-            target=lambda raw: replies.append(
-                sink.deliver(InboundMessage(PEER, PEER_SENDER, (hosted.address,), raw))
-            ),
-            args=(raw,),
-        )
-        for raw in bodies
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    left.shutdown(socket.SHUT_WR)  # the listener's end: the child finishes and returns
-    server.join(timeout=30)
-    assert not server.is_alive()
+    with served(pair) as child:
+        sink = RelaySink(background=True, ingest_child=child)
+        replies: list[str] = []
+        bodies = [
+            f"Subject: m{n}\r\nFrom: {PEER_SENDER}\r\n\r\n{'y' * 2000}\r\n".encode()
+            for n in range(12)
+        ]
+        threads = [
+            threading.Thread(
+                target=lambda raw: replies.append(
+                    sink.deliver(InboundMessage(PEER, PEER_SENDER, (hosted.address,), raw))
+                ),
+                args=(raw,),
+            )
+            for raw in bodies
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
     assert replies == ["250 2.0.0 OK stored for 1 mailbox(es)"] * 12
     stored = Message.objects.filter(mailbox=hosted)
     assert sorted(services.raw_of(m) for m in stored) == sorted(bodies)
@@ -177,15 +186,10 @@ def test_relay_deliveries_through_the_ingest_stage_are_stored_audited_and_batche
 def test_a_mailbox_gone_before_the_child_stores_fails_that_message_only(
     smtp_settings: Any, hosted: Mailbox, pair: tuple[socket.socket, socket.socket]
 ) -> None:
-    left, right = pair
-    server = threading.Thread(target=ingest_process.serve, args=(right,))
-    server.start()
-    child = Child(left, pid=0)
-    with pytest.raises(IngestFailed):
-        child.store([hosted.pk + 1000], b"Subject: x\r\n\r\nx\r\n", envelope_from="", actor="t")
-    rows = child.store([hosted.pk], b"Subject: y\r\n\r\ny\r\n", envelope_from="", actor="t")
-    left.shutdown(socket.SHUT_WR)
-    server.join(timeout=30)
+    with served(pair) as child:
+        with pytest.raises(IngestFailed):
+            child.store([hosted.pk + 1000], b"Subject: x\r\n\r\nx\r\n", envelope_from="", actor="t")
+        rows = child.store([hosted.pk], b"Subject: y\r\n\r\ny\r\n", envelope_from="", actor="t")
     assert list(Message.objects.values_list("pk", flat=True)) == rows
 
 
