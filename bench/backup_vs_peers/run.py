@@ -1,7 +1,7 @@
 """Égide vs restic vs BorgBackup on the same corpus, side by side in one run.
 
     .venv/bin/python -m bench.backup_vs_peers.run [--workdir /tmp/egide-bench] [--keep]
-        [--tools egide,restic,borg] [--steps restore,check] [--repeat N]
+        [--tools egide,restic,borg] [--steps restore,check] [--repeat N] [--cold]
 
 `--steps` runs only some steps: with `--keep`, a first full run leaves the corpus and the three
 repositories in the work directory, and later runs of the read-side steps (`restore`, `check`)
@@ -11,8 +11,9 @@ reuse them — every tool still runs side by side. `--repeat` runs the chosen st
 Steps per tool: init, first backup, next-day backup, full restore, check --read-data,
 forget --keep-last 1 + prune. Each command's wall time, CPU time (user + system) and peak RSS come
 from `os.wait4` on that process; "added" is the growth of the repository directory. Prints a
-Markdown table and the Égide/restic and Égide/borg ratios. restic and borg are the Debian
-packages; the script installs them when missing. `--tools` and `--steps` narrow a run while
+Markdown table and the Égide/restic and Égide/borg ratios. Each tool's backups start with the
+whole corpus in the page cache (`--cold`: out of it). restic and borg are the Debian packages;
+the script installs them when missing. `--tools` and `--steps` narrow a run while
 working on one part (steps run in order; `next-day` needs `backup`); the recorded runs use all
 three tools and every step, side by side.
 """
@@ -214,6 +215,22 @@ def remove_repositories(work: Path) -> None:
         shutil.rmtree(work / name, ignore_errors=True)
 
 
+def settle_corpus(corpus: Path, cold: bool) -> None:
+    """Every tool's backup starts with the corpus in the same state: wholly in the page cache
+    (read once here), or, with `cold`, wholly out of it. borg drops from the cache each file it
+    reads (`posix_fadvise(DONTNEED)`): without this, whichever tool ran after borg read the
+    corpus from the disk and the others from memory (ADR 0041)."""
+    buffer = bytearray(1 << 20)
+    for directory, _dirs, files in os.walk(corpus):
+        for name in files:
+            with (Path(directory) / name).open("rb", buffering=0) as handle:
+                if cold:
+                    os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+                else:
+                    while handle.readinto(buffer):
+                        pass
+
+
 def generate_corpus(corpus: Path) -> None:
     """The day-one corpus, generated in a child process unless already complete."""
     if (corpus / ".complete").exists():
@@ -238,6 +255,11 @@ def main() -> None:
         default=STEPS,
         help=f"comma-separated steps among {','.join(STEPS)} (default: all); with only"
         " restore/check, the repositories of an earlier --keep run are reused",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="start each tool's backups with the corpus out of the page cache (default: in it)",
     )
     parser.add_argument(
         "--repeat",
@@ -306,6 +328,8 @@ def main() -> None:
                 # The previous tool's dirty pages (a restored GiB, a deleted one) are written
                 # out first: otherwise their writeback lands on the next tool's clock.
                 os.sync()
+                if step in ("backup", "next-day"):
+                    settle_corpus(corpus, args.cold)
                 measure(tool, step)
         runs.append({t.name: dict(t.results) for t in all_tools})
     for tool in all_tools:

@@ -196,6 +196,29 @@ class _Run:
         except PermissionError:
             return os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; the plain open decides
 
+    @staticmethod
+    def _prefetch(path: str) -> None:
+        """Ask the kernel to start reading a file a worker will read soon (ADR 0041).
+
+        A file not in the page cache costs ~0.1–0.3 ms of disk latency, paid in turn by the
+        worker that reads it: 1 s on the bench corpus's 6,500 files. `WILLNEED` queues the read
+        now, while the file waits in its job or for a buffer. Errors are the worker's to report."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+        except PermissionError:  # O_NOATIME needs ownership
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                return
+        except OSError:
+            return
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
     def _store_chunks(self, chunks: Sequence[memoryview]) -> list[bytes]:
         return self.store.store_many(BlobType.DATA, chunks)
 
@@ -446,6 +469,8 @@ class _Run:
                 self.unverified.append((node, path, segments))
             else:
                 self.stats["files_changed" if before else "files_new"] += 1
+                if node.size <= self.buffers.size:
+                    self._prefetch(path)
                 if _WHOLE_MIN <= node.size <= self.buffers.size:
                     job = self.read_whole_later(path)
                 elif node.size < _WHOLE_MIN:
