@@ -13,6 +13,7 @@ index file it needs, and only while this client's lease is still valid.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import tempfile
@@ -128,6 +129,14 @@ def _parent_snapshot(repo: Repository, options: BackupOptions, paths: list[str])
     return same[-1] if same else None
 
 
+def _open_without_atime(path: str) -> int:
+    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
+    try:
+        return os.open(path, flags)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; the plain open decides
+
+
 class _Run:
     def __init__(self, repo: Repository, options: BackupOptions, sink: EventSink) -> None:
         self.repo = repo
@@ -190,11 +199,7 @@ class _Run:
 
     @staticmethod
     def _open(path: str) -> int:
-        flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
-        try:
-            return os.open(path, flags)
-        except PermissionError:
-            return os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; the plain open decides
+        return _open_without_atime(path)
 
     @staticmethod
     def _prefetch(path: str) -> None:
@@ -204,18 +209,12 @@ class _Run:
         worker that reads it: 1 s on the bench corpus's 6,500 files. `WILLNEED` queues the read
         now, while the file waits in its job or for a buffer. Errors are the worker's to report."""
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
-        except PermissionError:  # O_NOATIME needs ownership
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except OSError:
-                return
+            fd = _open_without_atime(path)
         except OSError:
             return
         try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
         finally:
             os.close(fd)
 
