@@ -84,8 +84,6 @@ class GroupCommit(Generic[Item, Result]):
         self._condition = threading.Condition()
         self._queue: list[_Waiting[Item, Result]] = []
         self._committing = False
-        self.batches = 0  # counters, for the benchmark
-        self.items = 0
 
     def submit(self, item: Item, size: int = 0) -> Result:
         waiting: _Waiting[Item, Result] = _Waiting(item, size)
@@ -120,21 +118,26 @@ class GroupCommit(Generic[Item, Result]):
         return batch
 
     def _run(self, batch: list[_Waiting[Item, Result]]) -> None:
-        self.batches += 1
-        self.items += len(batch)
-        try:
-            results = self._commit([w.item for w in batch])
-        except BaseException as error:
-            if len(batch) == 1:
-                batch[0].error = error
+        outcomes = commit_each(self._commit, [w.item for w in batch])
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                waiting.error = outcome
             else:
-                for waiting in batch:
-                    self._run([waiting])
-            for waiting in batch:
-                waiting.done = True
-            return
-        for waiting, result in zip(batch, results, strict=True):
-            waiting.result, waiting.done = result, True
+                waiting.result = outcome
+            waiting.done = True
+
+
+def commit_each(
+    commit: Callable[[list[Item]], list[Result]], items: list[Item]
+) -> list[Result | BaseException]:
+    """`commit(items)`, one result per item; if it raises for several items, each is committed
+    alone, so that one bad item fails only itself (its error in its place)."""
+    try:
+        return list(commit(items))
+    except BaseException as error:
+        if len(items) == 1:
+            return [error]
+        return [commit_each(commit, [item])[0] for item in items]
 
 
 @dataclass(frozen=True)

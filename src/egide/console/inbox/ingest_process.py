@@ -397,48 +397,27 @@ def serve(sock: socket.socket) -> None:
 def _store(batch: list[Request], mailboxes: _Mailboxes) -> list[bytes]:
     """Store a batch; one reply each. A batch that fails is stored one by one, so one bad
     message fails only itself."""
-    arrivals: list[ingest.Arrival | None] = []
     replies: dict[int, bytes] = {}
+    ready: list[tuple[Request, ingest.Arrival]] = []
     for request in batch:
         try:
-            arrivals.append(
-                ingest.arrival_of(
-                    mailboxes.get(request.mailboxes),
-                    request.raw,
-                    envelope_from=request.envelope_from,
-                    actor=request.actor,
-                    request=request.tag,
-                )
+            arrival = ingest.arrival_of(
+                mailboxes.get(request.mailboxes),
+                request.raw,
+                envelope_from=request.envelope_from,
+                actor=request.actor,
+                request=request.tag,
             )
         except Exception as error:
             log.exception("ingest request %d refused", request.request_id)
             replies[request.request_id] = pack_reply(request.request_id, error=repr(error))
-            arrivals.append(None)
-    ready = [(r, a) for r, a in zip(batch, arrivals, strict=True) if a is not None]
-    if ready:
-        try:
-            stored = ingest.store_batch([a for _, a in ready])
-        except Exception:
-            if len(ready) == 1:
-                log.exception("storing an inbound message failed")
-                request = ready[0][0]
-                replies[request.request_id] = pack_reply(request.request_id, error="storing failed")
-            else:
-                for request, arrival in ready:
-                    try:
-                        rows = ingest.store_batch([arrival])[0]
-                    except Exception:
-                        log.exception("storing an inbound message failed")
-                        replies[request.request_id] = pack_reply(
-                            request.request_id, error="storing failed"
-                        )
-                    else:
-                        replies[request.request_id] = pack_reply(
-                            request.request_id, [row.pk for row in rows]
-                        )
         else:
-            for (request, _), rows in zip(ready, stored, strict=True):
-                replies[request.request_id] = pack_reply(
-                    request.request_id, [row.pk for row in rows]
-                )
+            ready.append((request, arrival))
+    outcomes = ingest.commit_each(ingest.store_batch, [a for _, a in ready]) if ready else []
+    for (request, _), outcome in zip(ready, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            log.error("storing an inbound message failed", exc_info=outcome)
+            replies[request.request_id] = pack_reply(request.request_id, error="storing failed")
+        else:
+            replies[request.request_id] = pack_reply(request.request_id, [r.pk for r in outcome])
     return [replies[request.request_id] for request in batch]
